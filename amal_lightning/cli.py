@@ -1,0 +1,141 @@
+"""The ``amal`` command: LightningCLI with the project's run folders and one-line errors.
+
+Each run gets a version number N shared by its TensorBoard folder ``logs/<experiment>/version_N``
+and its checkpoint folder ``checkpoints/<experiment>/version_N`` (``last.ckpt`` every epoch,
+``best.ckpt`` by validation loss). ``<experiment>`` is the config file's name unless
+``--experiment`` says otherwise. A run never writes into an earlier run's folders, so nothing
+saved is overwritten; ``--ckpt_path last`` (or ``best``) picks the newest such file of the
+experiment, whichever run wrote it.
+"""
+
+import re
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from amal_lightning.errors import AmalError
+
+LOG_DIR = "logs"
+VERSION_PATTERN = re.compile(r"version_(\d+)$")
+
+
+def experiment_name(config_paths: Optional[list], override: Optional[str]) -> str:
+    """``--experiment`` if given, else the stem of the last ``--config`` file, else ``default``."""
+    if override:
+        return override
+    if config_paths:
+        return Path(str(config_paths[-1])).stem
+    return "default"
+
+
+def next_version(*folders: Path) -> int:
+    """The first version number not used under any of ``folders``."""
+    used = [
+        int(match.group(1))
+        for folder in folders
+        if folder.is_dir()
+        for child in folder.iterdir()
+        if (match := VERSION_PATTERN.match(child.name))
+    ]
+    return max(used, default=-1) + 1
+
+
+def newest_checkpoint(experiment_dir: Path, name: str) -> Path:
+    """The most recently written ``<name>.ckpt`` among the experiment's runs."""
+    candidates = list(experiment_dir.glob(f"version_*/{name}.ckpt"))
+    if not candidates:
+        raise AmalError(
+            f"--ckpt_path {name}: no {name}.ckpt under {experiment_dir}/ (train first, or pass a checkpoint file)"
+        )
+    return max(candidates, key=lambda path: path.stat().st_mtime)
+
+
+def check_checkpoint(path: Path) -> None:
+    """Fails with one line if ``path`` is not a checkpoint that loads with ``weights_only=True``."""
+    if not path.is_file():
+        raise AmalError(f"--ckpt_path {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise AmalError(f"{path}: not a readable checkpoint ({reason})") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise AmalError(f"{path}: not a Lightning checkpoint (no state_dict)")
+
+
+class AmalCLI(LightningCLI):
+    """LightningCLI that names runs after their config and keeps their checkpoints apart."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--experiment",
+            type=Optional[str],
+            default=None,
+            help="Run name for logs/ and checkpoints/ (default: the config file's name).",
+        )
+        parser.add_argument(
+            "--checkpoint_dir",
+            type=str,
+            default="checkpoints",
+            help="Folder that holds one sub-folder of checkpoints per experiment.",
+        )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        if subcommand is None:
+            return
+        config = self.config[subcommand]
+        self.experiment = experiment_name(config.get("config"), config.get("experiment"))
+        self.experiment_dir = Path(config.checkpoint_dir) / self.experiment
+        self.version = next_version(self.experiment_dir, Path(LOG_DIR) / self.experiment)
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path in ("last", "best"):
+            ckpt_path = newest_checkpoint(self.experiment_dir, ckpt_path)
+            config.ckpt_path = str(ckpt_path)
+        if ckpt_path is not None and ckpt_path != "hpc":
+            check_checkpoint(Path(ckpt_path))
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        run_dir = self.experiment_dir / f"version_{self.version}"
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        if trainer_config.get("logger") in (None, True):
+            kwargs["logger"] = TensorBoardLogger(LOG_DIR, name=self.experiment, version=self.version)
+        callbacks = list(trainer_config.get("callbacks") or [])
+        if self.subcommand == "fit" and trainer_config.get("enable_checkpointing", True) is not False:
+            callbacks += [
+                # A monitored checkpoint refreshes last.ckpt only on top-k saves since Lightning 2.6,
+                # so `last` is a checkpoint of its own with no monitor.
+                ModelCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1),
+                ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val/loss", mode="min", save_top_k=1),
+            ]
+        kwargs["callbacks"] = callbacks
+        return super().instantiate_trainer(**kwargs)
+
+
+def main(args: Optional[list[str]] = None) -> None:
+    """Entry point of the ``amal`` console script."""
+    # The data sets are in-memory tensors fetched a batch at a time: worker processes would only add copies.
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    try:
+        AmalCLI(
+            model_class=None,
+            datamodule_class=None,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True},
+            args=args,
+        )
+    except AmalError as error:
+        print(f"amal: error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The Boston housing table (TME1 and TME2): 506 districts, 13 features, target MEDV."""
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+import lightning as L
+import torch
+from jsonargparse.typing import PositiveInt
+from torch.utils.data import DataLoader, TensorDataset
+
+from amal_lightning.data.batching import batch_loader
+from amal_lightning.errors import AmalError
+
+NUM_FEATURES = 13
+NUM_COLUMNS = NUM_FEATURES + 1  # the 13 features, then MEDV
+
+
+def bundled_housing_path() -> Path:
+    """The copy of the table shipped in the package, in the UCI whitespace layout."""
+    return Path(str(resources.files("amal_lightning.data") / "housing.data"))
+
+
+def read_housing_table(path: Union[str, Path]) -> torch.Tensor:
+    """Reads a whitespace-separated table of 14 numbers per line into a float64 tensor.
+
+    Blank lines are skipped. Anything else that is not 14 finite numbers raises an
+    :class:`AmalError` naming the file and the line.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise AmalError(f"{path}: cannot read the housing table ({error})") from None
+    rows = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        cells = line.split()
+        if not cells:
+            continue
+        if len(cells) != NUM_COLUMNS:
+            raise AmalError(
+                f"{path}, line {line_number}: expected {NUM_COLUMNS} columns (13 features and MEDV), found {len(cells)}"
+            )
+        try:
+            row = [float(cell) for cell in cells]
+        except ValueError:
+            bad = next(cell for cell in cells if not _is_float(cell))
+            raise AmalError(f"{path}, line {line_number}: {bad!r} is not a number") from None
+        if any(value != value or value in (float("inf"), float("-inf")) for value in row):
+            raise AmalError(f"{path}, line {line_number}: NaN or infinite value")
+        rows.append(row)
+    if not rows:
+        raise AmalError(f"{path}: the housing table is empty")
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def _is_float(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+class HousingDataModule(L.LightningDataModule):
+    """Seeded train/val/test split of the housing table, features standardized on train only.
+
+    Args:
+        path: a table in the UCI layout (14 whitespace-separated numbers per line); by default
+            the copy shipped in the package, so nothing is downloaded.
+        batch_size: ``full`` for the whole training split per step (batch gradient descent),
+            ``1`` for stochastic gradient descent, ``k`` for mini-batches of k rows.
+        val_fraction: share of the rows held out for validation; 0 means no validation loop.
+        test_fraction: share of the rows held out for ``amal test``; 0 means no test set.
+        seed: fixes the split and the shuffling, independently of the model's seed.
+    """
+
+    def __init__(
+        self,
+        path: Optional[str] = None,
+        batch_size: Union[PositiveInt, Literal["full"]] = "full",
+        val_fraction: float = 0.2,
+        test_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if not 0 <= fraction < 1:
+                raise AmalError(f"data.{name} must be in [0, 1), got {fraction}")
+        if val_fraction + test_fraction >= 1:
+            raise AmalError("data.val_fraction + data.test_fraction leave no training rows")
+        self.save_hyperparameters()
+        self.train_set: Optional[TensorDataset] = None
+
+    def setup(self, stage: str) -> None:
+        if self.train_set is not None:
+            return
+        path = self.hparams.path or bundled_housing_path()
+        table = read_housing_table(path)
+        generator = torch.Generator().manual_seed(self.hparams.seed)
+        order = torch.randperm(len(table), generator=generator)
+        num_val = round(self.hparams.val_fraction * len(table))
+        num_test = round(self.hparams.test_fraction * len(table))
+        if num_val + num_test >= len(table):
+            raise AmalError(f"{path}: {len(table)} rows leave none for training after the split")
+        test_rows, val_rows, train_rows = order.split([num_test, num_val, len(table) - num_val - num_test])
+
+        features, target = table[:, :NUM_FEATURES], table[:, NUM_FEATURES:]
+        mean = features[train_rows].mean(0)
+        std = features[train_rows].std(0, unbiased=False).clamp_min(1e-12)
+        standardized = ((features - mean) / std).float()
+        target = target.float()
+
+        def subset(rows: torch.Tensor) -> TensorDataset:
+            return TensorDataset(standardized[rows], target[rows])
+
+        self.train_set, self.val_set, self.test_set = subset(train_rows), subset(val_rows), subset(test_rows)
+
+    def _loader(self, dataset: TensorDataset, shuffle: bool) -> Union[DataLoader, list]:
+        if len(dataset) == 0:
+            return []  # Lightning skips the loop
+        batch_size = self.hparams.batch_size
+        if batch_size == "full" or not shuffle:
+            batch_size = len(dataset)
+        shuffle = shuffle and batch_size < len(dataset)
+        return batch_loader(dataset, batch_size, shuffle=shuffle, seed=self.hparams.seed)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> Union[DataLoader, list]:
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> Union[DataLoader, list]:
+        return self._loader(self.test_set, shuffle=False)

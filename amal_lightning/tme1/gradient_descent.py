@@ -1,0 +1,59 @@
+"""TME1: linear regression trained by gradient descent with the hand-written gradients only."""
+
+import lightning as L
+import torch
+from torch import nn
+
+from amal_lightning.data.housing import NUM_FEATURES
+from amal_lightning.tme1.functions import MSE, Context, Linear
+
+
+class HandGradientRegression(L.LightningModule):
+    """Linear regression where every gradient comes from ``Linear.backward`` and ``MSE.backward``.
+
+    Autograd is never used: each step builds fresh Contexts, runs the Functions' ``forward``,
+    then their ``backward`` in reverse order, and applies ``w -= learning_rate * grad``.
+    Lightning's manual optimization mode hands control of the step to ``training_step``.
+
+    Args:
+        input_dim: number of features n.
+        learning_rate: the step size ε.
+    """
+
+    def __init__(self, input_dim: int = NUM_FEATURES, learning_rate: float = 0.1) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.weight = nn.Parameter(torch.randn(input_dim, 1) * 0.01, requires_grad=False)
+        self.bias = nn.Parameter(torch.zeros(1), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return Linear.forward(Context(), x, self.weight, self.bias)
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        x, y = batch
+        linear_ctx, mse_ctx = Context(), Context()
+        yhat = Linear.forward(linear_ctx, x, self.weight, self.bias)
+        loss = MSE.forward(mse_ctx, yhat, y)
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
+        if stage == "train":
+            grad_yhat, _ = MSE.backward(mse_ctx, torch.ones_like(loss))
+            _, grad_weight, grad_bias = Linear.backward(linear_ctx, grad_yhat)
+            self.weight -= self.hparams.learning_rate * grad_weight
+            self.bias -= self.hparams.learning_rate * grad_bias
+            # The stand-in optimizer does nothing but count the step, so that global_step,
+            # max_steps and checkpointing see the updates made above.
+            self.optimizers().step()
+        return loss
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "test")
+
+    def configure_optimizers(self) -> None:
+        return None

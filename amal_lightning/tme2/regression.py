@@ -1,0 +1,99 @@
+"""TME2: linear regression on the housing data, with autograd computing the gradients.
+
+Two ways to apply them: :class:`AutogradRegression` updates the weights itself under
+``torch.no_grad()``, as the lab does first; :class:`OptimRegression` hands them to a
+``torch.optim`` optimizer chosen in the config.
+"""
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+from torch import nn
+from torch.nn import functional as F
+
+from amal_lightning.data.housing import NUM_FEATURES
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class AutogradRegression(L.LightningModule):
+    """``yhat = x @ w + b`` trained by raw gradient descent: ``w -= learning_rate * w.grad``.
+
+    Args:
+        input_dim: number of features.
+        learning_rate: the step size ε.
+    """
+
+    def __init__(self, input_dim: int = NUM_FEATURES, learning_rate: float = 0.1) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.weight = nn.Parameter(torch.randn(input_dim, 1) * 0.01)
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight + self.bias
+
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
+        x, y = batch
+        loss = F.mse_loss(self(x), y)
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
+        if stage == "train":
+            self.manual_backward(loss)
+            with torch.no_grad():  # the update itself must not enter the graph
+                for parameter in (self.weight, self.bias):
+                    parameter -= self.hparams.learning_rate * parameter.grad
+                    parameter.grad = None
+            self.optimizers().step()  # no-op stand-in: only advances global_step
+        return loss
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "test")
+
+    def configure_optimizers(self) -> None:
+        return None
+
+
+class OptimRegression(L.LightningModule):
+    """A regression network trained by a ``torch.optim`` optimizer on the mean squared error.
+
+    Here the network is one linear layer; :class:`~amal_lightning.tme2.TanhMLP` swaps in a
+    deeper one.
+
+    Args:
+        input_dim: number of features.
+        optimizer: the optimizer and its settings, e.g. ``torch.optim.SGD`` with ``lr: 0.01``.
+    """
+
+    def __init__(self, input_dim: int = NUM_FEATURES, optimizer: OptimizerCallable = torch.optim.SGD) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.optimizer = optimizer
+        self.net = nn.Linear(input_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
+        x, y = batch
+        loss = F.mse_loss(self(x), y)
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
+        return loss
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer(self.parameters())

@@ -1,0 +1,28 @@
+"""TME2: the two-layer network linear → tanh → linear on the housing data."""
+
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+from torch import nn
+
+from amal_lightning.data.housing import NUM_FEATURES
+from amal_lightning.tme2.regression import OptimRegression
+
+
+class TanhMLP(OptimRegression):
+    """``Linear(input_dim, hidden_dim) → tanh → Linear(hidden_dim, 1)``, trained like :class:`OptimRegression`.
+
+    Args:
+        input_dim: number of features.
+        hidden_dim: width of the tanh layer.
+        optimizer: the optimizer and its settings.
+    """
+
+    def __init__(
+        self,
+        input_dim: int = NUM_FEATURES,
+        hidden_dim: int = 100,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+    ) -> None:
+        super().__init__(input_dim, optimizer)
+        self.save_hyperparameters()
+        self.net = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, 1))
