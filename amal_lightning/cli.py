@@ -124,6 +124,8 @@ def main(args: Optional[list[str]] = None) -> None:
     """Entry point of the ``amal`` console script."""
     # The data sets are in-memory tensors fetched a batch at a time: worker processes would only add copies.
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    # The gradient-descent modules update their weights themselves and return no optimizer on purpose.
+    warnings.filterwarnings("ignore", message=r".*configure_optimizers. returned .None.*")
     try:
         AmalCLI(
             model_class=None,

@@ -1,0 +1,116 @@
+"""The ``amal`` command as a user runs it: configs, loggers, checkpoints and errors."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.helpers import CONFIGS, run_amal, run_inprocess
+
+HOUSING_CONFIGS = ["tme1_gradient_descent", "regression", "regression_sgd", "regression_minibatch", "tanh_mlp"]
+
+
+def scalar_tags(log_dir: Path) -> set[str]:
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    return set(events.Tags()["scalars"])
+
+
+@pytest.mark.parametrize("config", HOUSING_CONFIGS)
+def test_each_housing_config_fits_and_tests_from_the_command_line(tmp_path, config):
+    config_path = str(CONFIGS / f"{config}.yaml")
+    run_amal("fit", "--config", config_path, "--trainer.max_epochs", "3", cwd=tmp_path)
+    assert (tmp_path / "checkpoints" / config / "version_0" / "last.ckpt").is_file()
+    assert (tmp_path / "checkpoints" / config / "version_0" / "best.ckpt").is_file()
+    assert {"train/loss", "val/loss"} <= scalar_tags(tmp_path / "logs" / config / "version_0")
+
+    run_amal("test", "--config", config_path, "--ckpt_path", "last", cwd=tmp_path)
+    assert "test/loss" in scalar_tags(tmp_path / "logs" / config / "version_1")
+
+
+def test_logger_can_be_swapped_from_the_command_line(workdir):
+    run_inprocess(
+        "fit",
+        "--config",
+        str(CONFIGS / "regression.yaml"),
+        "--trainer.max_epochs=4",
+        "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
+        "--trainer.logger.save_dir=csv_logs",
+    )
+    lines = next(Path("csv_logs").rglob("metrics.csv")).read_text().splitlines()
+    assert lines[0].split(",") == ["epoch", "step", "train/loss", "val/loss"]
+    assert len(lines) == 1 + 4 * 2  # one row per epoch for train/loss and one for val/loss
+    assert not Path("logs").exists()
+
+
+def test_manual_optimization_counts_its_steps(workdir):
+    run_inprocess("fit", "--config", str(CONFIGS / "tme1_gradient_descent.yaml"), "--trainer.max_steps=7")
+    checkpoint = torch.load("checkpoints/tme1_gradient_descent/version_0/last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 7
+    assert checkpoint["epoch"] == 6
+
+
+def test_runs_never_overwrite_earlier_runs(workdir):
+    config = str(CONFIGS / "regression.yaml")
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=2")
+    first = Path("checkpoints/regression/version_0/last.ckpt").read_bytes()
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=3")
+    assert Path("checkpoints/regression/version_0/last.ckpt").read_bytes() == first
+    assert Path("checkpoints/regression/version_1/last.ckpt").is_file()
+    assert Path("logs/regression/version_1").is_dir()
+
+
+def test_resume_from_last_continues_the_newest_run(workdir):
+    config = str(CONFIGS / "regression.yaml")
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=5")
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=8", "--ckpt_path=last")
+    resumed = torch.load("checkpoints/regression/version_1/last.ckpt", weights_only=True)
+    assert resumed["global_step"] == 8
+
+    straight_through = Path("straight")
+    straight_through.mkdir()
+    run_amal("fit", "--config", config, "--trainer.max_epochs=8", cwd=straight_through)
+    expected = torch.load(straight_through / "checkpoints/regression/version_0/last.ckpt", weights_only=True)
+    for name, value in expected["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][name], value)
+
+
+def test_experiment_option_names_the_run_folders(workdir):
+    run_inprocess("fit", "--config", str(CONFIGS / "regression.yaml"), "--trainer.max_epochs=1", "--experiment=mine")
+    assert Path("checkpoints/mine/version_0/last.ckpt").is_file()
+    assert Path("logs/mine/version_0").is_dir()
+
+
+def test_print_config_shows_the_experiment(tmp_path):
+    result = run_amal("fit", "--config", str(CONFIGS / "tanh_mlp.yaml"), "--print_config", cwd=tmp_path)
+    assert "class_path: amal_lightning.tme2.TanhMLP" in result.stdout
+    assert "hidden_dim: 100" in result.stdout
+    assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ckpt_path", "last"], "no last.ckpt under checkpoints/regression/"),
+        (["--ckpt_path", "missing.ckpt"], "--ckpt_path missing.ckpt: no such file"),
+        (["--ckpt_path", "corrupt.ckpt"], "corrupt.ckpt: not a readable checkpoint"),
+    ],
+)
+def test_bad_checkpoint_paths_get_one_line_errors(tmp_path, args, message):
+    (tmp_path / "corrupt.ckpt").write_bytes(b"this is not a checkpoint")
+    result = run_amal("fit", "--config", str(CONFIGS / "regression.yaml"), *args, cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("amal: error:")
+    assert message in result.stderr
+
+
+def test_wrong_option_is_refused_before_anything_runs(tmp_path):
+    result = run_amal(
+        "fit", "--config", str(CONFIGS / "regression.yaml"), "--data.batch_size", "-3", cwd=tmp_path, check=False
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "batch_size" in result.stderr
+    assert not (tmp_path / "logs").exists()
