@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh clone: `make fit` and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
-CONFIG ?= configs/regression.yaml
+CONFIG ?= configs/autoencoder.yaml
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 

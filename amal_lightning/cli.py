@@ -20,7 +20,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from amal_lightning.errors import AmalError
+from amal_lightning.errors import AmalError, first_line
 
 LOG_DIR = "logs"
 VERSION_PATTERN = re.compile(r"version_(\d+)$")
@@ -64,8 +64,7 @@ def check_checkpoint(path: Path) -> None:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise AmalError(f"{path}: not a readable checkpoint ({reason})") from None
+        raise AmalError(f"{path}: not a readable checkpoint ({first_line(error)})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise AmalError(f"{path}: not a Lightning checkpoint (no state_dict)")
 

@@ -7,3 +7,9 @@ class AmalError(Exception):
     The message must say what is wrong and where (a path, a line number, an option), because
     it is all the user will see.
     """
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (or its type's name), to quote inside an AmalError."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

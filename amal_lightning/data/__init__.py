@@ -1,5 +1,6 @@
 """LightningDataModules for the labs' data sets."""
 
 from amal_lightning.data.housing import HousingDataModule
+from amal_lightning.data.mnist import MNISTDataModule
 
-__all__ = ["HousingDataModule"]
+__all__ = ["HousingDataModule", "MNISTDataModule"]

@@ -7,6 +7,7 @@ a collate: that is most of the difference between Lightning and a hand-written l
 
 import math
 from collections.abc import Iterator
+from typing import Union
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -42,8 +43,15 @@ class SeededBatchSampler(Sampler[torch.Tensor]):
         return math.ceil(self.num_examples / self.batch_size)
 
 
-def batch_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
-    """A DataLoader that asks ``dataset`` for each batch at once with a tensor of indices."""
+def batch_loader(
+    dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0
+) -> Union[DataLoader, list]:
+    """A DataLoader that asks ``dataset`` for each batch at once with a tensor of indices.
+
+    An empty split gives an empty list, which Lightning takes as "no such loop".
+    """
+    if len(dataset) == 0:  # type: ignore[arg-type]
+        return []
     sampler = SeededBatchSampler(len(dataset), batch_size, shuffle, seed)  # type: ignore[arg-type]
     return DataLoader(
         dataset,

@@ -117,11 +117,9 @@ class HousingDataModule(L.LightningDataModule):
         self.train_set, self.val_set, self.test_set = subset(train_rows), subset(val_rows), subset(test_rows)
 
     def _loader(self, dataset: TensorDataset, shuffle: bool) -> Union[DataLoader, list]:
-        if len(dataset) == 0:
-            return []  # Lightning skips the loop
         batch_size = self.hparams.batch_size
         if batch_size == "full" or not shuffle:
-            batch_size = len(dataset)
+            batch_size = max(len(dataset), 1)
         shuffle = shuffle and batch_size < len(dataset)
         return batch_loader(dataset, batch_size, shuffle=shuffle, seed=self.hparams.seed)
 

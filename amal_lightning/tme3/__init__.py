@@ -1,0 +1,6 @@
+"""TME3: a tied-weight autoencoder and an MLP classifier on MNIST."""
+
+from amal_lightning.tme3.autoencoder import Autoencoder
+from amal_lightning.tme3.classifier import Classifier
+
+__all__ = ["Autoencoder", "Classifier"]

@@ -1,0 +1,141 @@
+"""TME3: an autoencoder on MNIST whose decoder reuses the transpose of the encoder's weight."""
+
+from typing import Literal, Optional
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.loggers import TensorBoardLogger
+from torch import nn
+from torch.nn import functional as F
+from torchvision.utils import make_grid
+
+from amal_lightning.data.mnist import IMAGE_SIZE, NUM_PIXELS
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def as_images(flat: torch.Tensor) -> torch.Tensor:
+    return flat.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
+
+
+class Autoencoder(L.LightningModule):
+    """``x → relu(W x + b) = z → sigmoid(Wᵀ z + c)``.
+
+    With ``tied`` the decoder has no weight of its own: it uses ``Wᵀ``, which halves the
+    parameters and acts as a regularizer. ``tied: false`` gives the decoder an independent weight.
+
+    Args:
+        input_dim: pixels per image.
+        latent_dim: size of the code z.
+        tied: share the encoder's weight with the decoder.
+        loss: ``bce`` (pixels as probabilities) or ``mse``; ``val/mse`` and ``test/mse`` are
+            logged either way so runs with either loss can be compared.
+        optimizer: the optimizer and its settings.
+        num_images: digits shown above their reconstructions in TensorBoard each validation epoch.
+        interpolation_steps: values of λ in [0, 1] in the test interpolation strip.
+        num_embedded: test codes sent to TensorBoard's projector (bounded: it loads them all).
+    """
+
+    def __init__(
+        self,
+        input_dim: int = NUM_PIXELS,
+        latent_dim: int = 500,
+        tied: bool = True,
+        loss: Literal["bce", "mse"] = "bce",
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        num_images: int = 8,
+        interpolation_steps: int = 10,
+        num_embedded: int = 500,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.optimizer = optimizer
+        self.encoder = nn.Linear(input_dim, latent_dim)
+        self.decoder_weight: Optional[nn.Parameter] = None
+        if not tied:
+            self.decoder_weight = nn.Parameter(nn.Linear(latent_dim, input_dim).weight.detach().clone())
+        self.decoder_bias = nn.Parameter(torch.zeros(input_dim))
+        self._shown: Optional[torch.Tensor] = None
+        self._test_batches: list[Batch] = []
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.encoder(x))
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        weight = self.encoder.weight.t() if self.decoder_weight is None else self.decoder_weight
+        return F.linear(z, weight, self.decoder_bias)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decode_logits(z))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
+        x, _ = batch
+        logits = self.decode_logits(self.encode(x))
+        reconstruction = torch.sigmoid(logits)
+        if self.hparams.loss == "bce":
+            loss = F.binary_cross_entropy_with_logits(logits, x)
+        else:
+            loss = F.mse_loss(reconstruction, x)
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
+        if stage != "train":
+            self.log(f"{stage}/mse", F.mse_loss(reconstruction, x), on_step=False, on_epoch=True, batch_size=len(x))
+        return loss
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        if batch_idx == 0:
+            self._shown = batch[0][: self.hparams.num_images]
+        return self._step(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        if sum(len(x) for x, _ in self._test_batches) < self.hparams.num_embedded:
+            self._test_batches.append(batch)
+        return self._step(batch, "test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer(self.parameters())
+
+    def _tensorboard(self) -> Optional[TensorBoardLogger]:
+        return next((logger for logger in self.loggers if isinstance(logger, TensorBoardLogger)), None)
+
+    def on_validation_epoch_end(self) -> None:
+        tensorboard = self._tensorboard()
+        if tensorboard is None or self._shown is None or self.trainer.sanity_checking:
+            return
+        originals = self._shown
+        grid = make_grid(as_images(torch.cat([originals, self(originals)])), nrow=len(originals), pad_value=1)
+        tensorboard.experiment.add_image("val/reconstructions", grid, self.global_step)
+
+    def on_test_epoch_start(self) -> None:
+        self._test_batches = []
+
+    def on_test_epoch_end(self) -> None:
+        tensorboard = self._tensorboard()
+        if tensorboard is None or not self._test_batches:
+            return
+        images = torch.cat([x for x, _ in self._test_batches])[: self.hparams.num_embedded]
+        labels = torch.cat([y for _, y in self._test_batches])[: self.hparams.num_embedded]
+        self._test_batches = []
+        codes = self.encode(images)
+
+        other_class = (labels != labels[0]).nonzero()
+        if len(other_class):
+            first, second = codes[0], codes[other_class[0, 0]]
+            weights = torch.linspace(0, 1, self.hparams.interpolation_steps, device=codes.device).unsqueeze(1)
+            strip = self.decode(weights * first + (1 - weights) * second)
+            grid = make_grid(as_images(strip), nrow=len(strip), pad_value=1)
+            tensorboard.experiment.add_image("test/interpolation", grid, self.global_step)
+
+        tensorboard.experiment.add_embedding(
+            codes.cpu(),
+            metadata=labels.tolist(),
+            label_img=as_images(images).cpu(),
+            global_step=self.global_step,
+            tag="test/latent",
+        )
