@@ -3,11 +3,13 @@
 Each run gets a version number N shared by its TensorBoard folder ``logs/<experiment>/version_N``
 and its checkpoint folder ``checkpoints/<experiment>/version_N`` (``last.ckpt`` every epoch,
 ``best.ckpt`` by validation loss). ``<experiment>`` is the config file's name unless
-``--experiment`` says otherwise. A run never writes into an earlier run's folders, so nothing
-saved is overwritten; ``--ckpt_path last`` (or ``best``) picks the newest such file of the
-experiment, whichever run wrote it.
+``--experiment`` says otherwise. A new run never writes into an earlier run's folders; a fit
+resumed from a checkpoint of run N goes on in run N's folders, so its curves continue and its
+best checkpoint still competes with the earlier epochs. ``--ckpt_path last`` (or ``best``) picks
+the newest such file of the experiment, whichever run wrote it.
 """
 
+import os
 import re
 import sys
 import warnings
@@ -45,6 +47,13 @@ def next_version(*folders: Path) -> int:
         if (match := VERSION_PATTERN.match(child.name))
     ]
     return max(used, default=-1) + 1
+
+
+def run_version(checkpoint: Path, experiment_dir: Path) -> Optional[int]:
+    """N when ``checkpoint`` lies in ``experiment_dir/version_N``, else None."""
+    folder = checkpoint.resolve().parent
+    match = VERSION_PATTERN.match(folder.name)
+    return int(match.group(1)) if match and folder.parent == experiment_dir.resolve() else None
 
 
 def newest_checkpoint(experiment_dir: Path, name: str) -> Path:
@@ -94,26 +103,36 @@ class AmalCLI(LightningCLI):
         config = self.config[subcommand]
         self.experiment = experiment_name(config.get("config"), config.get("experiment"))
         self.experiment_dir = Path(config.checkpoint_dir) / self.experiment
-        self.version = next_version(self.experiment_dir, Path(LOG_DIR) / self.experiment)
         ckpt_path = config.get("ckpt_path")
         if ckpt_path in ("last", "best"):
             ckpt_path = newest_checkpoint(self.experiment_dir, ckpt_path)
             config.ckpt_path = str(ckpt_path)
+        resumed_run = None
         if ckpt_path is not None and ckpt_path != "hpc":
             check_checkpoint(Path(ckpt_path))
+            if subcommand == "fit" and Path(ckpt_path).name == "last.ckpt":
+                resumed_run = run_version(Path(ckpt_path), self.experiment_dir)
+        # Resuming run N from its last.ckpt goes on in run N's folders; anything else starts a new run,
+        # so that no earlier checkpoint is overwritten.
+        if resumed_run is None:
+            self.version = next_version(self.experiment_dir, Path(LOG_DIR) / self.experiment)
+        else:
+            self.version = resumed_run
+        self.run_dir = self.experiment_dir / f"version_{self.version}"
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        run_dir = self.experiment_dir / f"version_{self.version}"
         trainer_config = self._get(self.config_init, "trainer", default={})
         if trainer_config.get("logger") in (None, True):
             kwargs["logger"] = TensorBoardLogger(LOG_DIR, name=self.experiment, version=self.version)
         callbacks = list(trainer_config.get("callbacks") or [])
-        if self.subcommand == "fit" and trainer_config.get("enable_checkpointing", True) is not False:
+        # Added for every subcommand (they only save while fitting), so that a checkpoint's callback
+        # states find the same callbacks when it is loaded by `amal test`.
+        if trainer_config.get("enable_checkpointing", True) is not False:
             callbacks += [
                 # A monitored checkpoint refreshes last.ckpt only on top-k saves since Lightning 2.6,
                 # so `last` is a checkpoint of its own with no monitor.
-                ModelCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1),
-                ModelCheckpoint(dirpath=run_dir, filename="best", monitor="val/loss", mode="min", save_top_k=1),
+                ModelCheckpoint(dirpath=self.run_dir, filename="last", monitor=None, save_top_k=1),
+                ModelCheckpoint(dirpath=self.run_dir, filename="best", monitor="val/loss", mode="min", save_top_k=1),
             ]
         kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
@@ -121,10 +140,16 @@ class AmalCLI(LightningCLI):
 
 def main(args: Optional[list[str]] = None) -> None:
     """Entry point of the ``amal`` console script."""
+    # LightningCLI still calls jsonargparse functions deprecated in 4.49: a matter for Lightning, not for users.
+    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
     # The data sets are in-memory tensors fetched a batch at a time: worker processes would only add copies.
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     # The gradient-descent modules update their weights themselves and return no optimizer on purpose.
     warnings.filterwarnings("ignore", message=r".*configure_optimizers. returned .None.*")
+    # The modules log epoch means only, so the per-step logging interval does not matter.
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
+    # Raised inside Lightning by newer torch releases; nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     try:
         AmalCLI(
             model_class=None,

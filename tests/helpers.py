@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from amal_lightning.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,3 +26,31 @@ def run_amal(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
     if check and result.returncode != 0:
         raise AssertionError(f"amal {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Writes a uint8 array in the IDX format that MNIST's files use (big-endian header)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, dtype=">i4").tobytes()
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Easy 28×28 'digits': label k lights up rows 2k+4 to 2k+6, over faint noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % 10
+    rng.shuffle(labels)
+    images = rng.integers(0, 40, size=(count, 28, 28))
+    for index, label in enumerate(labels):
+        images[index, 2 * label + 4 : 2 * label + 7, 4:24] = 255
+    return images.astype(np.uint8), labels.astype(np.uint8)
+
+
+def write_synthetic_mnist(data_dir: Path, train: int = 600, test: int = 200) -> Path:
+    """Puts the four MNIST IDX files, with synthetic digits, where torchvision looks for them."""
+    raw = data_dir / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for prefix, count, seed in (("train", train, 0), ("t10k", test, 1)):
+        images, labels = synthetic_digits(count, seed)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    return raw

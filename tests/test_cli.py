@@ -61,12 +61,17 @@ def test_runs_never_overwrite_earlier_runs(workdir):
     assert Path("logs/regression/version_1").is_dir()
 
 
-def test_resume_from_last_continues_the_newest_run(workdir):
+def test_resume_from_last_continues_the_newest_run_in_its_folders(workdir):
     config = str(CONFIGS / "regression.yaml")
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=3")
     run_inprocess("fit", "--config", config, "--trainer.max_epochs=5")
     run_inprocess("fit", "--config", config, "--trainer.max_epochs=8", "--ckpt_path=last")
+    assert not Path("checkpoints/regression/version_2").exists()
+    assert torch.load("checkpoints/regression/version_0/last.ckpt", weights_only=True)["global_step"] == 3
     resumed = torch.load("checkpoints/regression/version_1/last.ckpt", weights_only=True)
     assert resumed["global_step"] == 8
+    steps = [event.step for event in _scalars(Path("logs/regression/version_1"), "train/loss")]
+    assert steps == list(range(8))  # one continuous curve
 
     straight_through = Path("straight")
     straight_through.mkdir()
@@ -74,6 +79,29 @@ def test_resume_from_last_continues_the_newest_run(workdir):
     expected = torch.load(straight_through / "checkpoints/regression/version_0/last.ckpt", weights_only=True)
     for name, value in expected["state_dict"].items():
         torch.testing.assert_close(resumed["state_dict"][name], value)
+
+
+def test_fitting_from_a_best_checkpoint_starts_a_new_run(workdir):
+    config = str(CONFIGS / "regression.yaml")
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=3")
+    before = Path("checkpoints/regression/version_0/last.ckpt").read_bytes()
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=5", "--ckpt_path=best")
+    assert Path("checkpoints/regression/version_0/last.ckpt").read_bytes() == before
+    assert torch.load("checkpoints/regression/version_1/last.ckpt", weights_only=True)["global_step"] == 5
+
+
+def test_testing_a_checkpoint_logs_to_a_new_run(workdir):
+    config = str(CONFIGS / "regression.yaml")
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=2")
+    run_inprocess("test", "--config", config, "--ckpt_path=best")
+    assert "test/loss" in scalar_tags(Path("logs/regression/version_1"))
+    assert "test/loss" not in scalar_tags(Path("logs/regression/version_0"))
+
+
+def _scalars(log_dir: Path, tag: str) -> list:
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    return events.Scalars(tag)
 
 
 def test_experiment_option_names_the_run_folders(workdir):

@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from amal_lightning.data import MNISTDataModule
+from amal_lightning.data.mnist import MNISTDigits, bundled_sample
+from amal_lightning.errors import AmalError
+from tests.helpers import CONFIGS, run_amal, synthetic_digits, write_idx, write_synthetic_mnist
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Points torchvision's MNIST mirrors at a closed local port, so a download attempt fails at once."""
+    monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+
+
+def test_reads_idx_files_through_torchvision(tmp_path):
+    write_synthetic_mnist(tmp_path, train=120, test=30)
+    data = MNISTDataModule(data_dir=str(tmp_path), source="full", batch_size=16)
+    data.prepare_data()
+    data.setup("fit")
+    assert (len(data.train_set), len(data.val_set), len(data.test_set)) == (110, 10, 30)
+
+    images, labels = synthetic_digits(30, seed=1)
+    x, y = data.test_set[torch.arange(30)]
+    assert x.dtype == torch.float32 and x.shape == (30, 784)
+    torch.testing.assert_close(x, torch.from_numpy(images).reshape(30, 784).float() / 255)
+    torch.testing.assert_close(y, torch.from_numpy(labels).long())
+
+
+def test_loader_serves_whole_batches_of_unit_vectors(tmp_path):
+    write_synthetic_mnist(tmp_path, train=120, test=30)
+    data = MNISTDataModule(data_dir=str(tmp_path), source="full", batch_size=32)
+    data.setup("fit")
+    batches = list(data.train_dataloader())
+    assert [len(x) for x, _ in batches] == [32, 32, 32, 14]
+    x, y = batches[0]
+    assert x.shape == (32, 784) and 0 <= x.min() and x.max() <= 1 and y.dtype == torch.int64
+
+
+def test_dataset_is_one_uint8_tensor():
+    images, labels = bundled_sample()
+    dataset = MNISTDigits(images, labels)
+    assert dataset.images.dtype == torch.uint8 and dataset.images.shape == (5000, 784)
+    x, y = dataset[3]
+    assert x.shape == (784,) and y.shape == ()
+
+
+def test_bundled_sample_is_500_real_digits_of_each_class():
+    images, labels = bundled_sample()
+    assert images.shape == (5000, 28, 28) and images.dtype == torch.uint8
+    assert torch.bincount(labels).tolist() == [500] * 10
+    assert 0.1 < images.float().mean().item() / 255 < 0.2  # real MNIST ink coverage, about 13%
+
+
+def test_sample_source_splits_train_val_test():
+    data = MNISTDataModule(source="sample", val_fraction=0.25)
+    data.prepare_data()
+    data.setup("fit")
+    assert (len(data.train_set), len(data.val_set), len(data.test_set)) == (3000, 1000, 1000)
+
+
+def test_full_source_offline_without_files_says_how_to_get_them(tmp_path, offline):
+    data = MNISTDataModule(data_dir=str(tmp_path / "empty"), source="full")
+    with pytest.raises(AmalError, match=r"could not be downloaded .*Put train-images-idx3-ubyte.*--data.source sample"):
+        data.prepare_data()
+
+
+def test_full_source_never_falls_back_to_the_sample(tmp_path):
+    with pytest.raises(AmalError, match="the files are missing"):
+        MNISTDataModule(data_dir=str(tmp_path), source="full").setup("fit")
+
+
+def test_auto_source_offline_falls_back_to_the_sample_with_a_warning(tmp_path, offline):
+    data = MNISTDataModule(data_dir=str(tmp_path), source="auto")
+    data.prepare_data()
+    with pytest.warns(UserWarning, match="5,000-digit sample bundled"):
+        data.setup("fit")
+    assert len(data.train_set) + len(data.val_set) == 4000
+
+
+def test_auto_source_prefers_files_that_are_there(tmp_path, offline):
+    write_synthetic_mnist(tmp_path, train=120, test=30)
+    data = MNISTDataModule(data_dir=str(tmp_path), source="auto")
+    data.prepare_data()
+    data.setup("fit")
+    assert len(data.test_set) == 30
+
+
+def test_truncated_idx_file_is_named(tmp_path):
+    raw = write_synthetic_mnist(tmp_path, train=120, test=30)
+    images = raw / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:5000])
+    with pytest.raises(AmalError, match=rf"{images}: not a valid MNIST IDX file"):
+        MNISTDataModule(data_dir=str(tmp_path), source="full").setup("fit")
+
+
+def test_image_and_label_counts_must_agree(tmp_path):
+    raw = write_synthetic_mnist(tmp_path, train=120, test=30)
+    write_idx(raw / "t10k-labels-idx1-ubyte", np.zeros(29, dtype=np.uint8))
+    with pytest.raises(AmalError, match="holds 30 images but .* 29 labels"):
+        MNISTDataModule(data_dir=str(tmp_path), source="full").setup("fit")
+
+
+def test_cli_reports_a_truncated_file_in_one_line(tmp_path):
+    raw = write_synthetic_mnist(tmp_path / "mnist", train=120, test=30)
+    labels = raw / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:6])
+    result = run_amal(
+        "fit",
+        "--config",
+        str(CONFIGS / "classifier.yaml"),
+        "--data.data_dir",
+        str(tmp_path / "mnist"),
+        "--data.source",
+        "full",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"amal: error: {labels}: not a valid MNIST IDX file")

@@ -1,0 +1,85 @@
+"""A run stopped after k epochs and resumed with --ckpt_path last ends exactly like an uninterrupted one."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.helpers import AMAL, CONFIGS, run_amal, run_inprocess
+
+SAMPLE = ["--data.source=sample", "--trainer.enable_progress_bar=false"]
+
+
+def final_state(run_dir: Path) -> dict:
+    return torch.load(run_dir / "last.ckpt", weights_only=True)
+
+
+def last_metrics(metrics_csv: Path) -> dict[str, float]:
+    header, *rows = metrics_csv.read_text().splitlines()
+    names = header.split(",")
+    values: dict[str, float] = {}
+    for row in rows:
+        values.update(
+            {name: float(cell) for name, cell in zip(names, row.split(","), strict=False) if cell and name != "step"}
+        )
+    return values
+
+
+def assert_same_training(resumed: dict, uninterrupted: dict) -> None:
+    assert resumed["epoch"] == uninterrupted["epoch"] and resumed["global_step"] == uninterrupted["global_step"]
+    for name, value in uninterrupted["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][name], value, rtol=1e-6, atol=1e-7)
+    for resumed_state, state in zip(
+        resumed["optimizer_states"][0]["state"].values(),
+        uninterrupted["optimizer_states"][0]["state"].values(),
+        strict=True,
+    ):
+        torch.testing.assert_close(resumed_state["exp_avg"], state["exp_avg"], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("config", ["classifier", "autoencoder"])
+def test_two_plus_two_epochs_equal_four(workdir, config):
+    config_path = str(CONFIGS / f"{config}.yaml")
+    csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir=csv"]
+    run_inprocess("fit", "--config", config_path, "--trainer.max_epochs=4", "--experiment=straight", *SAMPLE, *csv)
+    run_inprocess("fit", "--config", config_path, "--trainer.max_epochs=2", *SAMPLE, *csv)
+    run_inprocess("fit", "--config", config_path, "--trainer.max_epochs=4", "--ckpt_path=last", *SAMPLE, *csv)
+
+    assert_same_training(
+        final_state(Path(f"checkpoints/{config}/version_0")), final_state(Path("checkpoints/straight/version_0"))
+    )
+    straight = last_metrics(Path("csv/lightning_logs/version_0/metrics.csv"))
+    resumed = last_metrics(Path("csv/lightning_logs/version_2/metrics.csv"))
+    assert straight["epoch"] == resumed["epoch"] == 3
+    for name in ("train/loss", "val/loss"):
+        assert resumed[name] == pytest.approx(straight[name], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    config = str(CONFIGS / "classifier.yaml")
+    args = ["fit", "--config", config, "--trainer.max_epochs=8", *SAMPLE]
+    interrupted = subprocess.Popen(
+        [*AMAL, *args], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    last = tmp_path / "checkpoints/classifier/version_0/last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and interrupted.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(interrupted.pid, signal.SIGKILL)
+    interrupted.wait()
+    stopped_at = torch.load(last, weights_only=True)["epoch"]
+    assert stopped_at < 7, "the run finished before it could be interrupted"
+
+    run_amal(*args, "--ckpt_path=last", cwd=tmp_path)
+    straight = tmp_path / "straight"
+    straight.mkdir()
+    run_amal(*args, cwd=straight)
+    assert_same_training(
+        final_state(tmp_path / "checkpoints/classifier/version_0"),
+        final_state(straight / "checkpoints/classifier/version_0"),
+    )

@@ -1,0 +1,102 @@
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from amal_lightning.tme3 import Autoencoder, Classifier
+from tests.helpers import CONFIGS, run_inprocess, write_synthetic_mnist
+
+
+def tensorboard_tags(log_dir: Path) -> dict[str, list[str]]:
+    events = EventAccumulator(str(log_dir), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    return events.Tags()
+
+
+def test_tied_decoder_uses_the_encoder_weight():
+    model = Autoencoder(latent_dim=20)
+    assert sum(p.numel() for p in model.parameters()) == 784 * 20 + 20 + 784
+    x = torch.rand(3, 784)
+    before = model(x)
+    with torch.no_grad():
+        model.encoder.weight[0].zero_()
+        model.encoder.bias.fill_(1.0)  # keep every code unit active so the decoder sees the change
+        after_encoder_change = model(x)
+        z = model.encode(x)
+        model.encoder.weight.mul_(2)
+    assert not torch.allclose(before, after_encoder_change)
+    # the decoder alone changes too, on the same code z
+    assert not torch.allclose(model.decode(z), torch.sigmoid(z @ (model.encoder.weight / 2) + model.decoder_bias))
+    torch.testing.assert_close(model.decode(z), torch.sigmoid(z @ model.encoder.weight + model.decoder_bias))
+
+
+def test_untied_decoder_has_its_own_weight():
+    model = Autoencoder(latent_dim=20, tied=False)
+    assert sum(p.numel() for p in model.parameters()) == 2 * 784 * 20 + 20 + 784
+    z = torch.rand(2, 20)
+    before = model.decode(z)
+    with torch.no_grad():
+        model.encoder.weight.mul_(3)
+    torch.testing.assert_close(model.decode(z), before)
+
+
+def test_classifier_is_linear_relu_linear_relu_linear():
+    model = Classifier(hidden_dim=32)
+    kinds = [type(layer).__name__ for layer in model.net]
+    assert kinds == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert model(torch.rand(5, 784)).shape == (5, 10)
+
+
+@pytest.fixture
+def mnist_dir(workdir):
+    write_synthetic_mnist(workdir / "mnist", train=600, test=200)
+    return ["--data.data_dir=mnist", "--data.source=full", "--data.batch_size=50"]
+
+
+def test_classifier_learns_and_logs_its_metrics(workdir, mnist_dir):
+    config = str(CONFIGS / "classifier.yaml")
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=3", "--model.hidden_dim=32", *mnist_dir)
+    run_inprocess("test", "--config", config, "--ckpt_path=last", "--model.hidden_dim=32", *mnist_dir)
+
+    fit_tags = tensorboard_tags(Path("logs/classifier/version_0"))["scalars"]
+    assert {"train/loss", "val/loss", "val/acc"} <= set(fit_tags)
+    test_events = EventAccumulator("logs/classifier/version_1")
+    test_events.Reload()
+    assert test_events.Scalars("test/acc")[-1].value > 0.9  # the synthetic digits are easy
+    assert "test/loss" in test_events.Tags()["scalars"]
+
+
+def test_autoencoder_logs_losses_images_and_embeddings(workdir, mnist_dir):
+    config = str(CONFIGS / "autoencoder.yaml")
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=2", "--model.latent_dim=16", *mnist_dir)
+    run_inprocess("test", "--config", config, "--ckpt_path=best", "--model.latent_dim=16", *mnist_dir)
+
+    fit_tags = tensorboard_tags(Path("logs/autoencoder/version_0"))
+    assert {"train/loss", "val/loss", "val/mse"} <= set(fit_tags["scalars"])
+    assert "val/reconstructions" in fit_tags["images"]
+    test_tags = tensorboard_tags(Path("logs/autoencoder/version_1"))
+    assert {"test/loss", "test/mse"} <= set(test_tags["scalars"])
+    assert "test/interpolation" in test_tags["images"]
+    assert list(Path("logs/autoencoder/version_1").rglob("projector_config.pbtxt"))
+    metadata = next(Path("logs/autoencoder/version_1").rglob("metadata.tsv")).read_text().split()
+    assert len(metadata) == 200 and set(metadata) == {str(d) for d in range(10)}
+
+
+def test_mse_loss_option(workdir, mnist_dir):
+    run_inprocess(
+        "fit", "--config", str(CONFIGS / "autoencoder.yaml"), "--trainer.max_epochs=1", "--model.loss=mse", *mnist_dir
+    )
+    events = EventAccumulator("logs/autoencoder/version_0")
+    events.Reload()
+    # with the MSE loss, val/loss and val/mse are the same quantity
+    assert events.Scalars("val/loss")[-1].value == pytest.approx(events.Scalars("val/mse")[-1].value, rel=1e-5)
+
+
+def test_checkpoints_load_with_weights_only(workdir, mnist_dir):
+    run_inprocess("fit", "--config", str(CONFIGS / "classifier.yaml"), "--trainer.max_epochs=1", *mnist_dir)
+    for name in ("last", "best"):
+        checkpoint = torch.load(f"checkpoints/classifier/version_0/{name}.ckpt", weights_only=True)
+        assert checkpoint["epoch"] == 0
+    model = Classifier.load_from_checkpoint("checkpoints/classifier/version_0/last.ckpt", weights_only=True)
+    assert model.hparams.hidden_dim == 256
