@@ -1,9 +1,12 @@
+import csv as csv_module
 from pathlib import Path
 
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.nn import functional as F
 
+from amal_lightning.data import MNISTDataModule
 from amal_lightning.tme3 import Autoencoder, Classifier
 from tests.helpers import CONFIGS, run_inprocess, write_synthetic_mnist
 
@@ -100,3 +103,24 @@ def test_checkpoints_load_with_weights_only(workdir, mnist_dir):
         assert checkpoint["epoch"] == 0
     model = Classifier.load_from_checkpoint("checkpoints/classifier/version_0/last.ckpt", weights_only=True)
     assert model.hparams.hidden_dim == 256
+
+
+def test_epoch_metrics_cover_one_epoch_each(workdir, mnist_dir):
+    """val/loss of epoch 1 is the loss of epoch 1's weights, not a mean that still holds epoch 0."""
+    config = str(CONFIGS / "classifier.yaml")
+    csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir=csv"]
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=2", "--model.hidden_dim=32", *mnist_dir, *csv)
+    with open("csv/lightning_logs/version_0/metrics.csv") as file:
+        rows = list(csv_module.DictReader(file))
+    val_losses = [float(row["val/loss"]) for row in rows if row["val/loss"]]
+    val_accs = [float(row["val/acc"]) for row in rows if row["val/acc"]]
+
+    model = Classifier.load_from_checkpoint("checkpoints/classifier/version_0/last.ckpt", weights_only=True)
+    data = MNISTDataModule(data_dir="mnist", source="full")
+    data.setup("fit")
+    x, y = data.val_set[torch.arange(len(data.val_set))]
+    with torch.no_grad():
+        logits = model(x)
+    assert len(val_losses) == 2
+    assert val_losses[-1] == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-4)
+    assert val_accs[-1] == pytest.approx((logits.argmax(1) == y).float().mean().item(), abs=1e-6)

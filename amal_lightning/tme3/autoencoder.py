@@ -8,6 +8,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
 from torch.nn import functional as F
+from torchmetrics import MeanMetric
 from torchvision.utils import make_grid
 
 from amal_lightning.data.mnist import IMAGE_SIZE, NUM_PIXELS
@@ -56,6 +57,10 @@ class Autoencoder(L.LightningModule):
         if not tied:
             self.decoder_weight = nn.Parameter(nn.Linear(latent_dim, input_dim).weight.detach().clone())
         self.decoder_bias = nn.Parameter(torch.zeros(input_dim))
+        # Epoch means are accumulated here and logged once per epoch: a `self.log` call costs about
+        # 0.4 ms in Lightning 2.6, a tenth of an epoch at 430 steps of this small network.
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        self.val_mse, self.test_mse = MeanMetric(), MeanMetric()
         self._shown: Optional[torch.Tensor] = None
         self._test_batches: list[Batch] = []
 
@@ -80,10 +85,15 @@ class Autoencoder(L.LightningModule):
             loss = F.binary_cross_entropy_with_logits(logits, x)
         else:
             loss = F.mse_loss(reconstruction, x)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
+        getattr(self, f"{stage}_loss").update(loss.detach(), len(x))
         if stage != "train":
-            self.log(f"{stage}/mse", F.mse_loss(reconstruction, x), on_step=False, on_epoch=True, batch_size=len(x))
+            getattr(self, f"{stage}_mse").update(F.mse_loss(reconstruction, x).detach(), len(x))
         return loss
+
+    def _log_epoch(self, stage: str) -> None:
+        self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), prog_bar=True)
+        if stage != "train":
+            self.log(f"{stage}/mse", getattr(self, f"{stage}_mse"))
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")
@@ -104,7 +114,11 @@ class Autoencoder(L.LightningModule):
     def _tensorboard(self) -> Optional[TensorBoardLogger]:
         return next((logger for logger in self.loggers if isinstance(logger, TensorBoardLogger)), None)
 
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
     def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
         tensorboard = self._tensorboard()
         if tensorboard is None or self._shown is None or self.trainer.sanity_checking:
             return
@@ -116,6 +130,7 @@ class Autoencoder(L.LightningModule):
         self._test_batches = []
 
     def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
         tensorboard = self._tensorboard()
         if tensorboard is None or not self._test_batches:
             return

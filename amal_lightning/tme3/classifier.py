@@ -5,6 +5,7 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from amal_lightning.data.mnist import NUM_PIXELS
@@ -39,9 +40,11 @@ class Classifier(L.LightningModule):
             nn.ReLU(),
             nn.Linear(hidden_dim, num_classes),
         )
-        self.accuracy = nn.ModuleDict(
-            {stage: MulticlassAccuracy(num_classes, average="micro") for stage in ("val", "test")}
-        )
+        # Epoch means are accumulated here and logged once per epoch: a `self.log` call costs about
+        # 0.4 ms in Lightning 2.6, a tenth of an epoch at 430 steps of this small network.
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -50,11 +53,15 @@ class Classifier(L.LightningModule):
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
-        if stage in self.accuracy:
-            self.accuracy[stage](logits, y)
-            self.log(f"{stage}/acc", self.accuracy[stage], on_step=False, on_epoch=True, prog_bar=True)
+        getattr(self, f"{stage}_loss").update(loss.detach(), len(x))
+        if stage != "train":
+            getattr(self, f"{stage}_acc").update(logits, y)
         return loss
+
+    def _log_epoch(self, stage: str) -> None:
+        self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), prog_bar=True)
+        if stage != "train":
+            self.log(f"{stage}/acc", getattr(self, f"{stage}_acc"), prog_bar=True)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")
@@ -64,6 +71,15 @@ class Classifier(L.LightningModule):
 
     def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.parameters())

@@ -1,0 +1,305 @@
+"""Per-epoch time and peak memory of `amal fit` against a hand-written PyTorch loop.
+
+Three routes train the same model, on the same data, with the same batch size and optimizer
+(Adam 1e-3, batch 128, 55,000 training + 5,000 validation images per epoch):
+
+- ``amal``: ``amal fit`` with the shipped config, its default callbacks, logger and progress bar;
+- ``hand``: a hand-written loop over the same in-memory tensors, batches taken by index;
+- ``torchvision``: the textbook ``torchvision.datasets.MNIST`` + ``ToTensor`` + ``DataLoader`` path.
+
+Each route runs in a child process of its own (its peak RSS is that child's), the routes
+alternate, and each is repeated. Per-epoch times leave out start-up: for ``amal`` they are the
+gaps between consecutive epochs' ``train/loss`` events in TensorBoard, so the first epoch is not
+counted; the other routes drop their first epoch too.
+
+    python -m bench.mnist --model classifier --epochs 4 --repeats 3
+    python -m bench.mnist --smoke          # seconds; what CI runs so the script cannot rot
+
+Without ``--data-dir`` holding real MNIST files, a synthetic set of the real size is written to a
+temporary folder: the time of an epoch does not depend on what the pixels show.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+ROUTES = ("amal", "hand", "torchvision")
+VAL_FRACTION = 1 / 12
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, dtype=">i4").tobytes()
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def synthetic_mnist(data_dir: Path, train: int, test: int) -> None:
+    raw = data_dir / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", train), ("t10k", test)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, count, dtype=np.uint8))
+
+
+def build_model(name: str, hidden_dim: int) -> torch.nn.Module:
+    """The same modules the project's LightningModules hold."""
+    from amal_lightning.tme3 import Autoencoder, Classifier
+
+    if name == "classifier":
+        return Classifier(hidden_dim=hidden_dim)
+    return Autoencoder()
+
+
+def training_loss(name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if name == "classifier":
+        return F.cross_entropy(model(x), y)
+    return F.binary_cross_entropy_with_logits(model.decode_logits(model.encode(x)), x)
+
+
+def validation_loss_and_metric(
+    name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The loss and the accuracy (classifier) or pixel MSE (autoencoder)."""
+    if name == "classifier":
+        logits = model(x)
+        return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
+    logits = model.decode_logits(model.encode(x))
+    return F.binary_cross_entropy_with_logits(logits, x), F.mse_loss(torch.sigmoid(logits), x)
+
+
+def split(num_train: int) -> tuple[torch.Tensor, torch.Tensor]:
+    order = torch.randperm(num_train, generator=torch.Generator().manual_seed(0))
+    num_val = round(VAL_FRACTION * num_train)
+    return order[num_val:], order[:num_val]
+
+
+def run_hand(args: argparse.Namespace) -> list[float]:
+    """A plain PyTorch loop: what an experienced user would write without Lightning."""
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    device = torch.device(args.device)
+    raw = Path(args.data_dir) / "MNIST" / "raw"
+    images = read_image_file(str(raw / "train-images-idx3-ubyte")).reshape(-1, 784).to(device)
+    labels = read_label_file(str(raw / "train-labels-idx1-ubyte")).to(device)
+    train_rows, val_rows = (rows.to(device) for rows in split(len(labels)))
+    torch.manual_seed(0)
+    model = build_model(args.model, args.hidden_dim).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    times = []
+    for _ in range(args.epochs):
+        start = time.perf_counter()
+        model.train()
+        order = train_rows[torch.randperm(len(train_rows), device=device)]
+        for batch in order.split(args.batch_size):
+            x, y = images[batch].float().div_(255), labels[batch]
+            loss = training_loss(args.model, model, x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():  # the validation amal does too: loss, and accuracy or MSE
+            total_loss, total_metric = torch.zeros((), device=device), torch.zeros((), device=device)
+            for batch in val_rows.split(args.batch_size):
+                x, y = images[batch].float().div_(255), labels[batch]
+                loss, metric = validation_loss_and_metric(args.model, model, x, y)
+                total_loss += loss * len(batch)
+                total_metric += metric * len(batch)
+            (total_loss / len(val_rows)).item(), (total_metric / len(val_rows)).item()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def run_torchvision(args: argparse.Namespace) -> list[float]:
+    """The textbook route: one Python call and one PIL image per example, then a collate."""
+    import torchvision
+    from torch.utils.data import DataLoader, Subset
+    from torchvision.transforms import ToTensor
+
+    device = torch.device(args.device)
+    dataset = torchvision.datasets.MNIST(args.data_dir, train=True, transform=ToTensor(), download=False)
+    train_rows, val_rows = split(len(dataset))
+    train = DataLoader(Subset(dataset, train_rows.tolist()), batch_size=args.batch_size, shuffle=True)
+    val = DataLoader(Subset(dataset, val_rows.tolist()), batch_size=args.batch_size)
+    torch.manual_seed(0)
+    model = build_model(args.model, args.hidden_dim).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    times = []
+    for _ in range(args.epochs):
+        start = time.perf_counter()
+        model.train()
+        for x, y in train:
+            x, y = x.view(len(x), -1).to(device), y.to(device)
+            loss = training_loss(args.model, model, x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            for x, y in val:
+                loss, metric = validation_loss_and_metric(
+                    args.model, model, x.view(len(x), -1).to(device), y.to(device)
+                )
+                loss.item(), metric.item()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def amal_command(args: argparse.Namespace) -> list[str]:
+    command = [
+        str(Path(sys.executable).with_name("amal")),
+        "fit",
+        "--config",
+        str(REPO / "configs" / f"{args.model}.yaml"),
+        f"--trainer.max_epochs={args.epochs}",
+        f"--trainer.accelerator={args.device}",
+        f"--data.data_dir={args.data_dir}",
+        "--data.source=full",
+        f"--data.batch_size={args.batch_size}",
+    ]
+    if args.model == "classifier":
+        command.append(f"--model.hidden_dim={args.hidden_dim}")
+    return command
+
+
+def amal_epoch_times(log_root: Path) -> list[float]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(next(log_root.glob("logs/*/version_0"))))
+    events.Reload()
+    stamps = [event.wall_time for event in events.Scalars("train/loss")]
+    return [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
+
+
+def measure(route: str, args: argparse.Namespace) -> dict:
+    """Runs one route in a child process; returns its per-epoch times and the child's peak RSS."""
+    with tempfile.TemporaryDirectory() as workdir:
+        if route == "amal":
+            command, cwd = amal_command(args), workdir
+        else:
+            options = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in CHILD_OPTIONS]
+            command, cwd = [sys.executable, "-m", "bench.mnist", "--child", route, *options], str(REPO)
+        output = Path(workdir) / "output.txt"
+        with output.open("w") as sink:
+            child = subprocess.Popen(command, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
+            _, status, usage = os.wait4(child.pid, 0)  # the rusage of this child alone
+            child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            raise RuntimeError(f"{route} failed:\n{output.read_text()[-3000:]}")
+        if route == "amal":
+            return {"times": amal_epoch_times(Path(workdir)), "peak_rss_mb": usage.ru_maxrss / 1024}
+        result = json.loads(output.read_text().strip().splitlines()[-1])
+        return {"times": result["times"][1:], "peak_rss_mb": usage.ru_maxrss / 1024, "peak_cuda_mb": result["cuda_mb"]}
+
+
+CHILD_OPTIONS = ("model", "epochs", "device", "data_dir", "batch_size", "hidden_dim")
+
+
+def run_child(args: argparse.Namespace) -> None:
+    times = (run_hand if args.child == "hand" else run_torchvision)(args)
+    cuda_mb = torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda" else None
+    print(json.dumps({"times": times, "cuda_mb": cuda_mb}))
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
+        cpu = names[0] if names else cpu
+    text = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    if torch.cuda.is_available():
+        text += f", GPU {torch.cuda.get_device_name()}"
+    return text
+
+
+def report(args: argparse.Namespace, results: dict[str, list[dict]]) -> str:
+    def per_epoch(route: str) -> float:
+        return statistics.median(t for run in results[route] for t in run["times"])
+
+    def peak(route: str, key: str) -> float | None:
+        values = [run.get(key) for run in results[route] if run.get(key) is not None]
+        return max(values) if values else None
+
+    hand = per_epoch("hand")
+    lines = [
+        f"Model `{args.model}`, {args.epochs} epochs per run ({args.epochs - 1} timed), {args.repeats} runs per route"
+        f" alternating, batch {args.batch_size}, device {args.device}, data {args.data_label}.",
+        f"Machine: {machine()}.",
+        "",
+        "| route | s/epoch (median) | × hand-written | peak RSS (MB) | × hand-written | peak CUDA (MB) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    hand_rss = peak("hand", "peak_rss_mb")
+    for route in ROUTES:
+        if route not in results:
+            continue
+        seconds, rss, cuda = per_epoch(route), peak(route, "peak_rss_mb"), peak(route, "peak_cuda_mb")
+        cuda_text = f"{cuda:.0f}" if cuda is not None else "n/a"
+        lines.append(
+            f"| {route} | {seconds:.3f} | {seconds / hand:.2f} | {rss:.0f} | {rss / hand_rss:.2f} | {cuda_text} |"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=["classifier", "autoencoder"], default="classifier")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per run; the first is not timed")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each route, alternating")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--hidden-dim", type=int, default=256)
+    parser.add_argument("--data-dir", help="a folder with MNIST/raw/*-ubyte files; synthetic data if omitted")
+    parser.add_argument("--routes", nargs="+", choices=ROUTES, default=list(ROUTES))
+    parser.add_argument("--torchvision-epochs", type=int, default=2, help="the slow route runs fewer epochs")
+    parser.add_argument("--output", type=Path, help="also write the table to this file")
+    parser.add_argument("--smoke", action="store_true", help="a tiny synthetic set and two epochs, for CI")
+    parser.add_argument("--child", choices=["hand", "torchvision"], help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.child:
+        run_child(args)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.smoke:
+            args.epochs, args.repeats, args.torchvision_epochs = 2, 1, 2
+        if args.data_dir is None:
+            train, test = (1200, 200) if args.smoke else (60_000, 10_000)
+            synthetic_mnist(Path(scratch), train, test)
+            args.data_dir, args.data_label = scratch, f"synthetic {train:,}/{test:,} digits in MNIST's IDX format"
+        else:
+            args.data_label = f"MNIST files in {args.data_dir}"
+        results: dict[str, list[dict]] = {route: [] for route in args.routes}
+        for repeat in range(args.repeats):
+            for route in args.routes:
+                epochs = args.epochs
+                if route == "torchvision":
+                    args.epochs = args.torchvision_epochs
+                results[route].append(measure(route, args))
+                args.epochs = epochs
+                print(f"run {repeat + 1}/{args.repeats} {route}: {results[route][-1]['times']}", file=sys.stderr)
+        table = report(args, results)
+    print(table)
+    if args.output:
+        args.output.write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""The benchmark runs end to end in its smoke mode, so it cannot rot (no timing is asserted)."""
+
+import subprocess
+import sys
+
+from tests.helpers import REPO
+
+
+def test_mnist_benchmark_smoke_mode_prints_its_table(tmp_path):
+    output = tmp_path / "table.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.mnist", "--smoke", "--output", str(output)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = output.read_text()
+    assert "| route | s/epoch (median) |" in table
+    for route in ("amal", "hand", "torchvision"):
+        assert f"| {route} |" in table
+    assert "| hand | " in table and " | 1.00 | " in table
