@@ -1,12 +1,17 @@
 """The ``amal`` command: LightningCLI with the project's run folders and one-line errors.
 
-Each run gets a version number N shared by its TensorBoard folder ``logs/<experiment>/version_N``
-and its checkpoint folder ``checkpoints/<experiment>/version_N`` (``last.ckpt`` every epoch,
-``best.ckpt`` by validation loss). ``<experiment>`` is the config file's name unless
-``--experiment`` says otherwise. A new run never writes into an earlier run's folders; a fit
-resumed from a checkpoint of run N goes on in run N's folders, so its curves continue and its
-best checkpoint still competes with the earlier epochs. ``--ckpt_path last`` (or ``best``) picks
-the newest such file of the experiment, whichever run wrote it.
+Each run has a folder name shared by its TensorBoard folder ``logs/<experiment>/<run>`` and its
+checkpoint folder ``checkpoints/<experiment>/<run>`` (``last.ckpt`` every epoch, ``best.ckpt`` by
+validation loss). ``<experiment>`` is the config file's name unless ``--experiment`` says
+otherwise; ``<run>`` is ``version_N``, or ``slurm-<job id>`` inside a SLURM job so that a
+requeued job finds its own folder again. A new run never writes into an earlier run's folders;
+a fit resumed from a run's ``last.ckpt`` (or SLURM checkpoint) goes on in that run's folders, so
+its curves continue and its best checkpoint still competes with the earlier epochs.
+``--ckpt_path last`` (or ``best``) picks the newest such file of the experiment.
+
+Besides LightningCLI's ``fit``, ``validate``, ``test`` and ``predict``, ``amal submit`` writes
+and submits a SLURM job (see :mod:`amal_lightning.slurm`) and ``amal prepare-data`` downloads
+what a config needs, for clusters whose compute nodes are offline.
 """
 
 import os
@@ -21,14 +26,19 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from amal_lightning.errors import AmalError, first_line
+from amal_lightning.slurm import CheckpointAndRequeue, slurm_job_id, submit
 
 LOG_DIR = "logs"
 # Lightning redraws its bar after every batch by default, which costs about 2 ms: more than a
 # training step of the MNIST models on a CPU. Every 50 batches is still several times a second.
 PROGRESS_BAR_REFRESH_RATE = 50
 VERSION_PATTERN = re.compile(r"version_(\d+)$")
+# Set by the first process of a multi-device run, so the processes it starts use the same run folder.
+RUN_NAME_VARIABLE = "AMAL_RUN_NAME"
+RESUMABLE = re.compile(r"^(last|hpc_ckpt_\d+)\.ckpt$")
 
 
 def experiment_name(config_paths: Optional[list], override: Optional[str]) -> str:
@@ -40,8 +50,8 @@ def experiment_name(config_paths: Optional[list], override: Optional[str]) -> st
     return "default"
 
 
-def next_version(*folders: Path) -> int:
-    """The first version number not used under any of ``folders``."""
+def next_version(*folders: Path) -> str:
+    """``version_N`` with the first N not used under any of ``folders``."""
     used = [
         int(match.group(1))
         for folder in folders
@@ -49,19 +59,17 @@ def next_version(*folders: Path) -> int:
         for child in folder.iterdir()
         if (match := VERSION_PATTERN.match(child.name))
     ]
-    return max(used, default=-1) + 1
-
-
-def run_version(checkpoint: Path, experiment_dir: Path) -> Optional[int]:
-    """N when ``checkpoint`` lies in ``experiment_dir/version_N``, else None."""
-    folder = checkpoint.resolve().parent
-    match = VERSION_PATTERN.match(folder.name)
-    return int(match.group(1)) if match and folder.parent == experiment_dir.resolve() else None
+    return f"version_{max(used, default=-1) + 1}"
 
 
 def newest_checkpoint(experiment_dir: Path, name: str) -> Path:
-    """The most recently written ``<name>.ckpt`` among the experiment's runs."""
-    candidates = list(experiment_dir.glob(f"version_*/{name}.ckpt"))
+    """The most recently written ``<name>.ckpt`` among the experiment's runs.
+
+    For ``last``, a checkpoint saved on a SLURM signal (``hpc_ckpt_N.ckpt``) counts too: it is
+    the latest state of its run.
+    """
+    patterns = [f"*/{name}.ckpt"] + (["*/hpc_ckpt_*.ckpt"] if name == "last" else [])
+    candidates = [path for pattern in patterns for path in experiment_dir.glob(pattern)]
     if not candidates:
         raise AmalError(
             f"--ckpt_path {name}: no {name}.ckpt under {experiment_dir}/ (train first, or pass a checkpoint file)"
@@ -101,9 +109,7 @@ class AmalCLI(LightningCLI):
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
-        if subcommand is None:
-            return
-        config = self.config[subcommand]
+        config = self.config[subcommand] if subcommand else self.config
         self.experiment = experiment_name(config.get("config"), config.get("experiment"))
         self.experiment_dir = Path(config.checkpoint_dir) / self.experiment
         ckpt_path = config.get("ckpt_path")
@@ -113,20 +119,29 @@ class AmalCLI(LightningCLI):
         resumed_run = None
         if ckpt_path is not None and ckpt_path != "hpc":
             check_checkpoint(Path(ckpt_path))
-            if subcommand == "fit" and Path(ckpt_path).name == "last.ckpt":
-                resumed_run = run_version(Path(ckpt_path), self.experiment_dir)
-        # Resuming run N from its last.ckpt goes on in run N's folders; anything else starts a new run,
-        # so that no earlier checkpoint is overwritten.
-        if resumed_run is None:
-            self.version = next_version(self.experiment_dir, Path(LOG_DIR) / self.experiment)
+            folder = Path(ckpt_path).resolve().parent
+            if subcommand == "fit" and RESUMABLE.match(Path(ckpt_path).name):
+                resumed_run = folder.name if folder.parent == self.experiment_dir.resolve() else None
+        # Resuming a run from its latest state goes on in its folders; anything else starts a new
+        # run, so that no earlier checkpoint is overwritten.
+        if resumed_run is not None:
+            self.run_name = resumed_run
+        elif "LOCAL_RANK" in os.environ and RUN_NAME_VARIABLE in os.environ:
+            self.run_name = os.environ[RUN_NAME_VARIABLE]
+        elif SLURMEnvironment.detect():
+            self.run_name = f"slurm-{slurm_job_id()}"
         else:
-            self.version = resumed_run
-        self.run_dir = self.experiment_dir / f"version_{self.version}"
+            self.run_name = next_version(self.experiment_dir, Path(LOG_DIR) / self.experiment)
+        os.environ[RUN_NAME_VARIABLE] = self.run_name
+        self.run_dir = self.experiment_dir / self.run_name
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         if trainer_config.get("logger") in (None, True):
-            kwargs["logger"] = TensorBoardLogger(LOG_DIR, name=self.experiment, version=self.version)
+            kwargs["logger"] = TensorBoardLogger(LOG_DIR, name=self.experiment, version=self.run_name)
+        if trainer_config.get("default_root_dir") is None:
+            # where Lightning looks for the checkpoint a preempted SLURM job saved
+            kwargs["default_root_dir"] = str(self.run_dir)
         callbacks = list(trainer_config.get("callbacks") or [])
         wants_bar = trainer_config.get("enable_progress_bar") is not False
         if wants_bar and not any(isinstance(callback, ProgressBar) for callback in callbacks):
@@ -140,8 +155,28 @@ class AmalCLI(LightningCLI):
                 ModelCheckpoint(dirpath=self.run_dir, filename="last", monitor=None, save_top_k=1),
                 ModelCheckpoint(dirpath=self.run_dir, filename="best", monitor="val/loss", mode="min", save_top_k=1),
             ]
+        if SLURMEnvironment.detect() and not trainer_config.get("plugins"):
+            # Lightning's own handler checkpoints wherever in a step the signal lands; ours waits
+            # for the end of the batch so the requeued job continues exactly.
+            kwargs["plugins"] = [SLURMEnvironment(auto_requeue=False)]
+            callbacks.append(CheckpointAndRequeue())
         kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
+
+
+def prepare_data(argv: list[str]) -> None:
+    """``amal prepare-data --config X``: download what the config's data needs, then check it reads."""
+    cli = AmalCLI(
+        model_class=None,
+        datamodule_class=None,
+        run=False,
+        args=argv,
+        save_config_callback=None,
+        trainer_defaults={"logger": False},
+    )
+    cli.datamodule.prepare_data()
+    cli.datamodule.setup("fit")
+    print(f"{type(cli.datamodule).__name__}: data ready")
 
 
 def main(args: Optional[list[str]] = None) -> None:
@@ -156,14 +191,23 @@ def main(args: Optional[list[str]] = None) -> None:
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
     # Raised inside Lightning by newer torch releases; nothing a user can act on.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    argv = sys.argv[1:] if args is None else args
     try:
-        AmalCLI(
-            model_class=None,
-            datamodule_class=None,
-            seed_everything_default=0,
-            save_config_kwargs={"overwrite": True},
-            args=args,
-        )
+        if argv[:1] == ["submit"]:
+            submit(argv[1:])
+        elif argv[:1] == ["prepare-data"]:
+            prepare_data(argv[1:])
+        else:
+            AmalCLI(
+                model_class=None,
+                datamodule_class=None,
+                seed_everything_default=0,
+                save_config_kwargs={"overwrite": True},
+                # The datamodules give each process its share of the batches themselves.
+                trainer_defaults={"use_distributed_sampler": False},
+                parser_kwargs={"epilog": "Also: `amal submit --help` (SLURM) and `amal prepare-data --config X`."},
+                args=args,
+            )
     except AmalError as error:
         print(f"amal: error: {error}", file=sys.stderr)
         sys.exit(1)

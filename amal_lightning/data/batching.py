@@ -3,30 +3,42 @@
 The data sets here are small enough to live in memory as tensors, so a batch is a single
 indexing operation (``tensor[indices]``) instead of one Python call per example followed by
 a collate: that is most of the difference between Lightning and a hand-written loop.
+
+The order of the batches depends only on the seed and the epoch, each process of a
+multi-device run takes its own share of them, and the loader remembers how far into the
+epoch it got, so a run resumed from any checkpoint (even one taken mid-epoch) sees exactly
+the batches an uninterrupted run would have seen.
 """
 
 import math
 from collections.abc import Iterator
-from typing import Union
+from typing import Any, Optional, Union
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 class SeededBatchSampler(Sampler[torch.Tensor]):
-    """Yields batches of indices in an order that depends only on ``seed`` and the epoch.
+    """Yields this process's batches of indices, in an order fixed by ``seed`` and the epoch.
 
     Lightning calls :meth:`set_epoch` before every epoch, so epoch ``e`` is shuffled the same
-    way whether the run went straight through or was resumed from a checkpoint; a
-    ``RandomSampler`` draws from the global RNG instead and breaks exact resumption.
+    way whether the run went straight through or was resumed; a ``RandomSampler`` draws from
+    the global RNG instead and breaks exact resumption. With ``world_size`` processes, process
+    ``rank`` takes every ``world_size``-th batch; the list of batches is padded by repeating
+    its start so that every process gets as many.
     """
 
-    def __init__(self, num_examples: int, batch_size: int, shuffle: bool, seed: int = 0) -> None:
+    def __init__(
+        self, num_examples: int, batch_size: int, shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1
+    ) -> None:
         self.num_examples = num_examples
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
         self.epoch = 0
+        self.skip = 0  # batches of the current epoch already seen before a resumption
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -37,26 +49,58 @@ class SeededBatchSampler(Sampler[torch.Tensor]):
             order = torch.randperm(self.num_examples, generator=generator)
         else:
             order = torch.arange(self.num_examples)
-        yield from order.split(self.batch_size)
+        batches = list(order.split(self.batch_size))
+        batches += batches[: len(self) * self.world_size - len(batches)]
+        skip, self.skip = self.skip, 0
+        yield from batches[self.rank :: self.world_size][skip:]
 
     def __len__(self) -> int:
-        return math.ceil(self.num_examples / self.batch_size)
+        return math.ceil(math.ceil(self.num_examples / self.batch_size) / self.world_size)
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader whose state (epoch, batches served) goes into Lightning's checkpoints.
+
+    Lightning saves ``state_dict()`` of any loader that has one and hands it back through
+    ``load_state_dict()`` on resumption; the sampler then skips what was already trained on.
+    """
+
+    def __init__(self, dataset: Dataset, sampler: SeededBatchSampler, num_workers: int = 0) -> None:
+        super().__init__(
+            dataset, sampler=sampler, batch_size=None, num_workers=num_workers, persistent_workers=num_workers > 0
+        )
+        self.served = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        self.served = self.sampler.skip
+        for batch in super().__iter__():
+            self.served += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.sampler.epoch, "served": self.served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.set_epoch(state["epoch"])
+        self.sampler.skip = state["served"] % len(self.sampler)
 
 
 def batch_loader(
-    dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0
-) -> Union[DataLoader, list]:
-    """A DataLoader that asks ``dataset`` for each batch at once with a tensor of indices.
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    num_workers: int = 0,
+    trainer: Optional[Any] = None,
+) -> Union[ResumableLoader, list]:
+    """A loader that asks ``dataset`` for each batch at once with a tensor of indices.
 
-    An empty split gives an empty list, which Lightning takes as "no such loop".
+    ``trainer`` (the LightningModule's or DataModule's ``self.trainer``) gives this process's rank
+    and the number of processes. An empty split gives an empty list, which Lightning takes as
+    "no such loop".
     """
     if len(dataset) == 0:  # type: ignore[arg-type]
         return []
-    sampler = SeededBatchSampler(len(dataset), batch_size, shuffle, seed)  # type: ignore[arg-type]
-    return DataLoader(
-        dataset,
-        sampler=sampler,
-        batch_size=None,
-        num_workers=num_workers,
-        persistent_workers=num_workers > 0,
-    )
+    rank, world_size = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+    sampler = SeededBatchSampler(len(dataset), batch_size, shuffle, seed, rank, world_size)  # type: ignore[arg-type]
+    return ResumableLoader(dataset, sampler, num_workers)

@@ -121,7 +121,7 @@ class HousingDataModule(L.LightningDataModule):
         if batch_size == "full" or not shuffle:
             batch_size = max(len(dataset), 1)
         shuffle = shuffle and batch_size < len(dataset)
-        return batch_loader(dataset, batch_size, shuffle=shuffle, seed=self.hparams.seed)
+        return batch_loader(dataset, batch_size, shuffle=shuffle, seed=self.hparams.seed, trainer=self.trainer)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)

@@ -1,5 +1,6 @@
 """MNIST for TME3: the real 60k/10k set read through torchvision, or a bundled 5,000-digit sample."""
 
+import os
 import socket
 from importlib import resources
 from pathlib import Path
@@ -121,6 +122,9 @@ class MNISTDataModule(L.LightningDataModule):
             slices of an in-memory tensor.
         val_fraction: share of the training images held out for validation.
         seed: fixes the validation split and the shuffling.
+        download: whether missing files may be downloaded; by default yes, except inside a SLURM
+            job, whose compute nodes are usually offline (run ``amal prepare-data`` on the login
+            node first).
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class MNISTDataModule(L.LightningDataModule):
         num_workers: NonNegativeInt = 0,
         val_fraction: float = 1 / 12,
         seed: int = 0,
+        download: Optional[bool] = None,
     ) -> None:
         super().__init__()
         if not 0 <= val_fraction < 1:
@@ -142,6 +147,11 @@ class MNISTDataModule(L.LightningDataModule):
         """Runs on one process per node: the only place that downloads."""
         source, data_dir = self.hparams.source, self.hparams.data_dir
         if source == "sample" or idx_files_present(data_dir):
+            return
+        download = self.hparams.download
+        if download is False or (download is None and "SLURM_JOB_ID" in os.environ):
+            if source == "full":
+                raise AmalError(missing_files_message(data_dir, "downloads are off here: run `amal prepare-data`"))
             return
         try:
             download_mnist(data_dir)
@@ -186,6 +196,7 @@ class MNISTDataModule(L.LightningDataModule):
             shuffle=shuffle,
             seed=self.hparams.seed,
             num_workers=self.hparams.num_workers,
+            trainer=self.trainer,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -1,0 +1,210 @@
+"""``amal submit``: writes an sbatch script for one experiment into ``slurm/`` and submits it.
+
+The script asks SLURM for ``--nodes`` × ``--gpus-per-node`` GPUs with one task per GPU, sends
+SIGUSR1 a little before the time limit (``--signal-lead``) and allows requeueing. ``amal fit``
+then saves a checkpoint on that signal, requeues the job, and the requeued job resumes from it.
+The ``srun amal fit`` line repeats the allocation as ``--trainer.num_nodes``/``--trainer.devices``
+because Lightning's SLURM support refuses a mismatch between the two.
+"""
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+
+from amal_lightning.errors import AmalError
+
+SCRIPT_DIR = Path("slurm")
+TIME_LIMIT = re.compile(r"^(\d+-)?\d{1,2}:[0-5]\d:[0-5]\d$")
+# Lightning does not treat jobs with these names as batch jobs (they are interactive shells).
+RESERVED_JOB_NAMES = {"bash", "interactive"}
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def time_limit(text: str) -> str:
+    if not TIME_LIMIT.match(text):
+        raise argparse.ArgumentTypeError(f"expected HH:MM:SS or D-HH:MM:SS, got {text!r}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="amal submit",
+        description="Write an sbatch script that runs `amal fit` on a SLURM cluster, and submit it.",
+        epilog="Options after `--` are passed to `amal fit`, e.g. `-- --trainer.max_epochs 50`.",
+    )
+    parser.add_argument("--config", required=True, type=Path, help="the experiment's config file")
+    parser.add_argument("--nodes", type=positive_int, default=1, help="number of nodes (default 1)")
+    parser.add_argument("--gpus-per-node", type=positive_int, default=1, help="GPUs, and tasks, per node (default 1)")
+    parser.add_argument("--time", required=True, type=time_limit, help="time limit, HH:MM:SS or D-HH:MM:SS")
+    parser.add_argument("--partition", required=True, help="SLURM partition")
+    parser.add_argument("--account", help="SLURM account to charge")
+    parser.add_argument("--cpus-per-task", type=positive_int, help="CPU cores per task")
+    parser.add_argument(
+        "--signal-lead", type=positive_int, default=90, help="seconds before the time limit to checkpoint (default 90)"
+    )
+    parser.add_argument(
+        "--setup",
+        action="append",
+        default=[],
+        help="a shell line run before training, e.g. 'module load cuda' (repeatable)",
+    )
+    parser.add_argument("--setup-file", type=Path, help="a file of shell lines run before training")
+    parser.add_argument("--dry-run", action="store_true", help="print the script, write and submit nothing")
+    return parser
+
+
+def sbatch_script(args: argparse.Namespace, experiment: str, setup_lines: list[str], fit_overrides: list[str]) -> str:
+    """The text of the sbatch script."""
+    log_name = SCRIPT_DIR / f"{experiment}-%j"
+    directives = [
+        f"--job-name={experiment}",
+        f"--nodes={args.nodes}",
+        f"--ntasks-per-node={args.gpus_per_node}",
+        f"--gpus-per-node={args.gpus_per_node}",
+        f"--time={args.time}",
+        f"--partition={args.partition}",
+        *([f"--account={args.account}"] if args.account else []),
+        *([f"--cpus-per-task={args.cpus_per_task}"] if args.cpus_per_task else []),
+        f"--signal=SIGUSR1@{args.signal_lead}",
+        "--requeue",
+        "--open-mode=append",
+        f"--output={log_name}.out",
+        f"--error={log_name}.err",
+    ]
+    command = [
+        "srun",
+        "amal",
+        "fit",
+        "--config",
+        str(args.config),
+        "--trainer.accelerator",
+        "gpu",
+        "--trainer.num_nodes",
+        str(args.nodes),
+        "--trainer.devices",
+        str(args.gpus_per_node),
+        "--trainer.strategy",
+        "ddp",
+        *fit_overrides,
+    ]
+    lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in directives), ""]
+    lines += [
+        "# Written by `amal submit`. A requeued job reruns this script unchanged: `amal fit` finds the",
+        "# checkpoint it saved on SIGUSR1 in checkpoints/<experiment>/slurm-<job id>/ and resumes from it.",
+        "set -euo pipefail",
+        f"cd {shlex.quote(str(Path.cwd()))}",
+        *setup_lines,
+        "",
+        shlex.join(command),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def submit(argv: list[str]) -> None:
+    """Runs ``amal submit ARGV``; raises AmalError on bad input."""
+    own, fit_overrides = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    args = build_parser().parse_args(own)
+    if not args.config.is_file():
+        raise AmalError(f"--config {args.config}: no such file")
+    experiment = args.config.stem
+    if experiment in RESERVED_JOB_NAMES:
+        raise AmalError(f"--config {args.config}: a job named {experiment!r} is not seen as a batch job by Lightning")
+    setup_lines = list(args.setup)
+    if args.setup_file is not None:
+        try:
+            setup_lines += args.setup_file.read_text().splitlines()
+        except OSError as error:
+            raise AmalError(f"--setup-file {args.setup_file}: cannot read it ({error.strerror})") from None
+    script = sbatch_script(args, experiment, setup_lines, fit_overrides)
+    if args.dry_run:
+        print(script, end="")
+        return
+    sbatch = shutil.which("sbatch")
+    if sbatch is None:
+        raise AmalError("sbatch is not on PATH: run `amal submit` on a SLURM login node (or use --dry-run)")
+    SCRIPT_DIR.mkdir(exist_ok=True)
+    path = SCRIPT_DIR / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}.sbatch"
+    suffix = 1
+    while path.exists():  # two submissions in the same second keep both scripts
+        path = SCRIPT_DIR / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}.sbatch"
+        suffix += 1
+    path.write_text(script)
+    result = subprocess.run([sbatch, str(path)], capture_output=True, text=True)
+    if result.returncode != 0:
+        reason = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}").splitlines()[0]
+        raise AmalError(f"sbatch {path} failed: {reason}")
+    print(f"{path}: {result.stdout.strip()}")
+
+
+def slurm_job_id() -> str:
+    """This job's id as ``scontrol`` knows it (``<array job>_<task>`` for an array task)."""
+    array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
+    if array_job is not None:
+        return f"{array_job}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+    return os.environ["SLURM_JOB_ID"]
+
+
+class CheckpointAndRequeue(Callback):
+    """On SIGUSR1 (SLURM's warning before the time limit), checkpoint and requeue the job.
+
+    The checkpoint ``hpc_ckpt_N.ckpt`` goes to the trainer's ``default_root_dir``, where
+    Lightning looks for it when the requeued job starts without ``ckpt_path``. It is taken at the
+    end of the batch during which the signal arrived, a point from which Lightning and the
+    datamodules resume exactly; all processes of a multi-device run agree on that batch.
+    """
+
+    def __init__(self) -> None:
+        self.signalled = False
+        self._previous_handler: Any = None
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.signalled = True
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage == "fit":
+            self._previous_handler = signal.signal(signal.SIGUSR1, self._on_signal)
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage == "fit" and self._previous_handler is not None:
+            signal.signal(signal.SIGUSR1, self._previous_handler)
+            self._previous_handler = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        signalled = self.signalled
+        if trainer.world_size > 1:
+            signalled = trainer.strategy.reduce_boolean_decision(signalled, all=False)
+        if not signalled:
+            return
+        self.signalled = False
+        folder = Path(trainer.default_root_dir)
+        numbers = [int(path.stem.rsplit("_", 1)[1]) for path in folder.glob("hpc_ckpt_*.ckpt")]
+        path = folder / f"hpc_ckpt_{max(numbers, default=0) + 1}.ckpt"
+        trainer.save_checkpoint(path)
+        if trainer.is_global_zero:
+            job_id = slurm_job_id()
+            result = subprocess.run(["scontrol", "requeue", job_id], capture_output=True, text=True)
+            if result.returncode == 0:
+                rank_zero_info(f"Saved {path} and requeued SLURM job {job_id}")
+            else:
+                rank_zero_warn(f"Saved {path}, but `scontrol requeue {job_id}` failed: {result.stderr.strip()}")
