@@ -1,0 +1,266 @@
+"""SLURM without a cluster: the sbatch script, fake sbatch/scontrol, a full preemption cycle, DDP on CPU."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.helpers import AMAL, CONFIGS, run_amal, write_synthetic_mnist
+
+FAKE_COMMAND = """#!/bin/sh
+echo "$0 $*" >> {record}
+{extra}
+"""
+
+
+def fake_commands(folder: Path, record: Path, **extra: str) -> dict[str, str]:
+    """Puts executables named after ``extra``'s keys on PATH; each appends its arguments to ``record``."""
+    folder.mkdir(exist_ok=True)
+    for name, body in extra.items():
+        path = folder / name
+        path.write_text(FAKE_COMMAND.format(record=record, extra=body))
+        path.chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}:{os.environ['PATH']}"}
+
+
+def directives(script: str) -> dict[str, str]:
+    return dict(
+        line[len("#SBATCH --") :].split("=", 1)
+        for line in script.splitlines()
+        if line.startswith("#SBATCH --") and "=" in line
+    )
+
+
+@pytest.mark.parametrize(("nodes", "gpus"), [(1, 1), (1, 4), (2, 8), (3, 2)])
+def test_dry_run_script_agrees_with_itself(tmp_path, nodes, gpus):
+    result = run_amal(
+        "submit",
+        "--config",
+        str(CONFIGS / "classifier.yaml"),
+        "--nodes",
+        str(nodes),
+        "--gpus-per-node",
+        str(gpus),
+        "--time",
+        "02:00:00",
+        "--partition",
+        "gpu",
+        "--account",
+        "lab",
+        "--setup",
+        "module load cuda",
+        "--dry-run",
+        "--",
+        "--trainer.max_epochs",
+        "50",
+        cwd=tmp_path,
+    )
+    script = result.stdout
+    settings = directives(script)
+    assert settings["nodes"] == str(nodes)
+    assert settings["ntasks-per-node"] == str(gpus) == settings["gpus-per-node"]
+    assert settings["signal"] == "SIGUSR1@90" and settings["time"] == "02:00:00"
+    assert settings["partition"] == "gpu" and settings["account"] == "lab"
+    assert settings["job-name"] == "classifier"
+    assert "#SBATCH --requeue" in script.splitlines()
+    assert settings["output"].startswith("slurm/") and settings["error"].startswith("slurm/")
+    srun = next(line for line in script.splitlines() if line.startswith("srun "))
+    assert f"--trainer.num_nodes {nodes}" in srun and f"--trainer.devices {gpus}" in srun
+    assert "--trainer.strategy ddp" in srun and srun.endswith("--trainer.max_epochs 50")
+    assert "--ckpt_path" not in srun  # Lightning resumes from the SLURM checkpoint only without it
+    assert script.index("module load cuda") < script.index("srun ")
+    assert not (tmp_path / "slurm").exists()
+
+
+def test_submit_writes_the_script_and_calls_sbatch(tmp_path):
+    record = tmp_path / "calls.txt"
+    env = fake_commands(tmp_path / "bin", record, sbatch='echo "Submitted batch job 1234"')
+    setup = tmp_path / "setup.sh"
+    setup.write_text("module load python\nsource .venv/bin/activate\n")
+    result = subprocess.run(
+        [
+            *AMAL,
+            "submit",
+            "--config",
+            str(CONFIGS / "autoencoder.yaml"),
+            "--gpus-per-node",
+            "2",
+            "--time",
+            "1-00:00:00",
+            "--partition",
+            "a100",
+            "--setup-file",
+            str(setup),
+            "--signal-lead",
+            "120",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    scripts = list((tmp_path / "slurm").glob("autoencoder-*.sbatch"))
+    assert len(scripts) == 1
+    assert record.read_text().split() == [str(tmp_path / "bin" / "sbatch"), str(Path("slurm") / scripts[0].name)]
+    assert "Submitted batch job 1234" in result.stdout
+    script = scripts[0].read_text()
+    assert directives(script)["signal"] == "SIGUSR1@120"
+    assert "source .venv/bin/activate" in script
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gpus-per-node", "0"], "expected a positive integer, got 0"),
+        (["--time", "2h"], "expected HH:MM:SS or D-HH:MM:SS"),
+        (["--config", "missing.yaml"], "--config missing.yaml: no such file"),
+    ],
+)
+def test_bad_submit_arguments_write_nothing(tmp_path, args, message):
+    defaults = {"--config": str(CONFIGS / "classifier.yaml"), "--time": "01:00:00", "--partition": "gpu"}
+    given = dict(zip(args[::2], args[1::2], strict=True))
+    argv = [item for key, value in {**defaults, **given}.items() for item in (key, value)]
+    record = tmp_path / "calls.txt"
+    env = fake_commands(tmp_path / "bin", record, sbatch="exit 0")
+    result = subprocess.run([*AMAL, "submit", *argv], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "slurm").exists() and not record.exists()
+
+
+SLURM_JOB = {
+    "SLURM_JOB_ID": "4242",
+    "SLURM_JOB_NAME": "classifier",
+    "SLURM_NTASKS": "1",
+    "SLURM_NTASKS_PER_NODE": "1",
+    "SLURM_NNODES": "1",
+    "SLURM_NODEID": "0",
+    "SLURM_PROCID": "0",
+    "SLURM_LOCALID": "0",
+    "SLURM_NODELIST": "localhost",
+}
+FIT = [
+    "fit",
+    "--config",
+    str(CONFIGS / "classifier.yaml"),
+    "--data.source=sample",
+    "--trainer.max_epochs=4",
+    "--trainer.accelerator=cpu",
+    "--trainer.devices=1",
+    "--trainer.enable_progress_bar=false",
+]
+
+
+def wait_for(condition, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_preempted_job_resumes_from_its_signal_checkpoint_to_the_same_result(tmp_path):
+    record = tmp_path / "scontrol.txt"
+    env = {**fake_commands(tmp_path / "bin", record, scontrol="exit 0"), **SLURM_JOB}
+    run_dir = tmp_path / "checkpoints" / "classifier" / "slurm-4242"
+
+    job = subprocess.Popen(
+        [*AMAL, *FIT],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    wait_for(lambda: (run_dir / "last.ckpt").exists())  # a first epoch is done
+    job.send_signal(signal.SIGUSR1)
+    wait_for(lambda: record.exists() and (run_dir / "hpc_ckpt_1.ckpt").exists())
+    assert record.read_text().split()[1:] == ["requeue", "4242"]
+    os.killpg(job.pid, signal.SIGKILL)  # SLURM ends the job it requeued
+    job.wait()
+    preempted = torch.load(run_dir / "hpc_ckpt_1.ckpt", weights_only=True)
+    assert preempted["global_step"] < 4 * 29, "the job finished before it was preempted"
+
+    requeued = subprocess.run([*AMAL, *FIT], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert requeued.returncode == 0, requeued.stderr[-3000:]
+    assert re.search(r"Restoring states from the checkpoint path at .*hpc_ckpt_1\.ckpt", requeued.stderr)
+
+    straight = tmp_path / "straight"
+    straight.mkdir()
+    run_amal(*FIT, cwd=straight)
+    expected = torch.load(straight / "checkpoints/classifier/version_0/last.ckpt", weights_only=True)
+    resumed = torch.load(run_dir / "last.ckpt", weights_only=True)
+    assert resumed["global_step"] == expected["global_step"] == 4 * 29
+    for name, value in expected["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][name], value, rtol=1e-6, atol=1e-7)
+
+
+def test_last_picks_a_newer_signal_checkpoint(tmp_path):
+    run = tmp_path / "checkpoints" / "classifier" / "version_0"
+    run_amal(*FIT[:4], "--trainer.max_epochs=1", cwd=tmp_path)
+    os.replace(run / "last.ckpt", run / "hpc_ckpt_1.ckpt")
+    run_amal(*FIT[:4], "--trainer.max_epochs=1", cwd=tmp_path)  # version_1: an older run's file is older
+    os.utime(run / "hpc_ckpt_1.ckpt")  # now the newest state of the experiment
+    result = run_amal(
+        "test",
+        "--config",
+        str(CONFIGS / "classifier.yaml"),
+        "--data.source=sample",
+        "--ckpt_path",
+        "last",
+        cwd=tmp_path,
+    )
+    assert "hpc_ckpt_1.ckpt" in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu_writes_one_run(tmp_path):
+    run_amal(
+        "fit",
+        "--config",
+        str(CONFIGS / "classifier.yaml"),
+        "--data.source=sample",
+        "--trainer.max_epochs=2",
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=2",
+        "--trainer.strategy=ddp",
+        "--trainer.enable_progress_bar=false",
+        cwd=tmp_path,
+    )
+    runs = list((tmp_path / "checkpoints" / "classifier").iterdir())
+    assert [run.name for run in runs] == ["version_0"]
+    assert sorted(path.name for path in runs[0].iterdir()) == ["best.ckpt", "last.ckpt"]
+    checkpoint = torch.load(runs[0] / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 2 * 15  # 29 batches a epoch shared by 2 processes: 15 each
+    assert [run.name for run in (tmp_path / "logs" / "classifier").iterdir()] == ["version_0"]
+    assert len(list((tmp_path / "logs" / "classifier" / "version_0").glob("events.out.tfevents.*"))) == 1
+
+
+def test_prepare_data_checks_the_files_a_config_needs(tmp_path):
+    write_synthetic_mnist(tmp_path / "data", train=120, test=30)
+    result = run_amal("prepare-data", "--config", str(CONFIGS / "classifier.yaml"), "--data.source=full", cwd=tmp_path)
+    assert "MNISTDataModule: data ready" in result.stdout
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "logs").exists()
+
+
+def test_compute_nodes_never_download(tmp_path):
+    env = {**os.environ, **SLURM_JOB}
+    result = subprocess.run(
+        [*AMAL, "fit", "--config", str(CONFIGS / "classifier.yaml"), "--data.source=full"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "downloads are off here: run `amal prepare-data`" in result.stderr
+    assert "Traceback" not in result.stderr
