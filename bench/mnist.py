@@ -85,6 +85,36 @@ def split(num_train: int) -> tuple[torch.Tensor, torch.Tensor]:
     return order[num_val:], order[:num_val]
 
 
+def timed_epochs(args: argparse.Namespace, model: torch.nn.Module, train_batches, val_batches) -> list[float]:
+    """Trains and validates ``args.epochs`` times, returning each epoch's seconds.
+
+    Both hand-written routes share this loop, so they differ only in how their batches arrive;
+    ``train_batches()`` and ``val_batches()`` give one epoch's ``(x, y)`` pairs on the device.
+    """
+    device = next(model.parameters()).device
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    times = []
+    for _ in range(args.epochs):
+        start = time.perf_counter()
+        model.train()
+        for x, y in train_batches():
+            loss = training_loss(args.model, model, x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():  # the validation amal does too: loss, and accuracy or MSE
+            totals, count = torch.zeros(2, device=device), 0
+            for x, y in val_batches():
+                totals += torch.stack(validation_loss_and_metric(args.model, model, x, y)) * len(x)
+                count += len(x)
+            (totals / count).tolist()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def run_hand(args: argparse.Namespace) -> list[float]:
     """A plain PyTorch loop: what an experienced user would write without Lightning."""
     from torchvision.datasets.mnist import read_image_file, read_label_file
@@ -94,33 +124,16 @@ def run_hand(args: argparse.Namespace) -> list[float]:
     images = read_image_file(str(raw / "train-images-idx3-ubyte")).reshape(-1, 784).to(device)
     labels = read_label_file(str(raw / "train-labels-idx1-ubyte")).to(device)
     train_rows, val_rows = (rows.to(device) for rows in split(len(labels)))
+
+    def batches(rows: torch.Tensor):
+        return ((images[batch].float().div_(255), labels[batch]) for batch in rows.split(args.batch_size))
+
+    def shuffled():
+        return batches(train_rows[torch.randperm(len(train_rows), device=device)])
+
     torch.manual_seed(0)
     model = build_model(args.model, args.hidden_dim).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    times = []
-    for _ in range(args.epochs):
-        start = time.perf_counter()
-        model.train()
-        order = train_rows[torch.randperm(len(train_rows), device=device)]
-        for batch in order.split(args.batch_size):
-            x, y = images[batch].float().div_(255), labels[batch]
-            loss = training_loss(args.model, model, x, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        model.eval()
-        with torch.no_grad():  # the validation amal does too: loss, and accuracy or MSE
-            total_loss, total_metric = torch.zeros((), device=device), torch.zeros((), device=device)
-            for batch in val_rows.split(args.batch_size):
-                x, y = images[batch].float().div_(255), labels[batch]
-                loss, metric = validation_loss_and_metric(args.model, model, x, y)
-                total_loss += loss * len(batch)
-                total_metric += metric * len(batch)
-            (total_loss / len(val_rows)).item(), (total_metric / len(val_rows)).item()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return times
+    return timed_epochs(args, model, shuffled, lambda: batches(val_rows))
 
 
 def run_torchvision(args: argparse.Namespace) -> list[float]:
@@ -134,28 +147,13 @@ def run_torchvision(args: argparse.Namespace) -> list[float]:
     train_rows, val_rows = split(len(dataset))
     train = DataLoader(Subset(dataset, train_rows.tolist()), batch_size=args.batch_size, shuffle=True)
     val = DataLoader(Subset(dataset, val_rows.tolist()), batch_size=args.batch_size)
+
+    def batches(loader: DataLoader):
+        return ((x.view(len(x), -1).to(device), y.to(device)) for x, y in loader)
+
     torch.manual_seed(0)
     model = build_model(args.model, args.hidden_dim).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    times = []
-    for _ in range(args.epochs):
-        start = time.perf_counter()
-        model.train()
-        for x, y in train:
-            x, y = x.view(len(x), -1).to(device), y.to(device)
-            loss = training_loss(args.model, model, x, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            for x, y in val:
-                loss, metric = validation_loss_and_metric(
-                    args.model, model, x.view(len(x), -1).to(device), y.to(device)
-                )
-                loss.item(), metric.item()
-        times.append(time.perf_counter() - start)
-    return times
+    return timed_epochs(args, model, lambda: batches(train), lambda: batches(val))
 
 
 def amal_command(args: argparse.Namespace) -> list[str]:
@@ -240,8 +238,9 @@ def report(args: argparse.Namespace, results: dict[str, list[dict]]) -> str:
         f" alternating, batch {args.batch_size}, device {args.device}, data {args.data_label}.",
         f"Machine: {machine()}.",
         "",
-        "| route | s/epoch (median) | × hand-written | peak RSS (MB) | × hand-written | peak CUDA (MB) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| route | s/epoch (median) | × hand-written | × hand-written, run by run | peak RSS (MB) | × hand-written"
+        " | peak CUDA (MB) |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: |",
     ]
     hand_rss = peak("hand", "peak_rss_mb")
     for route in ROUTES:
@@ -249,8 +248,14 @@ def report(args: argparse.Namespace, results: dict[str, list[dict]]) -> str:
             continue
         seconds, rss, cuda = per_epoch(route), peak(route, "peak_rss_mb"), peak(route, "peak_cuda_mb")
         cuda_text = f"{cuda:.0f}" if cuda is not None else "n/a"
+        # each run against the hand-written run next to it: the spread that machine noise leaves
+        paired = ", ".join(
+            f"{statistics.median(run['times']) / statistics.median(hand_run['times']):.2f}"
+            for run, hand_run in zip(results[route], results["hand"], strict=False)
+        )
         lines.append(
-            f"| {route} | {seconds:.3f} | {seconds / hand:.2f} | {rss:.0f} | {rss / hand_rss:.2f} | {cuda_text} |"
+            f"| {route} | {seconds:.3f} | {seconds / hand:.2f} | {paired} | {rss:.0f} | {rss / hand_rss:.2f}"
+            f" | {cuda_text} |"
         )
     return "\n".join(lines)
 
