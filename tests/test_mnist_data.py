@@ -4,6 +4,7 @@ import torch
 import torchvision
 
 from amal_lightning.data import MNISTDataModule
+from amal_lightning.data.batching import batch_loader
 from amal_lightning.data.mnist import MNISTDigits, bundled_sample
 from amal_lightning.errors import AmalError
 from tests.helpers import CONFIGS, run_amal, synthetic_digits, write_idx, write_synthetic_mnist
@@ -121,3 +122,26 @@ def test_cli_reports_a_truncated_file_in_one_line(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"amal: error: {labels}: not a valid MNIST IDX file")
+
+
+def test_data_kept_on_a_device_is_batched_there():
+    """The GPU path on a CPU-only machine: on the meta device, any copy to the host would fail."""
+    images, labels = bundled_sample()
+    device = torch.device("meta")
+    dataset = MNISTDigits(images[:100], labels[:100]).to(device)
+    loader = batch_loader(dataset, 32, shuffle=True, device=device)
+    batches = list(loader)
+    assert [len(x) for x, _ in batches] == [32, 32, 32, 4]
+    assert all(x.device == device and y.device == device for x, y in batches)
+
+
+def test_on_device_moves_the_splits_to_the_trainers_device(tmp_path):
+    import lightning as L
+
+    write_synthetic_mnist(tmp_path, train=120, test=30)
+    data = MNISTDataModule(data_dir=str(tmp_path), source="full")
+    data.trainer = L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False)
+    data.setup("fit")
+    root = data.trainer.strategy.root_device
+    assert all(split.images.device == root for split in (data.train_set, data.val_set, data.test_set))
+    assert next(iter(data.train_dataloader()))[0].device == root

@@ -29,7 +29,14 @@ class SeededBatchSampler(Sampler[torch.Tensor]):
     """
 
     def __init__(
-        self, num_examples: int, batch_size: int, shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1
+        self,
+        num_examples: int,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        device: Optional[torch.device] = None,
     ) -> None:
         self.num_examples = num_examples
         self.batch_size = batch_size
@@ -37,6 +44,7 @@ class SeededBatchSampler(Sampler[torch.Tensor]):
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
+        self.device = device  # where the data lives: the epoch's order is moved there once
         self.epoch = 0
         self.skip = 0  # batches of the current epoch already seen before a resumption
 
@@ -49,7 +57,7 @@ class SeededBatchSampler(Sampler[torch.Tensor]):
             order = torch.randperm(self.num_examples, generator=generator)
         else:
             order = torch.arange(self.num_examples)
-        batches = list(order.split(self.batch_size))
+        batches = list(order.to(self.device).split(self.batch_size))
         batches += batches[: len(self) * self.world_size - len(batches)]
         skip, self.skip = self.skip, 0
         yield from batches[self.rank :: self.world_size][skip:]
@@ -92,15 +100,17 @@ def batch_loader(
     seed: int = 0,
     num_workers: int = 0,
     trainer: Optional[Any] = None,
+    device: Optional[torch.device] = None,
 ) -> Union[ResumableLoader, list]:
     """A loader that asks ``dataset`` for each batch at once with a tensor of indices.
 
     ``trainer`` (the LightningModule's or DataModule's ``self.trainer``) gives this process's rank
-    and the number of processes. An empty split gives an empty list, which Lightning takes as
+    and the number of processes; ``device`` is where ``dataset`` keeps its tensors, so that the
+    indices are made there. An empty split gives an empty list, which Lightning takes as
     "no such loop".
     """
     if len(dataset) == 0:  # type: ignore[arg-type]
         return []
     rank, world_size = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-    sampler = SeededBatchSampler(len(dataset), batch_size, shuffle, seed, rank, world_size)  # type: ignore[arg-type]
+    sampler = SeededBatchSampler(len(dataset), batch_size, shuffle, seed, rank, world_size, device)  # type: ignore[arg-type]
     return ResumableLoader(dataset, sampler, num_workers)
