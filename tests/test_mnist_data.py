@@ -145,3 +145,18 @@ def test_on_device_moves_the_splits_to_the_trainers_device(tmp_path):
     root = data.trainer.strategy.root_device
     assert all(split.images.device == root for split in (data.train_set, data.val_set, data.test_set))
     assert next(iter(data.train_dataloader()))[0].device == root
+
+
+def test_gzipped_files_are_unpacked_without_a_network(tmp_path, monkeypatch, offline):
+    import gzip
+
+    raw = write_synthetic_mnist(tmp_path, train=120, test=30)
+    for path in list(raw.iterdir()):
+        (raw / f"{path.name}.gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    # torchvision checks the archives against the real MNIST's checksums: accept these ones
+    monkeypatch.setattr(torchvision.datasets.utils, "check_md5", lambda *args, **kwargs: True)
+    data = MNISTDataModule(data_dir=str(tmp_path), source="full", download=False)
+    data.prepare_data()
+    data.setup("fit")
+    assert len(data.test_set) == 30

@@ -53,10 +53,11 @@ def raw_folder(data_dir: Union[str, Path]) -> Path:
     return Path(data_dir) / "MNIST" / "raw"
 
 
-def idx_files_present(data_dir: Union[str, Path]) -> bool:
+def idx_files_present(data_dir: Union[str, Path], suffix: str = "") -> bool:
+    """Whether the four IDX files (or, with ``suffix=".gz"``, their archives) are in the raw folder."""
     folder = raw_folder(data_dir)
     return all(
-        (folder / f"{prefix}-{kind}-ubyte").is_file()
+        (folder / f"{prefix}-{kind}-ubyte{suffix}").is_file()
         for prefix in SPLIT_FILES.values()
         for kind in ("images-idx3", "labels-idx1")
     )
@@ -158,7 +159,8 @@ class MNISTDataModule(L.LightningDataModule):
         if source == "sample" or idx_files_present(data_dir):
             return
         download = self.hparams.download
-        if download is False or (download is None and "SLURM_JOB_ID" in os.environ):
+        offline = download is False or (download is None and "SLURM_JOB_ID" in os.environ)
+        if offline and not idx_files_present(data_dir, ".gz"):  # unpacking the archives needs no network
             if source == "full":
                 raise AmalError(missing_files_message(data_dir, "downloads are off here: run `amal prepare-data`"))
             return
