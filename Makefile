@@ -5,7 +5,7 @@ CONFIG ?= configs/autoencoder.yaml
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: fit test lint clean-logs
+.PHONY: fit test lint
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -62,19 +62,24 @@ def next_version(*folders: Path) -> str:
     return f"version_{max(used, default=-1) + 1}"
 
 
+def newest(folder: Path, *patterns: str) -> Optional[Path]:
+    """The most recently written file under ``folder`` that matches one of ``patterns``."""
+    candidates = [path for pattern in patterns for path in folder.glob(pattern)]
+    return max(candidates, key=lambda path: path.stat().st_mtime, default=None)
+
+
 def newest_checkpoint(experiment_dir: Path, name: str) -> Path:
     """The most recently written ``<name>.ckpt`` among the experiment's runs.
 
     For ``last``, a checkpoint saved on a SLURM signal (``hpc_ckpt_N.ckpt``) counts too: it is
     the latest state of its run.
     """
-    patterns = [f"*/{name}.ckpt"] + (["*/hpc_ckpt_*.ckpt"] if name == "last" else [])
-    candidates = [path for pattern in patterns for path in experiment_dir.glob(pattern)]
-    if not candidates:
+    found = newest(experiment_dir, f"*/{name}.ckpt", *(["*/hpc_ckpt_*.ckpt"] if name == "last" else []))
+    if found is None:
         raise AmalError(
             f"--ckpt_path {name}: no {name}.ckpt under {experiment_dir}/ (train first, or pass a checkpoint file)"
         )
-    return max(candidates, key=lambda path: path.stat().st_mtime)
+    return found
 
 
 def check_checkpoint(path: Path) -> None:
@@ -85,8 +90,45 @@ def check_checkpoint(path: Path) -> None:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
         raise AmalError(f"{path}: not a readable checkpoint ({first_line(error)})") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise AmalError(f"{path}: not a Lightning checkpoint (no state_dict)")
+    missing = (
+        [key for key in ("state_dict", "pytorch-lightning_version") if key not in checkpoint]
+        if (isinstance(checkpoint, dict))
+        else ["dictionary"]
+    )
+    if missing:
+        raise AmalError(f"{path}: not a Lightning checkpoint (no {' or '.join(missing)})")
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """A run's ``last`` or ``best`` checkpoint file, which keeps its name and its memory of the run.
+
+    Lightning records the folder as an absolute path: when a run is resumed from another path (a
+    copied or moved project, another machine), it forgets which file was best and writes
+    ``best-v1.ckpt`` beside the old one. Resuming a run here always means going on in its own
+    folder, so the recorded paths are carried over to where that folder is now.
+    """
+
+    def __init__(self, dirpath: Path, filename: str, monitor: Optional[str] = None) -> None:
+        super().__init__(
+            dirpath=dirpath, filename=filename, monitor=monitor, mode="min", save_top_k=1, enable_version_counter=False
+        )
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        recorded = state_dict.get("dirpath")
+        if recorded and recorded != self.dirpath and Path(recorded).name == Path(self.dirpath).name:
+
+            def here(path: str) -> str:
+                return str(Path(self.dirpath) / Path(path).name) if path else path
+
+            state_dict = {
+                **state_dict,
+                "dirpath": self.dirpath,
+                "best_model_path": here(state_dict["best_model_path"]),
+                "kth_best_model_path": here(state_dict.get("kth_best_model_path", "")),
+                "last_model_path": here(state_dict.get("last_model_path", "")),
+                "best_k_models": {here(path): score for path, score in state_dict.get("best_k_models", {}).items()},
+            }
+        super().load_state_dict(state_dict)
 
 
 class AmalCLI(LightningCLI):
@@ -112,12 +154,17 @@ class AmalCLI(LightningCLI):
         config = self.config[subcommand] if subcommand else self.config
         self.experiment = experiment_name(config.get("config"), config.get("experiment"))
         self.experiment_dir = Path(config.checkpoint_dir) / self.experiment
+        in_slurm_job = SLURMEnvironment.detect()
         ckpt_path = config.get("ckpt_path")
+        if ckpt_path == "hpc" and not in_slurm_job:
+            raise AmalError(
+                "--ckpt_path hpc: only inside a SLURM job (elsewhere `--ckpt_path last` finds its checkpoints)"
+            )
         if ckpt_path in ("last", "best"):
             ckpt_path = newest_checkpoint(self.experiment_dir, ckpt_path)
             config.ckpt_path = str(ckpt_path)
         resumed_run = None
-        if ckpt_path is not None and ckpt_path != "hpc":
+        if ckpt_path not in (None, "hpc"):
             check_checkpoint(Path(ckpt_path))
             folder = Path(ckpt_path).resolve().parent
             if subcommand == "fit" and RESUMABLE.match(Path(ckpt_path).name):
@@ -128,19 +175,26 @@ class AmalCLI(LightningCLI):
             self.run_name = resumed_run
         elif "LOCAL_RANK" in os.environ and RUN_NAME_VARIABLE in os.environ:
             self.run_name = os.environ[RUN_NAME_VARIABLE]
-        elif SLURMEnvironment.detect():
+        elif in_slurm_job:
             self.run_name = f"slurm-{slurm_job_id()}"
         else:
             self.run_name = next_version(self.experiment_dir, Path(LOG_DIR) / self.experiment)
         os.environ[RUN_NAME_VARIABLE] = self.run_name
         self.run_dir = self.experiment_dir / self.run_name
+        if subcommand == "fit" and in_slurm_job:
+            # A requeued job (time limit, preemption, node failure) finds its run folder again and
+            # goes on from the newest state saved there, whatever checkpoint it first started from.
+            state = newest(self.run_dir, "last.ckpt", "hpc_ckpt_*.ckpt")
+            if state is not None:
+                check_checkpoint(state)
+                config.ckpt_path = str(state)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         if trainer_config.get("logger") in (None, True):
             kwargs["logger"] = TensorBoardLogger(LOG_DIR, name=self.experiment, version=self.run_name)
         if trainer_config.get("default_root_dir") is None:
-            # where Lightning looks for the checkpoint a preempted SLURM job saved
+            # where the checkpoint taken on SLURM's signal is written
             kwargs["default_root_dir"] = str(self.run_dir)
         callbacks = list(trainer_config.get("callbacks") or [])
         wants_bar = trainer_config.get("enable_progress_bar") is not False
@@ -152,8 +206,8 @@ class AmalCLI(LightningCLI):
             callbacks += [
                 # A monitored checkpoint refreshes last.ckpt only on top-k saves since Lightning 2.6,
                 # so `last` is a checkpoint of its own with no monitor.
-                ModelCheckpoint(dirpath=self.run_dir, filename="last", monitor=None, save_top_k=1),
-                ModelCheckpoint(dirpath=self.run_dir, filename="best", monitor="val/loss", mode="min", save_top_k=1),
+                RunCheckpoint(self.run_dir, "last"),
+                RunCheckpoint(self.run_dir, "best", monitor="val/loss"),
             ]
         if SLURMEnvironment.detect() and not trainer_config.get("plugins"):
             # Lightning's own handler checkpoints wherever in a step the signal lands; ours waits
@@ -174,9 +228,13 @@ def prepare_data(argv: list[str]) -> None:
         save_config_callback=None,
         trainer_defaults={"logger": False},
     )
-    cli.datamodule.prepare_data()
-    cli.datamodule.setup("fit")
-    print(f"{type(cli.datamodule).__name__}: data ready")
+    datamodule = cli.datamodule
+    if getattr(datamodule.hparams, "source", None) == "auto":
+        # falling back to the bundled sample here would leave the compute nodes without the data
+        datamodule.hparams.source = "full"
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    print(f"{type(datamodule).__name__}: data ready")
 
 
 def main(args: Optional[list[str]] = None) -> None:

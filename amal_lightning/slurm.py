@@ -22,7 +22,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from amal_lightning.errors import AmalError
+from amal_lightning.errors import AmalError, first_line
 
 SCRIPT_DIR = Path("slurm")
 TIME_LIMIT = re.compile(r"^(\d+-)?\d{1,2}:[0-5]\d:[0-5]\d$")
@@ -134,8 +134,8 @@ def submit(argv: list[str]) -> None:
     if args.setup_file is not None:
         try:
             setup_lines += args.setup_file.read_text().splitlines()
-        except OSError as error:
-            raise AmalError(f"--setup-file {args.setup_file}: cannot read it ({error.strerror})") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise AmalError(f"--setup-file {args.setup_file}: cannot read it as text ({first_line(error)})") from None
     script = sbatch_script(args, experiment, setup_lines, fit_overrides)
     if args.dry_run:
         print(script, end="")
@@ -143,14 +143,17 @@ def submit(argv: list[str]) -> None:
     sbatch = shutil.which("sbatch")
     if sbatch is None:
         raise AmalError("sbatch is not on PATH: run `amal submit` on a SLURM login node (or use --dry-run)")
-    SCRIPT_DIR.mkdir(exist_ok=True)
     path = SCRIPT_DIR / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}.sbatch"
     suffix = 1
     while path.exists():  # two submissions in the same second keep both scripts
         path = SCRIPT_DIR / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}.sbatch"
         suffix += 1
-    path.write_text(script)
-    result = subprocess.run([sbatch, str(path)], capture_output=True, text=True)
+    try:
+        SCRIPT_DIR.mkdir(exist_ok=True)
+        path.write_text(script)
+        result = subprocess.run([sbatch, str(path)], capture_output=True, text=True)
+    except OSError as error:
+        raise AmalError(f"{error.filename or path}: {error.strerror}") from None
     if result.returncode != 0:
         reason = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}").splitlines()[0]
         raise AmalError(f"sbatch {path} failed: {reason}")

@@ -1,5 +1,6 @@
 """The ``amal`` command as a user runs it: configs, loggers, checkpoints and errors."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,29 @@ def test_wrong_option_is_refused_before_anything_runs(tmp_path):
     assert "Traceback" not in result.stderr
     assert "batch_size" in result.stderr
     assert not (tmp_path / "logs").exists()
+
+
+def test_a_copied_project_resumes_in_its_run_folder(workdir):
+    config = str(CONFIGS / "regression.yaml")
+    original = Path("original")
+    original.mkdir()
+    run_amal("fit", "--config", config, "--trainer.max_epochs=3", cwd=original)
+    before = sorted(p.name for p in (original / "checkpoints/regression/version_0").iterdir())
+    shutil.copytree(original, "copy")
+    run_amal("fit", "--config", config, "--trainer.max_epochs=6", "--ckpt_path=last", cwd=Path("copy"))
+    run = Path("copy/checkpoints/regression/version_0")
+    assert sorted(p.name for p in run.iterdir()) == ["best.ckpt", "last.ckpt"]  # no last-v1.ckpt
+    assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 6
+    assert sorted(p.name for p in (original / "checkpoints/regression/version_0").iterdir()) == before
+    assert torch.load(original / "checkpoints/regression/version_0/last.ckpt", weights_only=True)["global_step"] == 3
+
+
+def test_hpc_outside_slurm_and_half_checkpoints_get_one_line_errors(tmp_path):
+    torch.save({"state_dict": {}}, tmp_path / "bare.ckpt")
+    for args, message in (
+        (["--ckpt_path", "hpc"], "--ckpt_path hpc: only inside a SLURM job"),
+        (["--ckpt_path", "bare.ckpt"], "bare.ckpt: not a Lightning checkpoint (no pytorch-lightning_version)"),
+    ):
+        result = run_amal("fit", "--config", str(CONFIGS / "regression.yaml"), *args, cwd=tmp_path, check=False)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert message in result.stderr

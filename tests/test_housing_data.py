@@ -106,3 +106,17 @@ def test_cli_reports_a_malformed_file_in_one_line(tmp_path):
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("amal: error:")]
     assert error_lines == [f"amal: error: {path}, line 3: expected 14 columns (13 features and MEDV), found 3"]
     assert not (tmp_path / "checkpoints" / "regression" / "version_0" / "last.ckpt").exists()
+
+
+@pytest.mark.parametrize(("num_batches", "world_size"), [(1, 3), (2, 5), (3, 8), (10, 4), (29, 2)])
+def test_every_process_gets_the_same_number_of_batches(num_batches, world_size):
+    """A process left without a batch would hang the others in the gradient all-reduce."""
+    from amal_lightning.data.batching import SeededBatchSampler
+
+    shares = [
+        list(SeededBatchSampler(num_batches * 4, 4, shuffle=True, rank=rank, world_size=world_size))
+        for rank in range(world_size)
+    ]
+    assert {len(share) for share in shares} == {-(-num_batches // world_size)}
+    seen = {int(index) for share in shares for batch in share for index in batch}
+    assert seen == set(range(num_batches * 4))

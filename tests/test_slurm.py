@@ -264,3 +264,56 @@ def test_compute_nodes_never_download(tmp_path):
     assert result.returncode == 1
     assert "downloads are off here: run `amal prepare-data`" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_requeued_job_without_a_signal_checkpoint_goes_on_from_its_last_epoch(tmp_path):
+    """Preemption, a node failure or an admin requeue come with no SIGUSR1: last.ckpt is the state."""
+    env = {**os.environ, **SLURM_JOB}
+    first = [arg for arg in FIT if not arg.startswith("--trainer.max_epochs")]
+
+    def run_amal_env(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*AMAL, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    assert run_amal_env(*first, "--trainer.max_epochs=2").returncode == 0
+    requeued = run_amal_env(*first, "--trainer.max_epochs=3")
+    assert requeued.returncode == 0, requeued.stderr[-2000:]
+    run_dir = tmp_path / "checkpoints/classifier/slurm-4242"
+    assert re.search(r"Restoring states from the checkpoint path at .*slurm-4242/last\.ckpt", requeued.stderr)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert torch.load(run_dir / "last.ckpt", weights_only=True)["global_step"] == 3 * 29
+
+
+def test_bad_setup_file_and_compute_settings_get_one_line_errors(tmp_path):
+    binary = tmp_path / "setup.bin"
+    binary.write_bytes(b"\xff\xfe\x00module load")
+    result = run_amal(
+        "submit",
+        "--config",
+        str(CONFIGS / "classifier.yaml"),
+        "--time",
+        "01:00:00",
+        "--partition",
+        "gpu",
+        "--setup-file",
+        str(binary),
+        "--dry-run",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"--setup-file {binary}: cannot read it as text" in result.stderr
+
+
+def test_prepare_data_refuses_to_call_the_sample_ready(tmp_path):
+    env = {**os.environ, "SLURM_JOB_ID": "1"}  # as on a machine where nothing can be downloaded
+    result = subprocess.run(
+        [*AMAL, "prepare-data", "--config", str(CONFIGS / "autoencoder.yaml")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "MNIST is not in data/MNIST/raw/" in result.stderr

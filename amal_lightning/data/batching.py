@@ -25,7 +25,7 @@ class SeededBatchSampler(Sampler[torch.Tensor]):
     way whether the run went straight through or was resumed; a ``RandomSampler`` draws from
     the global RNG instead and breaks exact resumption. With ``world_size`` processes, process
     ``rank`` takes every ``world_size``-th batch; the list of batches is padded by repeating
-    its start so that every process gets as many.
+    it so that every process gets as many (a process without a batch would hang the others).
     """
 
     def __init__(
@@ -57,8 +57,9 @@ class SeededBatchSampler(Sampler[torch.Tensor]):
             order = torch.randperm(self.num_examples, generator=generator)
         else:
             order = torch.arange(self.num_examples)
-        batches = list(order.to(self.device).split(self.batch_size))
-        batches += batches[: len(self) * self.world_size - len(batches)]
+        batches = order.to(self.device).split(self.batch_size)
+        # repeat from the start (as often as needed) so that every process gets len(self) batches
+        batches = [batches[i % len(batches)] for i in range(len(self) * self.world_size)]
         skip, self.skip = self.skip, 0
         yield from batches[self.rank :: self.world_size][skip:]
 

@@ -151,6 +151,8 @@ class MNISTDataModule(L.LightningDataModule):
         if not 0 <= val_fraction < 1:
             raise AmalError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
         self.save_hyperparameters()
+        # One download for the whole run, by global rank 0: the nodes of a cluster share `data_dir`.
+        self.prepare_data_per_node = False
         self.train_set: Optional[MNISTDigits] = None
 
     def prepare_data(self) -> None:
@@ -196,6 +198,8 @@ class MNISTDataModule(L.LightningDataModule):
         order = torch.randperm(len(train_labels), generator=generator)
         num_val = round(self.hparams.val_fraction * len(order))
         val_rows, train_rows = order[:num_val], order[num_val:]
+        if len(train_rows) == 0:
+            raise AmalError(f"data.val_fraction {self.hparams.val_fraction} leaves no training images")
         self.train_set = MNISTDigits(train_images[train_rows], train_labels[train_rows])
         self.val_set = MNISTDigits(train_images[val_rows], train_labels[val_rows])
         self.test_set = MNISTDigits(test_images, test_labels)

@@ -1,6 +1,7 @@
 """TME2: the two-layer network linear → tanh → linear on the housing data."""
 
 import torch
+from jsonargparse.typing import PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
@@ -19,8 +20,8 @@ class TanhMLP(OptimRegression):
 
     def __init__(
         self,
-        input_dim: int = NUM_FEATURES,
-        hidden_dim: int = 100,
+        input_dim: PositiveInt = NUM_FEATURES,
+        hidden_dim: PositiveInt = 100,
         optimizer: OptimizerCallable = torch.optim.Adam,
     ) -> None:
         super().__init__(input_dim, optimizer)

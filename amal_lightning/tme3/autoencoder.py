@@ -4,6 +4,7 @@ from typing import Literal, Optional
 
 import lightning as L
 import torch
+from jsonargparse.typing import PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
@@ -40,14 +41,14 @@ class Autoencoder(L.LightningModule):
 
     def __init__(
         self,
-        input_dim: int = NUM_PIXELS,
-        latent_dim: int = 500,
+        input_dim: PositiveInt = NUM_PIXELS,
+        latent_dim: PositiveInt = 500,
         tied: bool = True,
         loss: Literal["bce", "mse"] = "bce",
         optimizer: OptimizerCallable = torch.optim.Adam,
-        num_images: int = 8,
-        interpolation_steps: int = 10,
-        num_embedded: int = 500,
+        num_images: PositiveInt = 8,
+        interpolation_steps: PositiveInt = 10,
+        num_embedded: PositiveInt = 500,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

@@ -2,6 +2,7 @@
 
 import lightning as L
 import torch
+from jsonargparse.typing import PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
@@ -25,9 +26,9 @@ class Classifier(L.LightningModule):
 
     def __init__(
         self,
-        input_dim: int = NUM_PIXELS,
-        hidden_dim: int = 256,
-        num_classes: int = 10,
+        input_dim: PositiveInt = NUM_PIXELS,
+        hidden_dim: PositiveInt = 256,
+        num_classes: PositiveInt = 10,
         optimizer: OptimizerCallable = torch.optim.Adam,
     ) -> None:
         super().__init__()
