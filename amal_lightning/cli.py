@@ -188,6 +188,8 @@ class AmalCLI(LightningCLI):
             if state is not None:
                 check_checkpoint(state)
                 config.ckpt_path = str(state)
+            elif ckpt_path == "hpc":
+                raise AmalError(f"--ckpt_path hpc: no hpc_ckpt_N.ckpt in {self.run_dir}/ yet")
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
