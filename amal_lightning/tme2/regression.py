@@ -63,8 +63,8 @@ class AutogradRegression(L.LightningModule):
 class OptimRegression(L.LightningModule):
     """A regression network trained by a ``torch.optim`` optimizer on the mean squared error.
 
-    Here the network is one linear layer; :class:`~amal_lightning.tme2.TanhMLP` swaps in a
-    deeper one.
+    Here the network is one linear layer; :class:`~amal_lightning.tme2.TanhMLP` builds a deeper
+    one in :meth:`build_net`.
 
     Args:
         input_dim: number of features.
@@ -75,7 +75,10 @@ class OptimRegression(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.optimizer = optimizer
-        self.net = nn.Linear(input_dim, 1)
+        self.net = self.build_net()
+
+    def build_net(self) -> nn.Module:
+        return nn.Linear(self.hparams.input_dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

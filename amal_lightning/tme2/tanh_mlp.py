@@ -24,6 +24,8 @@ class TanhMLP(OptimRegression):
         hidden_dim: PositiveInt = 100,
         optimizer: OptimizerCallable = torch.optim.Adam,
     ) -> None:
-        super().__init__(input_dim, optimizer)
-        self.save_hyperparameters()
-        self.net = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, 1))
+        super().__init__(input_dim, optimizer)  # its save_hyperparameters() records hidden_dim too
+
+    def build_net(self) -> nn.Module:
+        hidden_dim = self.hparams.hidden_dim
+        return nn.Sequential(nn.Linear(self.hparams.input_dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, 1))
