@@ -40,6 +40,7 @@ VAL_FRACTION = 1 / 12
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
+    """Writes a uint8 array in the IDX format that MNIST's files use (big-endian header)."""
     header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, dtype=">i4").tobytes()
     path.write_bytes(header + array.astype(np.uint8).tobytes())
 

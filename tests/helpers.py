@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from amal_lightning.cli import main
+from bench.mnist import write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -26,12 +27,6 @@ def run_amal(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
     if check and result.returncode != 0:
         raise AssertionError(f"amal {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Writes a uint8 array in the IDX format that MNIST's files use (big-endian header)."""
-    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, dtype=">i4").tobytes()
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
 def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
