@@ -54,19 +54,19 @@ def synthetic_mnist(data_dir: Path, train: int, test: int) -> None:
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, count, dtype=np.uint8))
 
 
-def build_model(name: str, hidden_dim: int) -> torch.nn.Module:
-    """The same modules the project's LightningModules hold."""
+def build_model(args: argparse.Namespace) -> torch.nn.Module:
+    """The same modules the project's LightningModules hold, compiled where ``amal`` compiles them."""
     from amal_lightning.tme3 import Autoencoder, Classifier
 
-    if name == "classifier":
-        return Classifier(hidden_dim=hidden_dim)
-    return Autoencoder()
+    if args.model == "classifier":
+        return Classifier(hidden_dim=args.hidden_dim, compile=args.compile)
+    return Autoencoder(compile=args.compile)
 
 
 def training_loss(name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if name == "classifier":
         return F.cross_entropy(model(x), y)
-    return F.binary_cross_entropy_with_logits(model.decode_logits(model.encode(x)), x)
+    return F.binary_cross_entropy_with_logits(model.reconstruction_logits(x), x)
 
 
 def validation_loss_and_metric(
@@ -76,7 +76,7 @@ def validation_loss_and_metric(
     if name == "classifier":
         logits = model(x)
         return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
-    logits = model.decode_logits(model.encode(x))
+    logits = model.reconstruction_logits(x)
     return F.binary_cross_entropy_with_logits(logits, x), F.mse_loss(torch.sigmoid(logits), x)
 
 
@@ -133,7 +133,7 @@ def run_hand(args: argparse.Namespace) -> list[float]:
         return batches(train_rows[torch.randperm(len(train_rows), device=device)])
 
     torch.manual_seed(0)
-    model = build_model(args.model, args.hidden_dim).to(device)
+    model = build_model(args).to(device)
     return timed_epochs(args, model, shuffled, lambda: batches(val_rows))
 
 
@@ -153,13 +153,12 @@ def run_torchvision(args: argparse.Namespace) -> list[float]:
         return ((x.view(len(x), -1).to(device), y.to(device)) for x, y in loader)
 
     torch.manual_seed(0)
-    model = build_model(args.model, args.hidden_dim).to(device)
+    model = build_model(args).to(device)
     return timed_epochs(args, model, lambda: batches(train), lambda: batches(val))
 
 
-def amal_command(args: argparse.Namespace) -> list[str]:
-    command = [
-        str(Path(sys.executable).with_name("amal")),
+def amal_arguments(args: argparse.Namespace) -> list[str]:
+    arguments = [
         "fit",
         "--config",
         str(REPO / "configs" / f"{args.model}.yaml"),
@@ -168,10 +167,18 @@ def amal_command(args: argparse.Namespace) -> list[str]:
         f"--data.data_dir={args.data_dir}",
         "--data.source=full",
         f"--data.batch_size={args.batch_size}",
+        f"--model.compile={args.compile}",
     ]
     if args.model == "classifier":
-        command.append(f"--model.hidden_dim={args.hidden_dim}")
-    return command
+        arguments.append(f"--model.hidden_dim={args.hidden_dim}")
+    return arguments
+
+
+def run_amal(args: argparse.Namespace) -> None:
+    """``amal fit`` in this process, so that its peak CUDA memory can be read afterwards."""
+    from amal_lightning.cli import main
+
+    main(amal_arguments(args))
 
 
 def amal_epoch_times(log_root: Path) -> list[float]:
@@ -186,29 +193,27 @@ def amal_epoch_times(log_root: Path) -> list[float]:
 def measure(route: str, args: argparse.Namespace) -> dict:
     """Runs one route in a child process; returns its per-epoch times and the child's peak RSS."""
     with tempfile.TemporaryDirectory() as workdir:
-        if route == "amal":
-            command, cwd = amal_command(args), workdir
-        else:
-            options = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in CHILD_OPTIONS]
-            command, cwd = [sys.executable, "-m", "bench.mnist", "--child", route, *options], str(REPO)
+        options = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in CHILD_OPTIONS]
+        command = [sys.executable, "-m", "bench.mnist", "--child", route, *options]
+        # amal runs in a scratch folder (its logs and checkpoints go there), with this repository importable
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         output = Path(workdir) / "output.txt"
         with output.open("w") as sink:
-            child = subprocess.Popen(command, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
+            child = subprocess.Popen(command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT, env=env)
             _, status, usage = os.wait4(child.pid, 0)  # the rusage of this child alone
             child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             raise RuntimeError(f"{route} failed:\n{output.read_text()[-3000:]}")
-        if route == "amal":
-            return {"times": amal_epoch_times(Path(workdir)), "peak_rss_mb": usage.ru_maxrss / 1024}
         result = json.loads(output.read_text().strip().splitlines()[-1])
-        return {"times": result["times"][1:], "peak_rss_mb": usage.ru_maxrss / 1024, "peak_cuda_mb": result["cuda_mb"]}
+        times = amal_epoch_times(Path(workdir)) if route == "amal" else result["times"][1:]
+        return {"times": times, "peak_rss_mb": usage.ru_maxrss / 1024, "peak_cuda_mb": result["cuda_mb"]}
 
 
-CHILD_OPTIONS = ("model", "epochs", "device", "data_dir", "batch_size", "hidden_dim")
+CHILD_OPTIONS = ("model", "epochs", "device", "data_dir", "batch_size", "hidden_dim", "compile")
 
 
 def run_child(args: argparse.Namespace) -> None:
-    times = (run_hand if args.child == "hand" else run_torchvision)(args)
+    times = {"amal": run_amal, "hand": run_hand, "torchvision": run_torchvision}[args.child](args)
     cuda_mb = torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda" else None
     print(json.dumps({"times": times, "cuda_mb": cuda_mb}))
 
@@ -236,7 +241,7 @@ def report(args: argparse.Namespace, results: dict[str, list[dict]]) -> str:
     hand = per_epoch("hand")
     lines = [
         f"Model `{args.model}`, {args.epochs} epochs per run ({args.epochs - 1} timed), {args.repeats} runs per route"
-        f" alternating, batch {args.batch_size}, device {args.device}, data {args.data_label}.",
+        f" alternating, batch {args.batch_size}, device {args.device}, compile {args.compile}, data {args.data_label}.",
         f"Machine: {machine()}.",
         "",
         "| route | s/epoch (median) | × hand-written | × hand-written, run by run | peak RSS (MB) | × hand-written"
@@ -269,12 +274,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--hidden-dim", type=int, default=256)
+    parser.add_argument(
+        "--compile", type=lambda text: text.lower() == "true", default=False, help="true: torch.compile the models"
+    )
     parser.add_argument("--data-dir", help="a folder with MNIST/raw/*-ubyte files; synthetic data if omitted")
     parser.add_argument("--routes", nargs="+", choices=ROUTES, default=list(ROUTES))
     parser.add_argument("--torchvision-epochs", type=int, default=2, help="the slow route runs fewer epochs")
     parser.add_argument("--output", type=Path, help="also write the table to this file")
     parser.add_argument("--smoke", action="store_true", help="a tiny synthetic set and two epochs, for CI")
-    parser.add_argument("--child", choices=["hand", "torchvision"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=ROUTES, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 

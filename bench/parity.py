@@ -37,7 +37,7 @@ def plain_loop(args: argparse.Namespace) -> dict[str, float]:
             if args.model == "classifier":
                 loss = F.cross_entropy(model(x), y)
             else:
-                loss = F.binary_cross_entropy_with_logits(model.decode_logits(model.encode(x)), x)
+                loss = F.binary_cross_entropy_with_logits(model.reconstruction_logits(x), x)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -49,7 +49,7 @@ def plain_loop(args: argparse.Namespace) -> dict[str, float]:
                 "test/loss": F.cross_entropy(logits, y).item(),
                 "test/acc": (logits.argmax(1) == y).float().mean().item(),
             }
-        logits = model.decode_logits(model.encode(x))
+        logits = model.reconstruction_logits(x)
         return {
             "test/loss": F.binary_cross_entropy_with_logits(logits, x).item(),
             "test/mse": F.mse_loss(torch.sigmoid(logits), x).item(),

@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from amal_lightning.data import MNISTDataModule
 from amal_lightning.tme3 import Autoencoder, Classifier
+from amal_lightning.tme3.metrics import BatchMean
 from tests.helpers import CONFIGS, run_inprocess, write_synthetic_mnist
 
 
@@ -124,3 +125,28 @@ def test_epoch_metrics_cover_one_epoch_each(workdir, mnist_dir):
     assert len(val_losses) == 2
     assert val_losses[-1] == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-4)
     assert val_accs[-1] == pytest.approx((logits.argmax(1) == y).float().mean().item(), abs=1e-6)
+
+
+def test_batch_mean_weights_each_example_and_keeps_nan():
+    mean = BatchMean()
+    mean.update(torch.tensor(1.0), 3)
+    mean.update(torch.tensor(5.0), 1)  # a short last batch counts for one example, not for a whole batch
+    assert mean.compute().item() == pytest.approx(2.0)
+    mean.update(torch.tensor(float("nan")), 2)
+    assert torch.isnan(mean.compute())  # shown, not silently dropped
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_class", [Classifier, Autoencoder])
+def test_compiled_model_computes_the_same_and_keeps_parameter_names(model_class):
+    torch.manual_seed(0)
+    eager = model_class()
+    compiled = model_class(compile=True)
+    compiled.load_state_dict(eager.state_dict())  # same names: checkpoints work either way
+    for size in (16, 16, 5):  # a short last batch as well
+        x = torch.rand(size, 784)
+        torch.testing.assert_close(compiled(x), eager(x), rtol=1e-4, atol=1e-5)
+    compiled(x).sum().backward()
+    eager(x).sum().backward()
+    for (name, a), (_, b) in zip(eager.named_parameters(), compiled.named_parameters(), strict=True):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-5, msg=name)

@@ -9,10 +9,10 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
 from torch.nn import functional as F
-from torchmetrics import MeanMetric
 from torchvision.utils import make_grid
 
 from amal_lightning.data.mnist import IMAGE_SIZE, NUM_PIXELS
+from amal_lightning.tme3.metrics import BatchMean
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -37,6 +37,8 @@ class Autoencoder(L.LightningModule):
         num_images: digits shown above their reconstructions in TensorBoard each validation epoch.
         interpolation_steps: values of λ in [0, 1] in the test interpolation strip.
         num_embedded: test codes sent to TensorBoard's projector (bounded: it loads them all).
+        compile: compile the encoder–decoder pass with ``torch.compile`` (its first steps are
+            then slow); see docs/PERFORMANCE.md for where it pays.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class Autoencoder(L.LightningModule):
         num_images: PositiveInt = 8,
         interpolation_steps: PositiveInt = 10,
         num_embedded: PositiveInt = 500,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -60,10 +63,12 @@ class Autoencoder(L.LightningModule):
         self.decoder_bias = nn.Parameter(torch.zeros(input_dim))
         # Epoch means are accumulated here and logged once per epoch: a `self.log` call costs about
         # 0.4 ms in Lightning 2.6, a tenth of an epoch at 430 steps of this small network.
-        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
-        self.val_mse, self.test_mse = MeanMetric(), MeanMetric()
+        self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
+        self.val_mse, self.test_mse = BatchMean(), BatchMean()
         self._shown: Optional[torch.Tensor] = None
         self._test_batches: list[Batch] = []
+        if compile:
+            self.reconstruction_logits = torch.compile(self.reconstruction_logits)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.encoder(x))
@@ -75,20 +80,24 @@ class Autoencoder(L.LightningModule):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decode_logits(z))
 
+    def reconstruction_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The decoder's logits for ``x``: what the losses are computed from."""
+        return self.decode_logits(self.encode(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+        return torch.sigmoid(self.reconstruction_logits(x))
 
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, _ = batch
-        logits = self.decode_logits(self.encode(x))
+        logits = self.reconstruction_logits(x)
         reconstruction = torch.sigmoid(logits)
         if self.hparams.loss == "bce":
             loss = F.binary_cross_entropy_with_logits(logits, x)
         else:
             loss = F.mse_loss(reconstruction, x)
-        getattr(self, f"{stage}_loss").update(loss.detach(), len(x))
+        getattr(self, f"{stage}_loss").update(loss, len(x))
         if stage != "train":
-            getattr(self, f"{stage}_mse").update(F.mse_loss(reconstruction, x).detach(), len(x))
+            getattr(self, f"{stage}_mse").update(F.mse_loss(reconstruction, x), len(x))
         return loss
 
     def _log_epoch(self, stage: str) -> None:

@@ -1,0 +1,5 @@
+"""``python -m amal_lightning`` is the ``amal`` command, for environments without the console script."""
+
+from amal_lightning.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""What only a CUDA device can show: data kept on it, steps that never wait for it, compiled models.
+
+CI has no GPU, so these are skipped there; the code paths they cover also run on the CPU in the
+other tests. Run them on a GPU machine with ``pytest tests/test_gpu.py``.
+"""
+
+import warnings
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from amal_lightning.data import MNISTDataModule
+from amal_lightning.tme3 import Autoencoder, Classifier
+from tests.helpers import CONFIGS, run_inprocess, write_synthetic_mnist
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.fixture
+def mnist_dir(workdir):
+    write_synthetic_mnist(workdir / "mnist", train=1200, test=200)
+    return ["--data.data_dir=mnist", "--data.source=full", "--data.batch_size=50"]
+
+
+class SyncCounter(L.Callback):
+    """Counts the host-device synchronisations of training epochs after the first."""
+
+    def __init__(self) -> None:
+        self.syncs: list[str] = []
+        self._recorder = None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch >= 1:
+            self._recorder = warnings.catch_warnings(record=True)
+            self._records = self._recorder.__enter__()
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self._recorder is not None and batch_idx == trainer.num_training_batches - 2:
+            self._stop()  # the last batch is followed by the epoch's end, which may read its metrics
+
+    def _stop(self) -> None:
+        torch.cuda.set_sync_debug_mode("default")
+        self._recorder.__exit__(None, None, None)
+        self.syncs += [f"{r.filename}:{r.lineno}: {r.message}" for r in self._records if "synchroniz" in str(r.message)]
+        self._recorder = None
+
+
+@pytest.mark.parametrize("model", [Classifier(hidden_dim=32), Autoencoder(latent_dim=16)])
+def test_training_steps_never_wait_for_the_gpu(workdir, model):
+    write_synthetic_mnist(workdir / "mnist", train=1200, test=200)
+    data = MNISTDataModule(data_dir="mnist", source="full", batch_size=50)
+    counter = SyncCounter()
+    # the default checkpointing, TensorBoard logger and progress bar take part too
+    trainer = L.Trainer(accelerator="gpu", devices=1, max_epochs=2, callbacks=[counter], default_root_dir=workdir)
+    trainer.fit(model, data)
+    assert data.train_set.images.device.type == "cuda"
+    assert counter.syncs == []
+
+
+@pytest.mark.parametrize("on_device", [True, False])
+def test_mnist_on_the_gpu_or_copied_per_batch(workdir, mnist_dir, on_device):
+    run_inprocess(
+        "fit",
+        "--config",
+        str(CONFIGS / "classifier.yaml"),
+        "--trainer.max_epochs=2",
+        "--trainer.accelerator=gpu",
+        f"--data.on_device={on_device}",
+        *mnist_dir,
+    )
+    events = EventAccumulator("logs/classifier/version_0")
+    events.Reload()
+    assert events.Scalars("val/acc")[-1].value > 0.9
+    checkpoint = torch.load("checkpoints/classifier/version_0/last.ckpt", weights_only=True)
+    assert all(tensor.device.type == "cpu" for tensor in checkpoint["state_dict"].values())
+
+
+@pytest.mark.parametrize("config", ["classifier", "autoencoder"])
+def test_compiled_models_train_and_resume_uncompiled(workdir, mnist_dir, config):
+    common = ["--config", str(CONFIGS / f"{config}.yaml"), "--trainer.accelerator=gpu", *mnist_dir]
+    run_inprocess("fit", *common, "--trainer.max_epochs=2", "--model.compile=true")
+    run_inprocess("fit", *common, "--trainer.max_epochs=3", "--ckpt_path=last")  # same parameter names
+    events = EventAccumulator(f"logs/{config}/version_0")
+    events.Reload()
+    losses = [event.value for event in events.Scalars("train/loss")]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert Path(f"checkpoints/{config}/version_0/last.ckpt").is_file()
