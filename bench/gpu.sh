@@ -6,6 +6,8 @@
 set -u
 OUT=${OUT:-gpu-results}
 PYTHON=${PYTHON:-python3}
+REPEATS=${REPEATS:-2}        # runs of each route, plain models
+COMPILED=${COMPILED:-1}      # 0: skip the compiled models
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
@@ -22,10 +24,10 @@ timeout 150 $PYTHON -m pytest -q -p no:cacheprovider -rA tests/test_gpu.py >"$OU
 tail -n 12 "$OUT/gpu_tests.txt"
 
 for model in classifier autoencoder; do
-    timeout 110 $PYTHON -m bench.mnist --model $model --device cuda --epochs 6 --repeats 2 \
+    timeout $((60 + 50 * REPEATS)) $PYTHON -m bench.mnist --model $model --device cuda --epochs 6 --repeats "$REPEATS" \
         --output "$OUT/$model.md" 2>>"$OUT/bench.log" | tail -n 4
 done
-for model in classifier autoencoder; do
+for model in $([ "$COMPILED" = 1 ] && echo classifier autoencoder); do
     timeout 80 $PYTHON -m bench.mnist --model $model --device cuda --epochs 6 --repeats 1 --compile true \
         --routes amal hand --output "$OUT/${model}_compiled.md" 2>>"$OUT/bench.log" | tail -n 3
 done
