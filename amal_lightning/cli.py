@@ -14,15 +14,18 @@ and submits a SLURM job (see :mod:`amal_lightning.slurm`) and ``amal prepare-dat
 what a config needs, for clusters whose compute nodes are offline.
 """
 
+import math
 import os
 import re
 import sys
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
-from lightning.pytorch import Trainer
+from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -39,6 +42,10 @@ VERSION_PATTERN = re.compile(r"version_(\d+)$")
 # Set by the first process of a multi-device run, so the processes it starts use the same run folder.
 RUN_NAME_VARIABLE = "AMAL_RUN_NAME"
 RESUMABLE = re.compile(r"^(last|hpc_ckpt_\d+)\.ckpt$")
+# last.ckpt is rewritten at the end of an epoch only if this long has passed since it was last
+# written (and always at the end of training): full-batch gradient descent on the housing data
+# runs epochs of a few milliseconds, and writing a checkpoint after each took half the time.
+LAST_CHECKPOINT_MIN_INTERVAL_S = 1.0
 
 
 def experiment_name(config_paths: Optional[list], override: Optional[str]) -> str:
@@ -99,6 +106,13 @@ def check_checkpoint(path: Path) -> None:
         raise AmalError(f"{path}: not a Lightning checkpoint (no {' or '.join(missing)})")
 
 
+def final_epoch(trainer: Trainer) -> bool:
+    """Whether the epoch ending now is the last one of the fit (by max_epochs, max_steps or a stop)."""
+    if trainer.should_stop or (trainer.max_steps >= 0 and trainer.global_step >= trainer.max_steps):
+        return True
+    return trainer.max_epochs is not None and 0 <= trainer.max_epochs <= trainer.current_epoch + 1
+
+
 class RunCheckpoint(ModelCheckpoint):
     """A run's ``last`` or ``best`` checkpoint file, which keeps its name and its memory of the run.
 
@@ -106,12 +120,39 @@ class RunCheckpoint(ModelCheckpoint):
     copied or moved project, another machine), it forgets which file was best and writes
     ``best-v1.ckpt`` beside the old one. Resuming a run here always means going on in its own
     folder, so the recorded paths are carried over to where that folder is now.
+
+    With ``min_interval_s``, an epoch's end skips the save if the file was written less than that
+    long ago; the end of training always saves.
     """
 
-    def __init__(self, dirpath: Path, filename: str, monitor: Optional[str] = None) -> None:
+    def __init__(
+        self, dirpath: Path, filename: str, monitor: Optional[str] = None, min_interval_s: float = 0.0
+    ) -> None:
         super().__init__(
             dirpath=dirpath, filename=filename, monitor=monitor, mode="min", save_top_k=1, enable_version_counter=False
         )
+        self.min_interval_s = min_interval_s
+        self._saved_at = -math.inf
+
+    def _saving_if_due(self, save: Callable[[], None], trainer: Trainer) -> None:
+        if not final_epoch(trainer) and time.monotonic() - self._saved_at < self.min_interval_s:
+            return
+        saved_before = self._last_global_step_saved
+        save()
+        if self._last_global_step_saved != saved_before:
+            self._saved_at = time.monotonic()
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._saving_if_due(lambda: super(RunCheckpoint, self).on_train_epoch_end(trainer, pl_module), trainer)
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._saving_if_due(lambda: super(RunCheckpoint, self).on_validation_end(trainer, pl_module), trainer)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        # a stop that `final_epoch` could not foresee (early stopping, max_time) left the end unsaved
+        if self.monitor is None and not self._should_skip_saving_checkpoint(trainer):
+            self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         recorded = state_dict.get("dirpath")
@@ -129,6 +170,26 @@ class RunCheckpoint(ModelCheckpoint):
                 "best_k_models": {here(path): score for path, score in state_dict.get("best_k_models", {}).items()},
             }
         super().load_state_dict(state_dict)
+
+
+class BufferedTensorBoardLogger(TensorBoardLogger):
+    """A TensorBoard logger that writes its event file to disk at most every ``min_interval_s``.
+
+    Lightning calls ``save()`` after each logging call, and TensorBoard's waits until its writer
+    thread has emptied its queue: twice an epoch, about a third of a millisecond each time, in
+    housing runs whose epochs last a few milliseconds. TensorBoard rereads the files every few
+    seconds anyway, and the end of the run (``finalize``) writes everything.
+    """
+
+    def __init__(self, *args: Any, min_interval_s: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.min_interval_s = min_interval_s
+        self._saved_at = -math.inf
+
+    def save(self) -> None:
+        if time.monotonic() - self._saved_at >= self.min_interval_s:
+            self._saved_at = time.monotonic()
+            super().save()
 
 
 class AmalCLI(LightningCLI):
@@ -194,12 +255,17 @@ class AmalCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         if trainer_config.get("logger") in (None, True):
-            kwargs["logger"] = TensorBoardLogger(LOG_DIR, name=self.experiment, version=self.run_name)
+            kwargs["logger"] = BufferedTensorBoardLogger(LOG_DIR, name=self.experiment, version=self.run_name)
         if trainer_config.get("default_root_dir") is None:
             # where the checkpoint taken on SLURM's signal is written
             kwargs["default_root_dir"] = str(self.run_dir)
-        callbacks = list(trainer_config.get("callbacks") or [])
         wants_bar = trainer_config.get("enable_progress_bar") is not False
+        # `--trainer.enable_progress_bar false` also turns off a bar that the config chose
+        callbacks = [
+            callback
+            for callback in trainer_config.get("callbacks") or []
+            if wants_bar or not isinstance(callback, ProgressBar)
+        ]
         if wants_bar and not any(isinstance(callback, ProgressBar) for callback in callbacks):
             callbacks.append(TQDMProgressBar(refresh_rate=PROGRESS_BAR_REFRESH_RATE))
         # Added for every subcommand (they only save while fitting), so that a checkpoint's callback
@@ -208,7 +274,7 @@ class AmalCLI(LightningCLI):
             callbacks += [
                 # A monitored checkpoint refreshes last.ckpt only on top-k saves since Lightning 2.6,
                 # so `last` is a checkpoint of its own with no monitor.
-                RunCheckpoint(self.run_dir, "last"),
+                RunCheckpoint(self.run_dir, "last", min_interval_s=LAST_CHECKPOINT_MIN_INTERVAL_S),
                 RunCheckpoint(self.run_dir, "best", monitor="val/loss"),
             ]
         if SLURMEnvironment.detect() and not trainer_config.get("plugins"):

@@ -21,3 +21,12 @@ def test_mnist_benchmark_smoke_mode_prints_its_table(tmp_path):
     for route in ("amal", "hand", "torchvision"):
         assert f"| {route} |" in table
     assert "| hand | " in table and " | 1.00 | " in table
+
+
+def test_housing_benchmark_smoke_mode_prints_its_table():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.housing", "--smoke"], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| route | epochs/s (median) |" in result.stdout
+    assert "| amal |" in result.stdout and "| hand |" in result.stdout

@@ -1,10 +1,13 @@
 """The ``amal`` command as a user runs it: configs, loggers, checkpoints and errors."""
 
+import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch import Trainer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.helpers import CONFIGS, run_amal, run_inprocess
@@ -169,3 +172,35 @@ def test_hpc_outside_slurm_and_half_checkpoints_get_one_line_errors(tmp_path):
         result = run_amal("fit", "--config", str(CONFIGS / "regression.yaml"), *args, cwd=tmp_path, check=False)
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert message in result.stderr
+
+
+def test_last_checkpoint_is_written_at_most_once_a_second_and_at_the_end(workdir, monkeypatch):
+    saved: list[tuple[float, str, int]] = []
+    save = Trainer.save_checkpoint
+
+    def recording_save(trainer, filepath, *args, **kwargs):
+        saved.append((time.monotonic(), Path(filepath).name, trainer.global_step))
+        return save(trainer, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", recording_save)
+    run_inprocess("fit", "--config", str(CONFIGS / "regression.yaml"), "--trainer.max_epochs=60")
+    last_saves = [(when, step) for when, name, step in saved if name == "last.ckpt"]
+    assert last_saves[0][1] == 1  # the first epoch is saved at once
+    assert last_saves[-1][1] == 60  # and the end of training always
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(last_saves[:-1], last_saves[1:-1], strict=False)]
+    assert all(gap >= 1.0 for gap in gaps)
+    assert len(last_saves) < 60
+    assert torch.load("checkpoints/regression/version_0/last.ckpt", weights_only=True)["global_step"] == 60
+
+
+def test_housing_progress_bar_counts_epochs_and_resumes_where_it_stopped(tmp_path):
+    config = str(CONFIGS / "regression.yaml")
+    first = run_amal("fit", "--config", config, "--trainer.max_epochs=20", cwd=tmp_path)
+    assert "Training: 100%" in first.stdout and "20/20" in first.stdout
+    resumed = run_amal("fit", "--config", config, "--trainer.max_epochs=30", "--ckpt_path=last", cwd=tmp_path)
+    counts = [int(done) for done in re.findall(r"(\d+)/30 ", resumed.stdout)]
+    assert min(counts) == 20 and max(counts) == 30
+    quiet = run_amal(
+        "fit", "--config", config, "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false", cwd=tmp_path
+    )
+    assert "Training" not in quiet.stdout
