@@ -90,14 +90,14 @@ class Autoencoder(L.LightningModule):
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, _ = batch
         logits = self.reconstruction_logits(x)
-        reconstruction = torch.sigmoid(logits)
         if self.hparams.loss == "bce":
             loss = F.binary_cross_entropy_with_logits(logits, x)
         else:
-            loss = F.mse_loss(reconstruction, x)
+            loss = F.mse_loss(torch.sigmoid(logits), x)
         getattr(self, f"{stage}_loss").update(loss, len(x))
-        if stage != "train":
-            getattr(self, f"{stage}_mse").update(F.mse_loss(reconstruction, x), len(x))
+        if stage != "train":  # the pixel MSE is a validation metric: training does not pay for it
+            with torch.no_grad():
+                getattr(self, f"{stage}_mse").update(F.mse_loss(torch.sigmoid(logits), x), len(x))
         return loss
 
     def _log_epoch(self, stage: str) -> None:
