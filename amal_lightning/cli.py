@@ -135,7 +135,11 @@ class RunCheckpoint(ModelCheckpoint):
         self._saved_at = -math.inf
 
     def _saving_if_due(self, save: Callable[[], None], trainer: Trainer) -> None:
-        if not final_epoch(trainer) and time.monotonic() - self._saved_at < self.min_interval_s:
+        due = final_epoch(trainer) or time.monotonic() - self._saved_at >= self.min_interval_s
+        if self.min_interval_s > 0:
+            # Saving is collective (every process meets at a barrier), so all must decide alike.
+            due = trainer.strategy.broadcast(due)
+        if not due:
             return
         saved_before = self._last_global_step_saved
         save()

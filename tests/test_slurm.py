@@ -317,3 +317,24 @@ def test_prepare_data_refuses_to_call_the_sample_ready(tmp_path):
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "MNIST is not in data/MNIST/raw/" in result.stderr
+
+
+@pytest.mark.slow
+def test_two_process_ddp_skips_and_takes_the_same_checkpoints(tmp_path):
+    """last.ckpt is skipped within a second of the previous one; saving is collective: the processes decide together."""
+    command = [
+        *AMAL,
+        "fit",
+        "--config",
+        str(CONFIGS / "regression.yaml"),
+        "--trainer.max_epochs=300",
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=2",
+        "--trainer.strategy=ddp",
+        "--trainer.enable_progress_bar=false",
+    ]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = torch.load(tmp_path / "checkpoints/regression/version_0/last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 300
