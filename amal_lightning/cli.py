@@ -181,11 +181,13 @@ class BufferedTensorBoardLogger(TensorBoardLogger):
 
     Lightning calls ``save()`` after each logging call, and TensorBoard's waits until its writer
     thread has emptied its queue: twice an epoch, about a third of a millisecond each time, in
-    housing runs whose epochs last a few milliseconds. TensorBoard rereads the files every few
-    seconds anyway, and the end of the run (``finalize``) writes everything.
+    housing runs whose epochs last a few milliseconds. The writer thread itself still writes what
+    is pending every ``min_interval_s`` (its ``flush_secs``), without holding training up, and the
+    end of the run (``finalize``) writes everything.
     """
 
     def __init__(self, *args: Any, min_interval_s: float = 1.0, **kwargs: Any) -> None:
+        kwargs.setdefault("flush_secs", max(1, round(min_interval_s)))
         super().__init__(*args, **kwargs)
         self.min_interval_s = min_interval_s
         self._saved_at = -math.inf

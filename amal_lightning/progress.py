@@ -2,7 +2,7 @@
 
 import sys
 import time
-from typing import Optional
+from typing import Any, Optional
 
 import lightning as L
 from lightning.pytorch.callbacks import ProgressBar
@@ -28,6 +28,14 @@ class EpochProgressBar(ProgressBar):
         self.enabled = True
         self.bar: Optional[tqdm] = None
         self._last_refresh = 0.0
+
+    @property
+    def is_enabled(self) -> bool:  # read by LightningModule.print
+        return self.enabled
+
+    @property
+    def is_disabled(self) -> bool:
+        return not self.enabled
 
     def disable(self) -> None:
         self.enabled = False
@@ -64,5 +72,10 @@ class EpochProgressBar(ProgressBar):
             self.bar.close()
             self.bar = None
 
-    def print(self, *args, **kwargs) -> None:
-        (self.bar.write if self.bar is not None else print)(" ".join(map(str, args)), **kwargs)
+    def print(self, *args: Any, sep: str = " ", **kwargs: Any) -> None:
+        """Prints above the bar instead of through it."""
+        if self.bar is None:
+            print(*args, sep=sep, **kwargs)
+            return
+        kwargs.pop("flush", None)  # tqdm.write always flushes
+        self.bar.write(sep.join(map(str, args)), **kwargs)

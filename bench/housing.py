@@ -3,8 +3,9 @@
 ``configs/regression.yaml`` runs hundreds of epochs of one step each, so what Lightning does per
 epoch (loops, logging, checkpoints, progress bar, validation) is most of the time. Both routes do
 the same work per epoch: one gradient step on the whole training split (w -= 0.1 * grad), the
-validation loss, both losses written to TensorBoard, and a checkpoint at the end. Each run is a
-child process of its own; the routes alternate; the rate leaves out start-up (for ``amal``, it is
+validation loss, both losses written to TensorBoard, and a checkpoint at the end (amal also keeps
+``best.ckpt``, rewritten whenever the validation loss improves: the first 25 or so epochs here).
+Each run is a child process of its own; the routes alternate; the rate leaves out start-up (for ``amal``, it is
 taken from the wall times of the TensorBoard events of the first and last epochs).
 
     python -m bench.housing --repeats 5

@@ -299,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
             synthetic_mnist(Path(scratch), train, test)
             args.data_dir, args.data_label = scratch, f"synthetic {train:,}/{test:,} digits in MNIST's IDX format"
         else:
+            args.data_dir = str(Path(args.data_dir).resolve())  # the routes run in scratch folders
             args.data_label = f"MNIST files in {args.data_dir}"
         results: dict[str, list[dict]] = {route: [] for route in args.routes}
         for repeat in range(args.repeats):

@@ -51,14 +51,22 @@ class SyncCounter(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         # the last batch is followed by the epoch's end, where the epoch means are read on purpose
-        if self._catcher is not None and batch_idx == trainer.num_training_batches - 2:
+        if batch_idx == trainer.num_training_batches - 2:
+            self._stop()
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self._stop()  # leave no debug mode or warning hook behind for the next tests
+
+    def _stop(self) -> None:
+        if self._catcher is not None:
             torch.cuda.set_sync_debug_mode("default")
             self._catcher.__exit__(None, None, None)
             self._catcher = None
 
 
-@pytest.mark.parametrize("model", [Classifier(hidden_dim=32), Autoencoder(latent_dim=16)])
-def test_training_steps_never_wait_for_the_gpu(workdir, model):
+@pytest.mark.parametrize(("model_class", "size"), [(Classifier, {"hidden_dim": 32}), (Autoencoder, {"latent_dim": 16})])
+def test_training_steps_never_wait_for_the_gpu(workdir, model_class, size):
+    model = model_class(**size)
     write_synthetic_mnist(workdir / "mnist", train=1200, test=200)
     data = MNISTDataModule(data_dir="mnist", source="full", batch_size=50)
     counter = SyncCounter()
@@ -100,7 +108,8 @@ def test_mnist_on_the_gpu_or_copied_per_batch(workdir, mnist_dir, on_device):
 def test_compiled_models_train_and_resume_uncompiled(workdir, mnist_dir, config):
     common = ["--config", str(CONFIGS / f"{config}.yaml"), "--trainer.accelerator=gpu", *mnist_dir]
     run_inprocess("fit", *common, "--trainer.max_epochs=2", "--model.compile=true")
-    run_inprocess("fit", *common, "--trainer.max_epochs=3", "--ckpt_path=last")  # same parameter names
+    # `compile` is not saved with the model: this run goes on uncompiled, with the same parameter names
+    run_inprocess("fit", *common, "--trainer.max_epochs=3", "--ckpt_path=last")
     events = EventAccumulator(f"logs/{config}/version_0")
     events.Reload()
     losses = [event.value for event in events.Scalars("train/loss")]

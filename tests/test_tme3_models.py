@@ -1,4 +1,5 @@
 import csv as csv_module
+from copy import deepcopy
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,10 @@ def test_compiled_model_computes_the_same_and_keeps_parameter_names(model_class)
     eager(x).sum().backward()
     for (name, a), (_, b) in zip(eager.named_parameters(), compiled.named_parameters(), strict=True):
         torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-5, msg=name)
+    assert "compile" not in compiled.hparams  # a checkpoint loads uncompiled unless asked
+    copy = deepcopy(compiled)  # as SWA or EMA callbacks do: the copy must compute with its own weights
+    with torch.no_grad():
+        for parameter in copy.parameters():
+            parameter.zero_()
+    assert not torch.allclose(copy(x), compiled(x))
+    torch.testing.assert_close(compiled(x), eager(x), rtol=1e-4, atol=1e-5)

@@ -21,6 +21,15 @@ def as_images(flat: torch.Tensor) -> torch.Tensor:
     return flat.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
 
 
+def _reconstruction_logits(model: "Autoencoder", x: torch.Tensor) -> torch.Tensor:
+    return model.decode_logits(model.encode(x))
+
+
+# Compiled on first use. A module-level function, not an attribute of the model, so that a copy
+# or a pickle of the model does not carry a function bound to the original.
+_compiled_reconstruction_logits = torch.compile(_reconstruction_logits)
+
+
 class Autoencoder(L.LightningModule):
     """``x → relu(W x + b) = z → sigmoid(Wᵀ z + c)``.
 
@@ -54,8 +63,10 @@ class Autoencoder(L.LightningModule):
         compile: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        # `compile` is how this process runs, not what the model is: a checkpoint loads without it.
+        self.save_hyperparameters(ignore=["compile"])
         self.optimizer = optimizer
+        self.compiled = compile
         self.encoder = nn.Linear(input_dim, latent_dim)
         self.decoder_weight: Optional[nn.Parameter] = None
         if not tied:
@@ -67,8 +78,6 @@ class Autoencoder(L.LightningModule):
         self.val_mse, self.test_mse = BatchMean(), BatchMean()
         self._shown: Optional[torch.Tensor] = None
         self._test_batches: list[Batch] = []
-        if compile:
-            self.reconstruction_logits = torch.compile(self.reconstruction_logits)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.encoder(x))
@@ -82,6 +91,8 @@ class Autoencoder(L.LightningModule):
 
     def reconstruction_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The decoder's logits for ``x``: what the losses are computed from."""
+        if self.compiled:
+            return _compiled_reconstruction_logits(self, x)
         return self.decode_logits(self.encode(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

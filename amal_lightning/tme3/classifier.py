@@ -35,7 +35,8 @@ class Classifier(L.LightningModule):
         compile: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        # `compile` is how this process runs, not what the model is: a checkpoint loads without it.
+        self.save_hyperparameters(ignore=["compile"])
         self.optimizer = optimizer
         self.net = nn.Sequential(
             nn.Linear(input_dim, hidden_dim),
