@@ -14,7 +14,6 @@ taken from the wall times of the TensorBoard events of the first and last epochs
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -25,9 +24,8 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from bench.mnist import machine
+from bench.mnist import REPO, child_env, machine, train_loss_wall_times
 
-REPO = Path(__file__).resolve().parents[1]
 LEARNING_RATE = 0.1
 
 
@@ -65,11 +63,7 @@ def run_hand(epochs: int, log_dir: str) -> float:
 
 
 def amal_rate(log_dir: Path) -> float:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
-    events.Reload()
-    stamps = [event.wall_time for event in events.Scalars("train/loss")]
+    stamps = train_loss_wall_times(log_dir)
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
@@ -88,8 +82,7 @@ def measure(route: str, args: argparse.Namespace) -> float:
             ]
         else:
             command = [sys.executable, "-m", "bench.housing", "--child", f"--epochs={args.epochs}"]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
+        result = subprocess.run(command, cwd=workdir, env=child_env(), capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"{route} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
         if route == "amal":

@@ -181,13 +181,23 @@ def run_amal(args: argparse.Namespace) -> None:
     main(amal_arguments(args))
 
 
-def amal_epoch_times(log_root: Path) -> list[float]:
+def train_loss_wall_times(log_dir: Path) -> list[float]:
+    """When each epoch's ``train/loss`` was written to TensorBoard by an ``amal`` run: its epochs' ends."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(next(log_root.glob("logs/*/version_0"))))
+    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
     events.Reload()
-    stamps = [event.wall_time for event in events.Scalars("train/loss")]
+    return [event.wall_time for event in events.Scalars("train/loss")]
+
+
+def amal_epoch_times(log_root: Path) -> list[float]:
+    stamps = train_loss_wall_times(next(log_root.glob("logs/*/version_0")))
     return [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a benchmark's child process: this repository importable from any folder."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
 def measure(route: str, args: argparse.Namespace) -> dict:
@@ -195,11 +205,10 @@ def measure(route: str, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as workdir:
         options = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in CHILD_OPTIONS]
         command = [sys.executable, "-m", "bench.mnist", "--child", route, *options]
-        # amal runs in a scratch folder (its logs and checkpoints go there), with this repository importable
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         output = Path(workdir) / "output.txt"
         with output.open("w") as sink:
-            child = subprocess.Popen(command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT, env=env)
+            # in a scratch folder: amal's logs and checkpoints go there
+            child = subprocess.Popen(command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT, env=child_env())
             _, status, usage = os.wait4(child.pid, 0)  # the rusage of this child alone
             child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
