@@ -34,15 +34,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from amal_lightning.data.idx import write_idx
+
 REPO = Path(__file__).resolve().parents[1]
 ROUTES = ("amal", "hand", "torchvision")
 VAL_FRACTION = 1 / 12
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Writes a uint8 array in the IDX format that MNIST's files use (big-endian header)."""
-    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, dtype=">i4").tobytes()
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
 def synthetic_mnist(data_dir: Path, train: int, test: int) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from amal_lightning.cli import main
-from bench.mnist import write_idx
+from amal_lightning.data.idx import write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"

@@ -8,8 +8,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch.nn import functional as F
 
 from amal_lightning.data import MNISTDataModule
+from amal_lightning.metrics import BatchMean
 from amal_lightning.tme3 import Autoencoder, Classifier
-from amal_lightning.tme3.metrics import BatchMean
 from tests.helpers import CONFIGS, run_inprocess, write_synthetic_mnist
 
 

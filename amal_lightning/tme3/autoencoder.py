@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from torchvision.utils import make_grid
 
 from amal_lightning.data.mnist import IMAGE_SIZE, NUM_PIXELS
-from amal_lightning.tme3.metrics import BatchMean
+from amal_lightning.metrics import BatchMean
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 

@@ -9,7 +9,7 @@ from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
 from amal_lightning.data.mnist import NUM_PIXELS
-from amal_lightning.tme3.metrics import BatchMean
+from amal_lightning.metrics import BatchMean
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
