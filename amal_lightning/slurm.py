@@ -20,6 +20,7 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from amal_lightning.errors import AmalError, first_line
@@ -158,6 +159,11 @@ def submit(argv: list[str]) -> None:
         reason = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}").splitlines()[0]
         raise AmalError(f"sbatch {path} failed: {reason}")
     print(f"{path}: {result.stdout.strip()}")
+
+
+def in_slurm_job() -> bool:
+    """Whether this process runs as a SLURM batch job, as Lightning sees it (the one test used everywhere)."""
+    return SLURMEnvironment.detect()
 
 
 def slurm_job_id() -> str:
