@@ -74,18 +74,34 @@ def test_classifier_learns_and_logs_its_metrics(workdir, mnist_dir):
 
 def test_autoencoder_logs_losses_images_and_embeddings(workdir, mnist_dir):
     config = str(CONFIGS / "autoencoder.yaml")
-    run_inprocess("fit", "--config", config, "--trainer.max_epochs=2", "--model.latent_dim=16", *mnist_dir)
-    run_inprocess("test", "--config", config, "--ckpt_path=best", "--model.latent_dim=16", *mnist_dir)
+    pictures = [  # the options of the config's AutoencoderPictures callback
+        "--trainer.callbacks.init_args.num_images=4",
+        "--trainer.callbacks.init_args.interpolation_steps=5",
+        "--trainer.callbacks.init_args.num_embedded=120",  # two batches of 50 and part of a third
+    ]
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=2", "--model.latent_dim=16", *mnist_dir, *pictures)
+    run_inprocess("test", "--config", config, "--ckpt_path=best", "--model.latent_dim=16", *mnist_dir, *pictures)
 
-    fit_tags = tensorboard_tags(Path("logs/autoencoder/version_0"))
-    assert {"train/loss", "val/loss", "val/mse"} <= set(fit_tags["scalars"])
-    assert "val/reconstructions" in fit_tags["images"]
-    test_tags = tensorboard_tags(Path("logs/autoencoder/version_1"))
-    assert {"test/loss", "test/mse"} <= set(test_tags["scalars"])
-    assert "test/interpolation" in test_tags["images"]
+    fit_events = EventAccumulator("logs/autoencoder/version_0", size_guidance={"images": 0})
+    fit_events.Reload()
+    assert {"train/loss", "val/loss", "val/mse"} <= set(fit_events.Tags()["scalars"])
+    reconstructions = fit_events.Images("val/reconstructions")
+    assert len(reconstructions) == 2  # one per epoch, none from the sanity check's untrained model
+    # 28-pixel digits with 2 pixels of padding: 4 digits in a row above their reconstructions
+    assert (reconstructions[-1].width, reconstructions[-1].height) == (4 * 30 + 2, 2 * 30 + 2)
+
+    test_events = EventAccumulator("logs/autoencoder/version_1", size_guidance={"images": 0})
+    test_events.Reload()
+    assert {"test/loss", "test/mse"} <= set(test_events.Tags()["scalars"])
+    strip = test_events.Images("test/interpolation")[-1]
+    assert (strip.width, strip.height) == (5 * 30 + 2, 30 + 2)
     assert list(Path("logs/autoencoder/version_1").rglob("projector_config.pbtxt"))
     metadata = next(Path("logs/autoencoder/version_1").rglob("metadata.tsv")).read_text().split()
-    assert len(metadata) == 200 and set(metadata) == {str(d) for d in range(10)}
+    assert len(metadata) == 120 and set(metadata) == {str(d) for d in range(10)}
+
+    checkpoint = torch.load("checkpoints/autoencoder/version_0/last.ckpt", weights_only=True)
+    saved = {name for name in checkpoint["hyper_parameters"] if not name.startswith("_")}  # "_": the CLI's
+    assert saved == {"input_dim", "latent_dim", "tied", "loss", "optimizer"}  # the model, not its pictures
 
 
 def test_mse_loss_option(workdir, mnist_dir):

@@ -2,5 +2,6 @@
 
 from amal_lightning.tme3.autoencoder import Autoencoder
 from amal_lightning.tme3.classifier import Classifier
+from amal_lightning.tme3.pictures import AutoencoderPictures
 
-__all__ = ["Autoencoder", "Classifier"]
+__all__ = ["Autoencoder", "AutoencoderPictures", "Classifier"]

@@ -6,19 +6,13 @@ import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
-from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
 from torch.nn import functional as F
-from torchvision.utils import make_grid
 
-from amal_lightning.data.mnist import IMAGE_SIZE, NUM_PIXELS
+from amal_lightning.data.mnist import NUM_PIXELS
 from amal_lightning.metrics import BatchMean
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-def as_images(flat: torch.Tensor) -> torch.Tensor:
-    return flat.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
 
 
 def _reconstruction_logits(model: "Autoencoder", x: torch.Tensor) -> torch.Tensor:
@@ -35,6 +29,7 @@ class Autoencoder(L.LightningModule):
 
     With ``tied`` the decoder has no weight of its own: it uses ``Wᵀ``, which halves the
     parameters and acts as a regularizer. ``tied: false`` gives the decoder an independent weight.
+    Its pictures in TensorBoard are drawn by :class:`~amal_lightning.tme3.AutoencoderPictures`.
 
     Args:
         input_dim: pixels per image.
@@ -43,9 +38,6 @@ class Autoencoder(L.LightningModule):
         loss: ``bce`` (pixels as probabilities) or ``mse``; ``val/mse`` and ``test/mse`` are
             logged either way so runs with either loss can be compared.
         optimizer: the optimizer and its settings.
-        num_images: digits shown above their reconstructions in TensorBoard each validation epoch.
-        interpolation_steps: values of λ in [0, 1] in the test interpolation strip.
-        num_embedded: test codes sent to TensorBoard's projector (bounded: it loads them all).
         compile: compile the encoder–decoder pass with ``torch.compile`` (its first steps are
             then slow); see docs/PERFORMANCE.md for where it pays.
     """
@@ -57,9 +49,6 @@ class Autoencoder(L.LightningModule):
         tied: bool = True,
         loss: Literal["bce", "mse"] = "bce",
         optimizer: OptimizerCallable = torch.optim.Adam,
-        num_images: PositiveInt = 8,
-        interpolation_steps: PositiveInt = 10,
-        num_embedded: PositiveInt = 500,
         compile: bool = False,
     ) -> None:
         super().__init__()
@@ -72,12 +61,9 @@ class Autoencoder(L.LightningModule):
         if not tied:
             self.decoder_weight = nn.Parameter(nn.Linear(latent_dim, input_dim).weight.detach().clone())
         self.decoder_bias = nn.Parameter(torch.zeros(input_dim))
-        # Epoch means are accumulated here and logged once per epoch: a `self.log` call costs about
-        # 0.4 ms in Lightning 2.6, a tenth of an epoch at 430 steps of this small network.
+        # Epoch means logged once per epoch: why in amal_lightning/metrics.py.
         self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
         self.val_mse, self.test_mse = BatchMean(), BatchMean()
-        self._shown: Optional[torch.Tensor] = None
-        self._test_batches: list[Batch] = []
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.encoder(x))
@@ -120,58 +106,19 @@ class Autoencoder(L.LightningModule):
         return self._step(batch, "train")
 
     def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        if batch_idx == 0:
-            self._shown = batch[0][: self.hparams.num_images]
         return self._step(batch, "val")
 
     def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        if sum(len(x) for x, _ in self._test_batches) < self.hparams.num_embedded:
-            self._test_batches.append(batch)
         return self._step(batch, "test")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.parameters())
-
-    def _tensorboard(self) -> Optional[TensorBoardLogger]:
-        return next((logger for logger in self.loggers if isinstance(logger, TensorBoardLogger)), None)
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val")
-        tensorboard = self._tensorboard()
-        if tensorboard is None or self._shown is None or self.trainer.sanity_checking:
-            return
-        originals = self._shown
-        grid = make_grid(as_images(torch.cat([originals, self(originals)])), nrow=len(originals), pad_value=1)
-        tensorboard.experiment.add_image("val/reconstructions", grid, self.global_step)
-
-    def on_test_epoch_start(self) -> None:
-        self._test_batches = []
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
-        tensorboard = self._tensorboard()
-        if tensorboard is None or not self._test_batches:
-            return
-        images = torch.cat([x for x, _ in self._test_batches])[: self.hparams.num_embedded]
-        labels = torch.cat([y for _, y in self._test_batches])[: self.hparams.num_embedded]
-        self._test_batches = []
-        codes = self.encode(images)
-
-        other_class = (labels != labels[0]).nonzero()
-        if len(other_class):
-            first, second = codes[0], codes[other_class[0, 0]]
-            weights = torch.linspace(0, 1, self.hparams.interpolation_steps, device=codes.device).unsqueeze(1)
-            strip = self.decode(weights * first + (1 - weights) * second)
-            grid = make_grid(as_images(strip), nrow=len(strip), pad_value=1)
-            tensorboard.experiment.add_image("test/interpolation", grid, self.global_step)
-
-        tensorboard.experiment.add_embedding(
-            codes.cpu(),
-            metadata=labels.tolist(),
-            label_img=as_images(images).cpu(),
-            global_step=self.global_step,
-            tag="test/latent",
-        )

@@ -1,0 +1,51 @@
+"""AutoencoderPictures draws with a TensorBoard logger only, and draws what the data allow."""
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.utils.data import DataLoader, TensorDataset
+
+from amal_lightning.tme3 import Autoencoder, AutoencoderPictures
+
+
+def loader(labels: torch.Tensor) -> DataLoader:
+    images = torch.rand(len(labels), 784, generator=torch.Generator().manual_seed(0))
+    return DataLoader(TensorDataset(images, labels), batch_size=16)
+
+
+def run(logger, pictures: AutoencoderPictures, labels: torch.Tensor, root: Path) -> None:
+    trainer = L.Trainer(
+        max_epochs=1,
+        log_every_n_steps=1,
+        logger=logger,
+        callbacks=[pictures],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=root,
+    )
+    model = Autoencoder(latent_dim=8)
+    trainer.fit(model, loader(labels), loader(labels))
+    trainer.test(model, loader(labels))
+
+
+def test_without_tensorboard_nothing_is_kept_or_drawn(tmp_path):
+    pictures = AutoencoderPictures(num_embedded=40)
+    run(CSVLogger(tmp_path / "csv"), pictures, torch.arange(40) % 10, tmp_path)
+    assert pictures.shown is None and pictures.test_batches == []  # no batch held for nothing
+    assert not list(tmp_path.rglob("events.out.tfevents*"))
+
+
+def test_one_class_gives_codes_but_no_interpolation(tmp_path):
+    pictures = AutoencoderPictures(num_images=3, num_embedded=20)
+    logger = TensorBoardLogger(tmp_path, name="pictures")
+    run(logger, pictures, torch.full((40,), 7), tmp_path)
+    events = EventAccumulator(logger.log_dir, size_guidance={"images": 0})
+    events.Reload()
+    assert events.Tags()["images"] == ["val/reconstructions"]  # no second class to walk towards
+    metadata = next(Path(logger.log_dir).rglob("metadata.tsv")).read_text().split()
+    assert metadata == ["7"] * 20  # cut at num_embedded inside the second batch
+    assert pictures.test_batches == []  # released once drawn
