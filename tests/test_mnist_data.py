@@ -1,13 +1,19 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
 import torchvision
+import yaml
 
 from amal_lightning.data import MNISTDataModule
 from amal_lightning.data.batching import batch_loader
 from amal_lightning.data.mnist import MNISTDigits, bundled_sample
 from amal_lightning.errors import AmalError
-from tests.helpers import CONFIGS, run_amal, synthetic_digits, write_idx, write_synthetic_mnist
+from tests.helpers import CONFIGS, run_amal, run_inprocess, synthetic_digits, write_idx, write_synthetic_mnist
+
+# What Lightning needs to see a SLURM batch job (the job's name must not be `bash` or `interactive`).
+SLURM_JOB = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "classifier", "SLURM_NTASKS": "1"}
 
 
 @pytest.fixture
@@ -76,9 +82,108 @@ def test_full_source_never_falls_back_to_the_sample(tmp_path):
 def test_auto_source_offline_falls_back_to_the_sample_with_a_warning(tmp_path, offline):
     data = MNISTDataModule(data_dir=str(tmp_path), source="auto")
     data.prepare_data()
-    with pytest.warns(UserWarning, match="5,000-digit sample bundled"):
+    # the notice says which data (the sample, split 3,667/333/1,000) and why (the failed download)
+    with pytest.warns(
+        UserWarning,
+        match=r"5,000-digit sample bundled .*3,667 training, 333 validation, 1,000 test.*"
+        r"not the full set, which is not in .*MNIST/raw/ \(.*Connection refused",
+    ):
         data.setup("fit")
     assert len(data.train_set) + len(data.val_set) == 4000
+
+
+@pytest.mark.parametrize(
+    ("source", "files", "expected"),
+    [("auto", True, "full"), ("auto", False, "sample"), ("full", True, "full"), ("sample", True, "sample")],
+)
+def test_source_to_use_is_the_one_decision(tmp_path, source, files, expected):
+    if files:
+        write_synthetic_mnist(tmp_path, train=120, test=30)
+    data = MNISTDataModule(data_dir=str(tmp_path), source=source, download=False)
+    data.prepare_data()
+    assert data.source_to_use() == expected
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data.setup("fit")
+    assert data.used_source == expected
+    # a notice only where `auto` fell back: `sample` asked for is no surprise
+    noticed = any("5,000-digit sample" in str(warning.message) for warning in caught)
+    assert noticed == (source == "auto" and expected == "sample")
+    assert len(data.test_set) == (30 if expected == "full" else 1000)
+
+
+def test_full_source_without_files_and_downloads_off_is_an_error_everywhere(tmp_path):
+    data = MNISTDataModule(data_dir=str(tmp_path), source="full", download=False)
+    for step in (data.source_to_use, data.prepare_data, lambda: data.setup("fit")):
+        with pytest.raises(AmalError, match=r"could not be downloaded .*Put train-images-idx3-ubyte"):
+            step()
+    assert data.used_source is None and data.train_set is None
+
+
+def test_fetch_never_falls_back_to_the_sample(tmp_path):
+    # even with source `sample`: fetch is for getting the full set, whatever the run would use
+    for source in ("auto", "sample"):
+        data = MNISTDataModule(data_dir=str(tmp_path), source=source, download=False)
+        with pytest.raises(AmalError, match=r"could not be downloaded \(data.download is false\)"):
+            data.fetch()
+        assert data.train_set is None and data.used_source is None
+    assert not (tmp_path / "MNIST").exists()
+
+
+def test_fetch_keeps_files_that_are_there(tmp_path, offline):
+    raw = write_synthetic_mnist(tmp_path, train=120, test=30)
+    before = {path.name: path.read_bytes() for path in raw.iterdir()}
+    MNISTDataModule(data_dir=str(tmp_path), download=False).fetch()
+    assert {path.name: path.read_bytes() for path in raw.iterdir()} == before
+
+
+def test_downloads_are_off_by_default_inside_a_slurm_job(tmp_path, monkeypatch, offline):
+    for name, value in SLURM_JOB.items():
+        monkeypatch.setenv(name, value)
+    data = MNISTDataModule(data_dir=str(tmp_path))
+    with pytest.raises(AmalError, match=r"downloads are off inside a SLURM job: run `amal prepare-data`"):
+        data.fetch()
+    data.prepare_data()  # auto: no download tried, and not an error
+    with pytest.warns(UserWarning, match=r"5,000-digit sample .*\(downloads are off inside a SLURM job"):
+        data.setup("fit")
+    assert data.used_source == "sample"
+    # an explicit `download: true` is obeyed there: the attempt fails on the closed port instead
+    with pytest.raises(AmalError, match="Connection refused"):
+        MNISTDataModule(data_dir=str(tmp_path), download=True).fetch()
+
+
+def test_the_data_used_joins_the_hyperparameters(tmp_path):
+    data = MNISTDataModule(data_dir=str(tmp_path), source="auto", download=False, val_fraction=0.25)
+    data.prepare_data()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data.setup("fit")
+        data.setup("test")  # the splits are made once, and so is the notice
+    assert sum("5,000-digit sample" in str(warning.message) for warning in caught) == 1
+    expected = {"used_source": "sample", "train_images": 3000, "val_images": 1000, "test_images": 1000}
+    # hparams_initial is what the loggers write; hparams is what the checkpoints keep
+    for hparams in (data.hparams, data.hparams_initial):
+        assert {key: hparams[key] for key in expected} == expected
+        assert hparams["source"] == "auto"
+
+
+def test_checkpoint_and_tensorboard_record_the_data_used_and_the_checkpoint_reloads(workdir):
+    write_synthetic_mnist(workdir / "mnist", train=120, test=30)
+    config = str(CONFIGS / "classifier.yaml")
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=1", "--data.data_dir=mnist", "--data.batch_size=32")
+    expected = {"used_source": "full", "train_images": 110, "val_images": 10, "test_images": 30}
+    logged = yaml.safe_load((workdir / "logs/classifier/version_0/hparams.yaml").read_text())
+    assert {key: logged[key] for key in expected} == expected
+    path = workdir / "checkpoints/classifier/version_0/last.ckpt"
+    saved = torch.load(path, weights_only=True)["datamodule_hyper_parameters"]
+    assert {key: saved[key] for key in expected} == expected
+
+    # what is recorded is not an __init__ argument, yet the datamodule is rebuilt from the checkpoint
+    data = MNISTDataModule.load_from_checkpoint(path)
+    assert (data.hparams.source, data.hparams.data_dir, data.hparams.batch_size) == ("auto", "mnist", 32)
+    assert data.used_source is None
+    data.setup("fit")
+    assert data.used_source == "full" and len(data.train_set) == 110
 
 
 def test_auto_source_prefers_files_that_are_there(tmp_path, offline):

@@ -1,11 +1,63 @@
-"""The IDX format of MNIST's files, written: for tests, benchmarks and users' own digit files.
+"""MNIST's IDX files: where torchvision keeps them, read and checked for the datamodule, written for
+tests, benchmarks and users' own digits.
 
-Reading is torchvision's (``read_image_file``, ``read_label_file``); this is its inverse.
+Reading is torchvision's (``read_image_file``, ``read_label_file``), with a damaged file reported
+by name as an AmalError; ``write_idx`` is its inverse.
 """
 
 from pathlib import Path
+from typing import Literal, Union
 
 import numpy as np
+import torch
+from torchvision.datasets.mnist import read_image_file, read_label_file
+
+from amal_lightning.errors import AmalError, first_line
+
+IMAGE_SIZE = 28
+SPLIT_FILES = {"train": "train", "test": "t10k"}
+READERS = {"images": (read_image_file, "uint8 images"), "labels": (read_label_file, "uint8 labels")}
+
+
+def raw_folder(data_dir: Union[str, Path]) -> Path:
+    """Where torchvision keeps the IDX files: ``<data_dir>/MNIST/raw``."""
+    return Path(data_dir) / "MNIST" / "raw"
+
+
+def idx_files_present(data_dir: Union[str, Path], suffix: str = "") -> bool:
+    """Whether the four IDX files (or, with ``suffix=".gz"``, their archives) are in the raw folder."""
+    folder = raw_folder(data_dir)
+    return all(
+        (folder / f"{prefix}-{kind}-ubyte{suffix}").is_file()
+        for prefix in SPLIT_FILES.values()
+        for kind in ("images-idx3", "labels-idx1")
+    )
+
+
+def read_idx(path: Path, kind: Literal["images", "labels"]) -> torch.Tensor:
+    """Reads an IDX file of images (N×H×W uint8) or labels (N,); a damaged file is an AmalError naming it."""
+    reader, expected = READERS[kind]
+    try:
+        return reader(str(path))
+    except Exception as error:  # torchvision asserts, or fails on a reshape, for a damaged file
+        raise AmalError(
+            f"{path}: not a valid MNIST IDX file of {expected} ({first_line(error)}); delete or replace it"
+        ) from None
+
+
+def read_mnist_split(data_dir: Union[str, Path], split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reads one split's images (N×28×28 uint8) and labels (N,) with torchvision's IDX reader."""
+    folder = raw_folder(data_dir)
+    prefix = SPLIT_FILES[split]
+    images_path, labels_path = folder / f"{prefix}-images-idx3-ubyte", folder / f"{prefix}-labels-idx1-ubyte"
+    images, labels = read_idx(images_path, "images"), read_idx(labels_path, "labels")
+    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise AmalError(f"{images_path}: images are {tuple(images.shape[1:])}, expected 28×28")
+    if len(images) != len(labels):
+        raise AmalError(f"{images_path} holds {len(images)} images but {labels_path} {len(labels)} labels")
+    if len(labels) and (labels.min() < 0 or labels.max() > 9):
+        raise AmalError(f"{labels_path}: labels must be digits 0 to 9")
+    return images, labels
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

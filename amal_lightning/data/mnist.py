@@ -1,6 +1,5 @@
 """MNIST for TME3: the real 60k/10k set read through torchvision, or a bundled 5,000-digit sample."""
 
-import os
 import socket
 from importlib import resources
 from pathlib import Path
@@ -13,14 +12,13 @@ import torchvision
 from jsonargparse.typing import NonNegativeInt, PositiveInt
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
-from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from amal_lightning.data.batching import batch_loader
-from amal_lightning.errors import AmalError, first_line
+from amal_lightning.data.idx import IMAGE_SIZE, idx_files_present, raw_folder, read_mnist_split
+from amal_lightning.errors import AmalError
+from amal_lightning.slurm import in_slurm_job
 
-IMAGE_SIZE = 28
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
-SPLIT_FILES = {"train": "train", "test": "t10k"}
 DOWNLOAD_TIMEOUT_S = 30
 SAMPLE_TEST_SIZE = 1000
 
@@ -48,21 +46,6 @@ class MNISTDigits(Dataset):
         return self
 
 
-def raw_folder(data_dir: Union[str, Path]) -> Path:
-    """Where torchvision keeps the IDX files: ``<data_dir>/MNIST/raw``."""
-    return Path(data_dir) / "MNIST" / "raw"
-
-
-def idx_files_present(data_dir: Union[str, Path], suffix: str = "") -> bool:
-    """Whether the four IDX files (or, with ``suffix=".gz"``, their archives) are in the raw folder."""
-    folder = raw_folder(data_dir)
-    return all(
-        (folder / f"{prefix}-{kind}-ubyte{suffix}").is_file()
-        for prefix in SPLIT_FILES.values()
-        for kind in ("images-idx3", "labels-idx1")
-    )
-
-
 def download_mnist(data_dir: Union[str, Path]) -> None:
     """Downloads (or unpacks the .gz files already in the raw folder) through torchvision."""
     previous_timeout = socket.getdefaulttimeout()
@@ -80,31 +63,6 @@ def missing_files_message(data_dir: Union[str, Path], reason: str) -> str:
         "Put train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
         "t10k-labels-idx1-ubyte there (or their .gz files), or use --data.source sample"
     )
-
-
-def _read_idx(path: Path, reader, expected_dims: str) -> torch.Tensor:
-    try:
-        return reader(str(path))
-    except Exception as error:  # torchvision asserts, or fails on a reshape, for a damaged file
-        raise AmalError(
-            f"{path}: not a valid MNIST IDX file of {expected_dims} ({first_line(error)}); delete or replace it"
-        ) from None
-
-
-def read_mnist_split(data_dir: Union[str, Path], split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reads one split's images (N×28×28 uint8) and labels (N,) with torchvision's IDX reader."""
-    folder = raw_folder(data_dir)
-    prefix = SPLIT_FILES[split]
-    images_path, labels_path = folder / f"{prefix}-images-idx3-ubyte", folder / f"{prefix}-labels-idx1-ubyte"
-    images = _read_idx(images_path, read_image_file, "uint8 images")
-    labels = _read_idx(labels_path, read_label_file, "uint8 labels")
-    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise AmalError(f"{images_path}: images are {tuple(images.shape[1:])}, expected 28×28")
-    if len(images) != len(labels):
-        raise AmalError(f"{images_path} holds {len(images)} images but {labels_path} {len(labels)} labels")
-    if len(labels) and (labels.min() < 0 or labels.max() > 9):
-        raise AmalError(f"{labels_path}: labels must be digits 0 to 9")
-    return images, labels
 
 
 def bundled_sample() -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,6 +92,10 @@ class MNISTDataModule(L.LightningDataModule):
         on_device: keep the images on the trainer's device (a GPU: 47 MB for all of MNIST, moved
             once), so that each batch is cut there by index instead of being copied from the
             host at every step. Turn it off if GPU memory is short.
+
+    After ``setup``, ``used_source`` says which data the run reads (``full`` or ``sample``); it and
+    the sizes of the three splits join the hyperparameters, so that TensorBoard's hparams and the
+    checkpoints show what a model was trained on, whatever ``source`` asked for.
     """
 
     def __init__(
@@ -154,40 +116,78 @@ class MNISTDataModule(L.LightningDataModule):
         # One download for the whole run, by global rank 0: the nodes of a cluster share `data_dir`.
         self.prepare_data_per_node = False
         self.train_set: Optional[MNISTDigits] = None
+        self.used_source: Optional[Literal["full", "sample"]] = None
+        # Why `auto` did not get the full set, as prepare_data found it: quoted in the notice.
+        self.fallback_reason: Optional[str] = None
 
-    def prepare_data(self) -> None:
-        """Runs on one process per node: the only place that downloads."""
-        source, data_dir = self.hparams.source, self.hparams.data_dir
-        if source == "sample" or idx_files_present(data_dir):
-            return
+    def _why_downloads_are_off(self) -> Optional[str]:
         download = self.hparams.download
-        offline = download is False or (download is None and "SLURM_JOB_ID" in os.environ)
-        if offline and not idx_files_present(data_dir, ".gz"):  # unpacking the archives needs no network
-            if source == "full":
-                raise AmalError(missing_files_message(data_dir, "downloads are off here: run `amal prepare-data`"))
-            return
+        if download is False:
+            return "data.download is false"
+        if download is None and in_slurm_job():  # compute nodes are usually offline
+            return "downloads are off inside a SLURM job: run `amal prepare-data` on the login node first"
+        return None
+
+    def _try_fetch(self) -> Optional[str]:
+        """Fetches the full set unless its files are there; returns why it could not, or None."""
+        data_dir = self.hparams.data_dir
+        if idx_files_present(data_dir):
+            return None
+        downloads_off = self._why_downloads_are_off()
+        if downloads_off and not idx_files_present(data_dir, ".gz"):  # unpacking the archives needs no network
+            return downloads_off
         try:
             download_mnist(data_dir)
         except Exception as error:  # no network, a proxy, a full disk: all mean "not available"
-            if source == "full":
-                raise AmalError(missing_files_message(data_dir, first_line(error))) from None
+            return " ".join(str(error).split()) or type(error).__name__  # torchvision's names each mirror's error
+        return None
+
+    def fetch(self) -> None:
+        """Downloads (or unpacks the .gz files of) the full set into ``data_dir`` now, or raises AmalError.
+
+        Never falls back to the sample, whatever ``source`` says: ``amal prepare-data`` calls it where
+        there is a network so that offline compute nodes find the full set. ``download`` still
+        applies: when it is off, only ``.gz`` files already in place can be unpacked.
+        """
+        reason = self._try_fetch()
+        if reason is not None:
+            raise AmalError(missing_files_message(self.hparams.data_dir, reason))
+
+    def source_to_use(self, fetch: bool = False) -> Literal["full", "sample"]:
+        """Which data to read, ``full`` or ``sample``: the one place where ``source`` is applied.
+
+        ``full`` without its files is an AmalError, never the sample; ``auto`` without them is the
+        sample, and ``fallback_reason`` says why. With ``fetch`` the missing files are fetched first:
+        only ``prepare_data`` passes it, so that downloads happen there and nowhere else.
+        """
+        source, data_dir = self.hparams.source, self.hparams.data_dir
+        if source == "sample":
+            return "sample"
+        if idx_files_present(data_dir):
+            return "full"
+        reason = self._try_fetch() if fetch else self.fallback_reason or "the files are missing"
+        if reason is None:
+            return "full"
+        if source == "full":
+            raise AmalError(missing_files_message(data_dir, reason))
+        self.fallback_reason = reason
+        return "sample"
+
+    def prepare_data(self) -> None:
+        """Fetches the full set if ``source`` wants it and it is missing: the only place that downloads.
+
+        Lightning runs it before ``setup``, on global rank 0 only (the nodes share ``data_dir``).
+        """
+        self.source_to_use(fetch=True)
 
     def setup(self, stage: str) -> None:
         if self.train_set is not None:
             return
-        source, data_dir = self.hparams.source, self.hparams.data_dir
-        if source == "full" and not idx_files_present(data_dir):
-            raise AmalError(missing_files_message(data_dir, "the files are missing"))
-        if source == "full" or (source == "auto" and idx_files_present(data_dir)):
+        used, data_dir = self.source_to_use(), self.hparams.data_dir
+        if used == "full":
             train_images, train_labels = read_mnist_split(data_dir, "train")
             test_images, test_labels = read_mnist_split(data_dir, "test")
         else:
-            if source == "auto":
-                rank_zero_warn(
-                    f"MNIST is not in {raw_folder(data_dir)}/ and could not be downloaded: training on the "
-                    "5,000-digit sample bundled with amal_lightning. For the full set, run once with a network "
-                    "or put the four IDX files there."
-                )
             images, labels = bundled_sample()
             order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.hparams.seed))
             test_rows, train_rows = order[:SAMPLE_TEST_SIZE], order[SAMPLE_TEST_SIZE:]
@@ -203,9 +203,25 @@ class MNISTDataModule(L.LightningDataModule):
         self.train_set = MNISTDigits(train_images[train_rows], train_labels[train_rows])
         self.val_set = MNISTDigits(train_images[val_rows], train_labels[val_rows])
         self.test_set = MNISTDigits(test_images, test_labels)
+        self._record_used_data(used)
         if self.hparams.on_device and self.trainer is not None:
             for dataset in (self.train_set, self.val_set, self.test_set):
                 dataset.to(self.trainer.strategy.root_device)
+
+    def _record_used_data(self, used: Literal["full", "sample"]) -> None:
+        self.used_source = used
+        splits = {"train": self.train_set, "val": self.val_set, "test": self.test_set}
+        sizes = {f"{name}_images": len(dataset) for name, dataset in splits.items()}
+        # save_hyperparameters, not hparams.update: loggers show `hparams_initial`, which only it refreshes.
+        # load_from_checkpoint passes back only __init__'s arguments, so these extra keys do not break it.
+        self.save_hyperparameters({"used_source": used, **sizes})
+        if used == "sample" and self.hparams.source == "auto":
+            rank_zero_warn(
+                f"MNIST: using the 5,000-digit sample bundled with amal_lightning ({sizes['train_images']:,} training, "
+                f"{sizes['val_images']:,} validation, {sizes['test_images']:,} test images), not the full set, which "
+                f"is not in {raw_folder(self.hparams.data_dir)}/ ({self.fallback_reason}). For the full set, put the "
+                "four IDX files there or run `amal prepare-data` with this config where there is a network."
+            )
 
     def _loader(self, dataset: MNISTDigits, shuffle: bool) -> Union[DataLoader, list]:
         num_workers = self.hparams.num_workers
