@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch import nn
 from torch.nn import functional as F
 
 from amal_lightning.data import MNISTDataModule
@@ -51,6 +52,27 @@ def test_classifier_is_linear_relu_linear_relu_linear():
     kinds = [type(layer).__name__ for layer in model.net]
     assert kinds == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
     assert model(torch.rand(5, 784)).shape == (5, 10)
+
+
+@pytest.mark.parametrize("num_hidden_layers", [1, 2, 3, 5])
+def test_classifier_depth_builds_the_layers_it_says(num_hidden_layers):
+    model = Classifier(hidden_dim=32, num_hidden_layers=num_hidden_layers)
+    shapes = [tuple(layer.weight.shape) for layer in model.net if isinstance(layer, nn.Linear)]
+    assert shapes == [(32, 784)] + [(32, 32)] * (num_hidden_layers - 1) + [(10, 32)]
+    kinds = [type(layer).__name__ for layer in model.net]
+    assert kinds == ["Linear", "ReLU"] * num_hidden_layers + ["Linear"]
+    assert model(torch.rand(5, 784)).shape == (5, 10)
+
+
+def test_two_hidden_layers_load_a_checkpoint_saved_before_the_depth_option(tmp_path):
+    old = Classifier(hidden_dim=32)
+    assert list(old.state_dict()) == [f"net.{i}.{kind}" for i in (0, 2, 4) for kind in ("weight", "bias")]
+    hyper_parameters = {key: value for key, value in old.hparams.items() if key != "num_hidden_layers"}
+    torch.save({"state_dict": old.state_dict(), "hyper_parameters": hyper_parameters}, tmp_path / "old.ckpt")
+    loaded = Classifier.load_from_checkpoint(tmp_path / "old.ckpt")  # strict: every key must match
+    assert loaded.hparams.num_hidden_layers == 2
+    x = torch.rand(3, 784)
+    torch.testing.assert_close(loaded(x), old(x))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from amal_lightning.tme3.autoencoder import Autoencoder
 from amal_lightning.tme3.classifier import Classifier
+from amal_lightning.tme3.highway import HighwayClassifier
 from amal_lightning.tme3.pictures import AutoencoderPictures
 
-__all__ = ["Autoencoder", "AutoencoderPictures", "Classifier"]
+__all__ = ["Autoencoder", "AutoencoderPictures", "Classifier", "HighwayClassifier"]

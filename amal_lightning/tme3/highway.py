@@ -1,0 +1,112 @@
+"""TME3: a Highway network on MNIST (Srivastava, Greff, Schmidhuber, "Highway Networks", 2015).
+
+Plain networks stop training as they get deeper: in the paper's Figure 1, plain networks of 50
+or 71 units per layer stop optimizing beyond 20 to 30 layers, while highway networks of 100
+layers still train. Each highway layer learns, per unit, how much to transform its input and how
+much to carry it through unchanged, so a deep stack starts close to the identity and gradients
+reach the first layers.
+"""
+
+import torch
+from jsonargparse.typing import PositiveInt
+from lightning.pytorch.cli import OptimizerCallable
+from torch import nn
+from torch.nn import functional as F
+
+from amal_lightning.data.mnist import NUM_PIXELS
+from amal_lightning.metrics import BatchMean
+from amal_lightning.tme3.classifier_base import MNISTClassifier
+
+
+class HighwayLayer(nn.Module):
+    """``y = H(x)·T(x) + x·(1 − T(x))`` with ``H = relu(W_H x + b_H)``, ``T = sigmoid(W_T x + b_T)``.
+
+    The transform gate's bias ``b_T`` starts at ``gate_bias``: the paper advises a negative value
+    (−1 to −3) so that T starts small and the layer first carries its input through.
+    """
+
+    def __init__(self, width: int, gate_bias: float = -2.0) -> None:
+        super().__init__()
+        self.transform = nn.Linear(width, width)
+        self.gate = nn.Linear(width, width)
+        nn.init.constant_(self.gate.bias, gate_bias)
+
+    def forward_with_gate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layer's output and its transform gate T(x)."""
+        h = F.relu(self.transform(x))
+        t = torch.sigmoid(self.gate(x))
+        return h * t + x * (1 - t), t
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_gate(x)[0]
+
+
+class LayerMeans(BatchMean):
+    """:class:`BatchMean` of one value per layer: its running total is a vector, not a scalar."""
+
+    def __init__(self, num_layers: int) -> None:
+        super().__init__()
+        self.add_state("total", torch.zeros(num_layers), dist_reduce_fx="sum")  # replaces the scalar total
+
+
+class HighwayClassifier(MNISTClassifier):
+    """``Linear(784, h) → ReLU → HighwayLayer(h) × L → Linear(h, 10)`` on flat images.
+
+    The first layer changes the width, as in the paper; the highway layers all keep it. Besides the
+    classifier's metrics, each validation epoch logs ``val/gate/layer_01`` … ``val/gate/layer_L``:
+    the mean of T over the validation images and the units of that layer, i.e. how much the
+    layer transforms rather than carries (the paper's Figure 2 shows these per layer).
+
+    Args:
+        input_dim: pixels per image.
+        hidden_dim: width h of every highway layer.
+        num_layers: L, the number of highway layers.
+        gate_bias: the transform gates' initial bias b_T (negative: start by carrying).
+        num_classes: number of digits.
+        optimizer: the optimizer and its settings.
+    """
+
+    def __init__(
+        self,
+        input_dim: PositiveInt = NUM_PIXELS,
+        hidden_dim: PositiveInt = 50,
+        num_layers: PositiveInt = 10,
+        gate_bias: float = -2.0,
+        num_classes: PositiveInt = 10,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+    ) -> None:
+        super().__init__(num_classes, optimizer)
+        self.save_hyperparameters()
+        self.net = nn.Sequential(
+            nn.Linear(input_dim, hidden_dim),
+            nn.ReLU(),
+            *(HighwayLayer(hidden_dim, gate_bias) for _ in range(num_layers)),
+            nn.Linear(hidden_dim, num_classes),
+        )
+        # accumulated on the device at each validation step, read once per epoch
+        self.val_gates = LayerMeans(num_layers)
+        self._gate_names = [f"val/gate/layer_{i:0{max(2, len(str(num_layers)))}d}" for i in range(1, num_layers + 1)]
+
+    def logits_and_gates(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and, for each highway layer, the mean of T over the batch and the units."""
+        gates = []
+        for module in self.net:
+            if isinstance(module, HighwayLayer):
+                x, t = module.forward_with_gate(x)
+                gates.append(t.mean())
+            else:
+                x = module(x)
+        return x, torch.stack(gates)
+
+    def _logits(self, x: torch.Tensor, stage: str) -> torch.Tensor:
+        if stage != "val":
+            return self(x)  # training pays nothing for the gate statistics
+        logits, gates = self.logits_and_gates(x)
+        self.val_gates.update(gates, len(x))
+        return logits
+
+    def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
+        means = self.val_gates.compute()
+        self.val_gates.reset()
+        self.log_dict(dict(zip(self._gate_names, means, strict=True)))
