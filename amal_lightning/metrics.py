@@ -1,4 +1,14 @@
-"""An epoch mean that never makes the host wait for the GPU."""
+"""Epoch means of the losses and metrics, accumulated at each step and logged once per epoch.
+
+Every model here keeps one :class:`BatchMean` (or torchmetrics object) per stage, updates it in
+its shared ``_step(batch, stage)`` and hands it to ``self.log`` once, in ``on_train_epoch_end``,
+``on_validation_epoch_end`` and ``on_test_epoch_end``; Lightning computes it, logs it and resets
+it for the next epoch. The alternative, ``self.log(..., on_epoch=True)`` at every step, lets
+Lightning do the accumulating, but its bookkeeping of each call costs more than a whole step of
+the housing regressions and a noticeable share of an MNIST epoch. ``BatchMean.update`` is two
+additions on tensors already on the model's device: it never makes the host wait for the GPU.
+Measurements: docs/PERFORMANCE.md.
+"""
 
 import torch
 from torchmetrics import Metric

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from amal_lightning.data.housing import NUM_FEATURES
+from amal_lightning.metrics import BatchMean
 from amal_lightning.tme1.functions import MSE, Context, Linear
 
 
@@ -26,6 +27,8 @@ class HandGradientRegression(L.LightningModule):
         self.automatic_optimization = False
         self.weight = nn.Parameter(torch.randn(input_dim, 1) * 0.01, requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(1), requires_grad=False)
+        # Epoch means, logged once per epoch: why in amal_lightning/metrics.py.
+        self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return Linear.forward(Context(), x, self.weight, self.bias)
@@ -35,7 +38,7 @@ class HandGradientRegression(L.LightningModule):
         linear_ctx, mse_ctx = Context(), Context()
         yhat = Linear.forward(linear_ctx, x, self.weight, self.bias)
         loss = MSE.forward(mse_ctx, yhat, y)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
+        getattr(self, f"{stage}_loss").update(loss, len(x))
         if stage == "train":
             grad_yhat, _ = MSE.backward(mse_ctx, torch.ones_like(loss))
             _, grad_weight, grad_bias = Linear.backward(linear_ctx, grad_yhat)
@@ -57,3 +60,12 @@ class HandGradientRegression(L.LightningModule):
 
     def configure_optimizers(self) -> None:
         return None
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss", self.train_loss, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/loss", self.val_loss, prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/loss", self.test_loss, prog_bar=True)

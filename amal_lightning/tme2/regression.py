@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from amal_lightning.data.housing import NUM_FEATURES
+from amal_lightning.metrics import BatchMean
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -30,6 +31,8 @@ class AutogradRegression(L.LightningModule):
         self.automatic_optimization = False
         self.weight = nn.Parameter(torch.randn(input_dim, 1) * 0.01)
         self.bias = nn.Parameter(torch.zeros(1))
+        # Epoch means, logged once per epoch: why in amal_lightning/metrics.py.
+        self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight + self.bias
@@ -37,7 +40,7 @@ class AutogradRegression(L.LightningModule):
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, y = batch
         loss = F.mse_loss(self(x), y)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
+        getattr(self, f"{stage}_loss").update(loss, len(x))
         if stage == "train":
             self.manual_backward(loss)
             with torch.no_grad():  # the update itself must not enter the graph
@@ -59,6 +62,15 @@ class AutogradRegression(L.LightningModule):
     def configure_optimizers(self) -> None:
         return None
 
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss", self.train_loss, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/loss", self.val_loss, prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/loss", self.test_loss, prog_bar=True)
+
 
 class OptimRegression(L.LightningModule):
     """A regression network trained by a ``torch.optim`` optimizer on the mean squared error.
@@ -76,6 +88,8 @@ class OptimRegression(L.LightningModule):
         self.save_hyperparameters()
         self.optimizer = optimizer
         self.net = self.build_net()
+        # Epoch means, logged once per epoch: why in amal_lightning/metrics.py.
+        self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
 
     def build_net(self) -> nn.Module:
         return nn.Linear(self.hparams.input_dim, 1)
@@ -86,7 +100,7 @@ class OptimRegression(L.LightningModule):
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, y = batch
         loss = F.mse_loss(self(x), y)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
+        getattr(self, f"{stage}_loss").update(loss, len(x))
         return loss
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
@@ -100,3 +114,12 @@ class OptimRegression(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.parameters())
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/loss", self.train_loss, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/loss", self.val_loss, prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/loss", self.test_loss, prog_bar=True)
