@@ -37,6 +37,22 @@ def test_features_are_standardized_with_training_statistics_only():
     assert data.val_set.tensors[0].mean(0).abs().max() > 1e-3  # validation rows were not used for the statistics
 
 
+def test_standardize_false_gives_the_raw_table():
+    data = HousingDataModule(val_fraction=0.2, test_fraction=0.1, standardize=False)
+    data.setup("fit")
+    table = read_housing_table(bundled_housing_path()).float()
+    splits = [torch.cat(subset.tensors, 1) for subset in (data.train_set, data.val_set, data.test_set)]
+    rows = torch.cat(splits)
+    assert rows.shape == (506, 14)
+    # every row served is a row of the table, untouched, and every table row is served once
+    matches = (rows[:, None, :] == table[None, :, :]).all(-1)
+    assert (matches.sum(1) >= 1).all() and matches.any(0).all()
+    standardized = HousingDataModule(val_fraction=0.2, test_fraction=0.1)
+    standardized.setup("fit")
+    assert torch.equal(data.train_set.tensors[1], standardized.train_set.tensors[1])  # same split, same targets
+    assert data.train_set.tensors[0][:, 9].mean() > 300  # TAX, in dollars per $10,000: the raw scale
+
+
 @pytest.mark.parametrize(("batch_size", "num_batches"), [("full", 1), (1, 304), (32, 10)])
 def test_batch_size_modes(batch_size, num_batches):
     data = HousingDataModule(batch_size=batch_size)

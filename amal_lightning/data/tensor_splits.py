@@ -1,0 +1,45 @@
+"""Small tables held in memory as train, validation and test TensorDatasets (TME1 and TME2)."""
+
+from typing import Optional, Union
+
+import lightning as L
+from torch.utils.data import DataLoader, TensorDataset
+
+from amal_lightning.data.batching import batch_loader
+
+
+class TensorSplitsDataModule(L.LightningDataModule):
+    """Serves the three splits that a subclass builds in :meth:`make_splits`, once per run.
+
+    The subclass's hyperparameters include ``batch_size`` (``full`` for the whole training split
+    per step, i.e. batch gradient descent, or a number of rows) and ``seed`` (the shuffling).
+    Validation and test batches always hold the whole split: they only measure.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.train_set: Optional[TensorDataset] = None
+
+    def make_splits(self) -> tuple[TensorDataset, TensorDataset, TensorDataset]:
+        """The training, validation and test sets (an empty one means no such loop)."""
+        raise NotImplementedError
+
+    def setup(self, stage: str) -> None:
+        if self.train_set is None:
+            self.train_set, self.val_set, self.test_set = self.make_splits()
+
+    def _loader(self, dataset: TensorDataset, shuffle: bool) -> Union[DataLoader, list]:
+        batch_size = self.hparams.batch_size
+        if batch_size == "full" or not shuffle:
+            batch_size = max(len(dataset), 1)
+        shuffle = shuffle and batch_size < len(dataset)
+        return batch_loader(dataset, batch_size, shuffle=shuffle, seed=self.hparams.seed, trainer=self.trainer)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> Union[DataLoader, list]:
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> Union[DataLoader, list]:
+        return self._loader(self.test_set, shuffle=False)
