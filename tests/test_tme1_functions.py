@@ -1,7 +1,9 @@
+import lightning as L
 import pytest
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
-from amal_lightning.tme1 import MSE, Context, Linear, linear, mse
+from amal_lightning.tme1 import MSE, Context, HandGradientRegression, Linear, linear, mse
 
 
 @pytest.mark.parametrize(("q", "n", "p"), [(10, 5, 3), (1, 4, 2), (7, 3, 1), (1, 1, 1), (5, 13, 1)])
@@ -54,3 +56,31 @@ def test_context_keeps_what_forward_saved():
     a, b = torch.ones(2), torch.zeros(3)
     ctx.save_for_backward(a, b)
     assert ctx.saved_tensors[0] is a and ctx.saved_tensors[1] is b
+
+
+def test_hand_gradient_regression_fits_several_outputs():
+    """The course's random data: x 50×13, y 50×3, ε = 0.05, every gradient written by hand."""
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(50, 13, generator=generator), torch.randn(50, 3, generator=generator)
+    model = HandGradientRegression(input_dim=13, output_dim=3, learning_rate=0.05)
+    assert model.weight.shape == (13, 3) and model.bias.shape == (3,)
+    # the same descent from the same start, with torch's own operations and autograd
+    W, b = model.weight.detach().clone(), model.bias.detach().clone()
+    for _ in range(5):
+        W.requires_grad_(), b.requires_grad_()
+        grad_W, grad_b = torch.autograd.grad((x @ W + b - y).pow(2).sum() / len(x), (W, b))
+        W, b = (W - 0.05 * grad_W).detach(), (b - 0.05 * grad_b).detach()
+    before = mse(model(x), y).item()
+
+    trainer = L.Trainer(
+        max_epochs=5, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
+    )
+    batches = DataLoader(TensorDataset(x, y), batch_size=50)  # one full batch per epoch
+    trainer.fit(model, batches, batches)
+
+    assert trainer.global_step == 5
+    after = mse(model(x), y).item()
+    assert after < before
+    assert trainer.callback_metrics["val/loss"].item() == pytest.approx(after)  # the loss summed over 3 outputs
+    torch.testing.assert_close(model.weight, W)
+    torch.testing.assert_close(model.bias, b)

@@ -2,6 +2,7 @@
 
 import lightning as L
 import torch
+from jsonargparse.typing import PositiveInt
 from torch import nn
 
 from amal_lightning.data.housing import NUM_FEATURES
@@ -18,15 +19,20 @@ class HandGradientRegression(L.LightningModule):
 
     Args:
         input_dim: number of features n.
+        output_dim: number of outputs p (weight n×p, bias (p,)): 1 for the housing price, 3 for
+            the course's random targets (``x`` 50×13, ``y`` 50×3); the loss sums the squared
+            errors over the outputs.
         learning_rate: the step size ε.
     """
 
-    def __init__(self, input_dim: int = NUM_FEATURES, learning_rate: float = 0.1) -> None:
+    def __init__(
+        self, input_dim: PositiveInt = NUM_FEATURES, output_dim: PositiveInt = 1, learning_rate: float = 0.1
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.weight = nn.Parameter(torch.randn(input_dim, 1) * 0.01, requires_grad=False)
-        self.bias = nn.Parameter(torch.zeros(1), requires_grad=False)
+        self.weight = nn.Parameter(torch.randn(input_dim, output_dim) * 0.01, requires_grad=False)
+        self.bias = nn.Parameter(torch.zeros(output_dim), requires_grad=False)
         # Epoch means, logged once per epoch: why in amal_lightning/metrics.py.
         self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
 
