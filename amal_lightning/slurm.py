@@ -24,6 +24,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from amal_lightning.errors import AmalError, first_line
+from amal_lightning.runs import next_hpc_checkpoint
 
 SCRIPT_DIR = Path("slurm")
 TIME_LIMIT = re.compile(r"^(\d+-)?\d{1,2}:[0-5]\d:[0-5]\d$")
@@ -206,9 +207,7 @@ class CheckpointAndRequeue(Callback):
         if not signalled:
             return
         self.signalled = False
-        folder = Path(trainer.default_root_dir)
-        numbers = [int(path.stem.rsplit("_", 1)[1]) for path in folder.glob("hpc_ckpt_*.ckpt")]
-        path = folder / f"hpc_ckpt_{max(numbers, default=0) + 1}.ckpt"
+        path = next_hpc_checkpoint(Path(trainer.default_root_dir))
         trainer.save_checkpoint(path)
         if trainer.is_global_zero:
             job_id = slurm_job_id()

@@ -1,0 +1,193 @@
+"""Run folders: where a run's checkpoints and logs go, and which checkpoint a run resumes from.
+
+Every run has a name shared by its TensorBoard folder ``logs/<experiment>/<run>`` and its
+checkpoint folder ``checkpoints/<experiment>/<run>``:
+
+- ``<experiment>`` is ``--experiment`` if given, else the last ``--config`` file's stem;
+- ``<run>`` is ``version_N`` (the first N free under both folders), or ``slurm-<job id>``
+  inside a SLURM job, so that a requeued job finds its own folder again.
+
+A run folder holds ``last.ckpt`` (the latest state, for resuming), ``best.ckpt`` (the lowest
+validation loss) and, on a SLURM cluster, ``hpc_ckpt_N.ckpt`` (saved on the signal that comes
+before the time limit). ``--ckpt_path last`` (or ``best``) picks the newest such file of the
+experiment. A new run never writes into an earlier run's folders; a fit resumed from a run's
+latest state (``last.ckpt`` or ``hpc_ckpt_N.ckpt``) goes on in that run's folders, so its curves
+continue and its best checkpoint still competes with the earlier epochs.
+
+:func:`plan_run` decides all of this from the parsed options and the files on disk, and
+changes nothing.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+
+from amal_lightning.errors import AmalError, first_line
+
+LOG_DIR = Path("logs")
+LAST = "last"
+BEST = "best"
+CHECKPOINT_SUFFIX = ".ckpt"
+HPC_PREFIX = "hpc_ckpt_"
+HPC_PATTERN = re.compile(rf"^{HPC_PREFIX}(\d+)\{CHECKPOINT_SUFFIX}$")
+VERSION_PATTERN = re.compile(r"^version_(\d+)$")
+# The first process of a multi-device run sets it, so that the processes it starts, which parse
+# the same command line again, use its run folder instead of picking the next free one.
+RUN_NAME_VARIABLE = "AMAL_RUN_NAME"
+
+PathLike = Union[str, Path]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What :func:`plan_run` decided: the run's name and folders, and the checkpoint to load."""
+
+    experiment: str
+    name: str
+    checkpoint_dir: Path
+    ckpt_path: Optional[Path]
+
+    @property
+    def log_dir(self) -> Path:
+        return LOG_DIR / self.experiment / self.name
+
+
+def hpc_checkpoint_name(number: int) -> str:
+    """``hpc_ckpt_<number>.ckpt``: the name Lightning looks for when a requeued SLURM job starts."""
+    return f"{HPC_PREFIX}{number}{CHECKPOINT_SUFFIX}"
+
+
+def next_hpc_checkpoint(folder: Path) -> Path:
+    """The next free ``hpc_ckpt_N.ckpt`` in ``folder`` (N counts from 1)."""
+    numbers = [int(match.group(1)) for path in folder.glob("*") if (match := HPC_PATTERN.match(path.name))]
+    return folder / hpc_checkpoint_name(max(numbers, default=0) + 1)
+
+
+def is_latest_state(path: Path) -> bool:
+    """Whether ``path`` is a run's latest state (``last.ckpt`` or ``hpc_ckpt_N.ckpt``), from which it resumes."""
+    return path.name == LAST + CHECKPOINT_SUFFIX or HPC_PATTERN.match(path.name) is not None
+
+
+def experiment_name(config_files: Optional[Sequence[Any]], override: Optional[str]) -> str:
+    """``--experiment`` if given, else the stem of the last ``--config`` file, else ``default``."""
+    if override:
+        return override
+    if config_files:
+        return Path(str(config_files[-1])).stem
+    return "default"
+
+
+def next_version(*folders: Path) -> str:
+    """``version_N`` with the first N not used under any of ``folders``."""
+    used = [
+        int(match.group(1))
+        for folder in folders
+        if folder.is_dir()
+        for child in folder.iterdir()
+        if (match := VERSION_PATTERN.match(child.name))
+    ]
+    return f"version_{max(used, default=-1) + 1}"
+
+
+def newest_state(folder: Path) -> Optional[Path]:
+    """The most recently written ``last.ckpt`` or ``hpc_ckpt_N.ckpt`` in ``folder``, if any."""
+    candidates = [path for path in folder.glob(f"*{CHECKPOINT_SUFFIX}") if is_latest_state(path)]
+    return max(candidates, key=lambda path: path.stat().st_mtime, default=None)
+
+
+def newest_checkpoint(experiment_dir: Path, which: str) -> Path:
+    """The most recently written ``last`` (or ``best``) checkpoint among the experiment's runs.
+
+    For ``last``, a checkpoint saved on a SLURM signal counts too: it is the latest state of its run.
+    """
+    if which == LAST:
+        candidates = [path for path in experiment_dir.glob(f"*/*{CHECKPOINT_SUFFIX}") if is_latest_state(path)]
+    else:
+        candidates = list(experiment_dir.glob(f"*/{which}{CHECKPOINT_SUFFIX}"))
+    if not candidates:
+        raise AmalError(
+            f"--ckpt_path {which}: no {which}.ckpt under {experiment_dir}/ (train first, or pass a checkpoint file)"
+        )
+    return max(candidates, key=lambda path: path.stat().st_mtime)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Loads a checkpoint with ``weights_only=True``; one line of error if it is not a Lightning checkpoint."""
+    if not path.is_file():
+        raise AmalError(f"--ckpt_path {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged file
+        raise AmalError(f"{path}: not a readable checkpoint ({first_line(error)})") from None
+    if not isinstance(checkpoint, dict):
+        raise AmalError(f"{path}: not a Lightning checkpoint (no dictionary)")
+    missing = [key for key in ("state_dict", "pytorch-lightning_version") if key not in checkpoint]
+    if missing:
+        raise AmalError(f"{path}: not a Lightning checkpoint (no {' or '.join(missing)})")
+    return checkpoint
+
+
+def plan_run(
+    subcommand: Optional[str],
+    config_files: Optional[Sequence[Any]],
+    experiment: Optional[str],
+    checkpoint_root: PathLike,
+    ckpt_path: Optional[str],
+    slurm_job_id: Optional[str] = None,
+    environ: Optional[Mapping[str, str]] = None,
+) -> RunPlan:
+    """Decides a run's name and folders and the checkpoint it loads, from the options and the files on disk.
+
+    Args:
+        subcommand: ``fit``, ``validate``, ``test``, ``predict`` (or None without subcommands).
+        config_files: the ``--config`` files, in order.
+        experiment: ``--experiment``, if given.
+        checkpoint_root: ``--checkpoint_dir``, which holds a folder per experiment.
+        ckpt_path: ``--ckpt_path``: a file, ``last``, ``best``, ``hpc`` or None.
+        slurm_job_id: this SLURM job's id, or None outside a SLURM job.
+        environ: the process environment (a child process of a multi-device run inherits its run name).
+    """
+    environ = environ or {}
+    experiment = experiment_name(config_files, experiment)
+    experiment_dir = Path(checkpoint_root) / experiment
+    if ckpt_path == "hpc" and slurm_job_id is None:
+        raise AmalError("--ckpt_path hpc: only inside a SLURM job (elsewhere `--ckpt_path last` finds its checkpoints)")
+    checkpoint: Optional[Path] = None
+    if ckpt_path in (LAST, BEST):
+        checkpoint = newest_checkpoint(experiment_dir, ckpt_path)
+    elif ckpt_path not in (None, "hpc"):
+        checkpoint = Path(ckpt_path)
+    if checkpoint is not None:
+        read_checkpoint(checkpoint)
+
+    # Resuming a run from its latest state goes on in its folders; anything else starts a new
+    # run, so that no earlier checkpoint is overwritten.
+    resumed_run = None
+    if subcommand == "fit" and checkpoint is not None and is_latest_state(checkpoint):
+        folder = checkpoint.resolve().parent
+        if folder.parent == experiment_dir.resolve():
+            resumed_run = folder.name
+    if resumed_run is not None:
+        name = resumed_run
+    elif "LOCAL_RANK" in environ and RUN_NAME_VARIABLE in environ:
+        name = environ[RUN_NAME_VARIABLE]
+    elif slurm_job_id is not None:
+        name = f"slurm-{slurm_job_id}"
+    else:
+        name = next_version(experiment_dir, LOG_DIR / experiment)
+    run_dir = experiment_dir / name
+
+    if subcommand == "fit" and slurm_job_id is not None:
+        # A requeued job (time limit, preemption, node failure) finds its run folder again and goes
+        # on from the newest state saved there, whatever checkpoint it first started from.
+        state = newest_state(run_dir)
+        if state is not None:
+            read_checkpoint(state)
+            checkpoint = state
+        elif ckpt_path == "hpc":
+            raise AmalError(f"--ckpt_path hpc: no {HPC_PREFIX}N.ckpt in {run_dir}/ yet")
+    return RunPlan(experiment=experiment, name=name, checkpoint_dir=run_dir, ckpt_path=checkpoint)
