@@ -22,7 +22,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from amal_lightning.checkpoints import BestCheckpoint, LastCheckpoint
 from amal_lightning.errors import AmalError
 from amal_lightning.loggers import BufferedTensorBoardLogger
-from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, plan_run
+from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, check_checkpoint_model, plan_run
 from amal_lightning.slurm import CheckpointAndRequeue, in_slurm_job, slurm_job_id, submit
 
 # Lightning redraws its bar after every batch by default, which costs more than a training step
@@ -66,6 +66,9 @@ class AmalCLI(LightningCLI):
             slurm_job_id() if in_slurm_job() else None,
             os.environ,
         )
+        model = config.get("model")
+        if self.run_plan.hyperparameters and model is not None and model.get("class_path"):
+            check_checkpoint_model(self.run_plan.ckpt_path, self.run_plan.hyperparameters, model.class_path)
         if "ckpt_path" in config:
             config.ckpt_path = None if self.run_plan.ckpt_path is None else str(self.run_plan.ckpt_path)
         os.environ[RUN_NAME_VARIABLE] = self.run_plan.name  # inherited by the processes of a multi-device run

@@ -18,6 +18,8 @@ continue and its best checkpoint still competes with the earlier epochs.
 changes nothing.
 """
 
+import importlib
+import inspect
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +52,8 @@ class RunPlan:
     name: str
     checkpoint_dir: Path
     ckpt_path: Optional[Path]
+    # the checkpoint's model hyperparameters, as saved (None without a checkpoint)
+    hyperparameters: Optional[dict[str, Any]] = None
 
     @property
     def log_dir(self) -> Path:
@@ -161,8 +165,7 @@ def plan_run(
         checkpoint = newest_checkpoint(experiment_dir, ckpt_path)
     elif ckpt_path not in (None, "hpc"):
         checkpoint = Path(ckpt_path)
-    if checkpoint is not None:
-        read_checkpoint(checkpoint)
+    hyperparameters = None if checkpoint is None else read_checkpoint(checkpoint).get("hyper_parameters", {})
 
     # Resuming a run from its latest state goes on in its folders; anything else starts a new
     # run, so that no earlier checkpoint is overwritten.
@@ -186,8 +189,37 @@ def plan_run(
         # on from the newest state saved there, whatever checkpoint it first started from.
         state = newest_state(run_dir)
         if state is not None:
-            read_checkpoint(state)
+            hyperparameters = read_checkpoint(state).get("hyper_parameters", {})
             checkpoint = state
         elif ckpt_path == "hpc":
             raise AmalError(f"--ckpt_path hpc: no {HPC_PREFIX}N.ckpt in {run_dir}/ yet")
-    return RunPlan(experiment=experiment, name=name, checkpoint_dir=run_dir, ckpt_path=checkpoint)
+    return RunPlan(experiment, name, run_dir, checkpoint, hyperparameters)
+
+
+def check_checkpoint_model(path: Path, hyperparameters: Mapping[str, Any], model_class_path: str) -> None:
+    """Fails with one line unless a checkpoint's model is the config's class, with options it accepts.
+
+    LightningCLI imports the class named in a checkpoint and builds it with the checkpoint's
+    hyperparameters over the config's: a checkpoint of another model would silently replace the
+    config's (or import any installed module). This runs first, and imports nothing but the
+    config's own class (already imported while the config was parsed).
+    """
+    module, _, name = model_class_path.rpartition(".")
+    model_class = getattr(importlib.import_module(module), name)
+    expected = f"{model_class.__module__}.{model_class.__qualname__}"
+    recorded = hyperparameters.get("_class_path")
+    if recorded is not None and recorded != expected and not _same_class(recorded, model_class):
+        raise AmalError(f"{path}: a checkpoint of {recorded}, but the config's model is {expected}")
+    accepted = set(inspect.signature(model_class).parameters)
+    unknown = sorted(key for key in hyperparameters if not key.startswith("_") and key not in accepted)
+    if unknown:
+        raise AmalError(
+            f"{path}: its hyperparameters {', '.join(unknown)} are not options of {model_class.__name__} "
+            "(a checkpoint written by an earlier version of amal_lightning?)"
+        )
+
+
+def _same_class(class_path: str, model_class: type) -> bool:
+    """Whether ``class_path`` names ``model_class`` through a package that re-exports it (no import)."""
+    module, _, name = class_path.rpartition(".")
+    return name == model_class.__qualname__ and model_class.__module__.startswith(module + ".")

@@ -10,6 +10,7 @@ import torch
 from amal_lightning.errors import AmalError
 from amal_lightning.runs import (
     RUN_NAME_VARIABLE,
+    check_checkpoint_model,
     experiment_name,
     newest_checkpoint,
     next_hpc_checkpoint,
@@ -125,3 +126,18 @@ def test_newest_checkpoint_and_next_hpc_name(tmp_path):
     write_checkpoint(folder / "hpc_ckpt_1.ckpt")
     write_checkpoint(folder / "hpc_ckpt_7.ckpt")
     assert next_hpc_checkpoint(folder).name == "hpc_ckpt_8.ckpt"
+
+
+def test_a_checkpoint_must_hold_the_configs_model_with_options_it_accepts(tmp_path):
+    path = tmp_path / "model.ckpt"
+    saved = {"_class_path": "amal_lightning.tme2.AutogradRegression", "input_dim": 13, "learning_rate": 0.1}
+    check_checkpoint_model(path, saved, "amal_lightning.tme2.AutogradRegression")
+    check_checkpoint_model(path, saved, "amal_lightning.tme2.regression.AutogradRegression")  # the same class
+    with pytest.raises(AmalError, match="a checkpoint of amal_lightning.tme2.AutogradRegression, but the config's"):
+        check_checkpoint_model(path, saved, "amal_lightning.tme2.TanhMLP")
+    hostile = {**saved, "_class_path": "os.system"}
+    with pytest.raises(AmalError, match="a checkpoint of os.system"):
+        check_checkpoint_model(path, hostile, "amal_lightning.tme2.AutogradRegression")
+    older = {**saved, "num_images": 8}
+    with pytest.raises(AmalError, match="hyperparameters num_images are not options of AutogradRegression"):
+        check_checkpoint_model(path, older, "amal_lightning.tme2.AutogradRegression")
