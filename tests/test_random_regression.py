@@ -1,7 +1,10 @@
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from amal_lightning.data import RandomRegressionDataModule
+from amal_lightning.tme1 import HandGradientRegression
+from tests.helpers import CONFIGS, run_inprocess
 
 
 def splits(**options):
@@ -64,3 +67,36 @@ def test_batch_sizes(batch_size, sizes):
     assert [len(x) for x, _ in data.val_dataloader()] == [20]
     served, rows = torch.cat([x for x, _ in batches]), data.train_set.tensors[0]
     assert torch.equal(served[served[:, 0].argsort()], rows[rows[:, 0].argsort()])  # each row once
+
+
+def least_squares_mse(x: torch.Tensor, y: torch.Tensor) -> float:
+    """The lowest MSE (summed over outputs, divided by the rows) of an affine map, with an intercept."""
+    X = torch.cat([x.double(), torch.ones(len(x), 1, dtype=torch.double)], 1)
+    solution = torch.linalg.lstsq(X, y.double()).solution
+    return ((X @ solution - y.double()) ** 2).sum().item() / len(x)
+
+
+def test_config_trains_three_outputs_on_the_random_data(workdir):
+    run_inprocess("fit", "--config", str(CONFIGS / "tme1_random.yaml"), "--trainer.max_epochs=3")
+    checkpoint = torch.load("checkpoints/tme1_random/version_0/last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 2 and checkpoint["global_step"] == 3  # full batch: one step an epoch
+    assert checkpoint["state_dict"]["weight"].shape == (13, 3)
+    assert checkpoint["datamodule_hyper_parameters"]["num_examples"] == 50
+    events = EventAccumulator("logs/tme1_random/version_0")
+    events.Reload()
+    train_losses = [event.value for event in events.Scalars("train/loss")]
+    assert len(train_losses) == 3 and train_losses[-1] < train_losses[0]
+    assert len(events.Scalars("val/loss")) == 3
+
+
+@pytest.mark.slow
+def test_config_converges_to_the_least_squares_fit(workdir):
+    run_inprocess("fit", "--config", str(CONFIGS / "tme1_random.yaml"))
+    model = HandGradientRegression.load_from_checkpoint("checkpoints/tme1_random/version_0/last.ckpt")
+    assert (model.hparams.input_dim, model.hparams.output_dim, model.hparams.learning_rate) == (13, 3, 0.05)
+    x, y = splits().train_set.tensors
+    with torch.no_grad():
+        reached = ((model(x) - y) ** 2).sum().item() / len(x)
+    optimum = least_squares_mse(x, y)
+    assert optimum == pytest.approx(2.30, abs=0.01)  # about p (q - n - 1) / q = 2.16: fitting noise
+    assert reached == pytest.approx(optimum, rel=1e-4)
