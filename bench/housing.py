@@ -15,7 +15,6 @@ taken from the wall times of the TensorBoard events of the first and last epochs
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from bench.mnist import REPO, child_env, machine, train_loss_wall_times
+from bench.common import AMAL, REPO, machine, run_process, train_loss_wall_times
 
 LEARNING_RATE = 0.1
 
@@ -71,9 +70,7 @@ def measure(route: str, args: argparse.Namespace) -> float:
     with tempfile.TemporaryDirectory() as workdir:
         if route == "amal":
             command = [
-                sys.executable,
-                "-m",
-                "amal_lightning",
+                *AMAL,
                 "fit",
                 "--config",
                 str(REPO / "configs" / "regression.yaml"),
@@ -82,12 +79,10 @@ def measure(route: str, args: argparse.Namespace) -> float:
             ]
         else:
             command = [sys.executable, "-m", "bench.housing", "--child", f"--epochs={args.epochs}"]
-        result = subprocess.run(command, cwd=workdir, env=child_env(), capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"{route} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+        output, _ = run_process(command, Path(workdir))
         if route == "amal":
             return amal_rate(Path(workdir) / "logs" / "regression" / "version_0")
-        return json.loads(result.stdout.strip().splitlines()[-1])["epochs_per_s"]
+        return json.loads(output.strip().splitlines()[-1])["epochs_per_s"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,10 +21,7 @@ temporary folder: the time of an epoch does not depend on what the pixels show.
 
 import argparse
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,11 +29,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from amal_lightning.data.idx import write_idx
+from bench.common import REPO, build_model, loss_and_metric, machine, run_process, train_loss_wall_times, training_loss
 
-REPO = Path(__file__).resolve().parents[1]
 ROUTES = ("amal", "hand", "torchvision")
 VAL_FRACTION = 1 / 12
 
@@ -48,32 +44,6 @@ def synthetic_mnist(data_dir: Path, train: int, test: int) -> None:
     for prefix, count in (("train", train), ("t10k", test)):
         write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, count, dtype=np.uint8))
-
-
-def build_model(args: argparse.Namespace) -> torch.nn.Module:
-    """The same modules the project's LightningModules hold, compiled where ``amal`` compiles them."""
-    from amal_lightning.tme3 import Autoencoder, Classifier
-
-    if args.model == "classifier":
-        return Classifier(hidden_dim=args.hidden_dim, compile=args.compile)
-    return Autoencoder(compile=args.compile)
-
-
-def training_loss(name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    if name == "classifier":
-        return F.cross_entropy(model(x), y)
-    return F.binary_cross_entropy_with_logits(model.reconstruction_logits(x), x)
-
-
-def validation_loss_and_metric(
-    name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The loss and the accuracy (classifier) or pixel MSE (autoencoder)."""
-    if name == "classifier":
-        logits = model(x)
-        return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
-    logits = model.reconstruction_logits(x)
-    return F.binary_cross_entropy_with_logits(logits, x), F.mse_loss(torch.sigmoid(logits), x)
 
 
 def split(num_train: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,7 +73,7 @@ def timed_epochs(args: argparse.Namespace, model: torch.nn.Module, train_batches
         with torch.no_grad():  # the validation amal does too: loss, and accuracy or MSE
             totals, count = torch.zeros(2, device=device), 0
             for x, y in val_batches():
-                totals += torch.stack(validation_loss_and_metric(args.model, model, x, y)) * len(x)
+                totals += torch.stack(loss_and_metric(args.model, model, x, y)) * len(x)
                 count += len(x)
             (totals / count).tolist()
         if device.type == "cuda":
@@ -129,7 +99,7 @@ def run_hand(args: argparse.Namespace) -> list[float]:
         return batches(train_rows[torch.randperm(len(train_rows), device=device)])
 
     torch.manual_seed(0)
-    model = build_model(args).to(device)
+    model = build_model(args.model, args.hidden_dim, args.compile).to(device)
     return timed_epochs(args, model, shuffled, lambda: batches(val_rows))
 
 
@@ -149,7 +119,7 @@ def run_torchvision(args: argparse.Namespace) -> list[float]:
         return ((x.view(len(x), -1).to(device), y.to(device)) for x, y in loader)
 
     torch.manual_seed(0)
-    model = build_model(args).to(device)
+    model = build_model(args.model, args.hidden_dim, args.compile).to(device)
     return timed_epochs(args, model, lambda: batches(train), lambda: batches(val))
 
 
@@ -177,23 +147,9 @@ def run_amal(args: argparse.Namespace) -> None:
     main(amal_arguments(args))
 
 
-def train_loss_wall_times(log_dir: Path) -> list[float]:
-    """When each epoch's ``train/loss`` was written to TensorBoard by an ``amal`` run: its epochs' ends."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
-    events.Reload()
-    return [event.wall_time for event in events.Scalars("train/loss")]
-
-
 def amal_epoch_times(log_root: Path) -> list[float]:
     stamps = train_loss_wall_times(next(log_root.glob("logs/*/version_0")))
     return [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
-
-
-def child_env() -> dict[str, str]:
-    """The environment of a benchmark's child process: this repository importable from any folder."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
 def measure(route: str, args: argparse.Namespace) -> dict:
@@ -201,17 +157,10 @@ def measure(route: str, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as workdir:
         options = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in CHILD_OPTIONS]
         command = [sys.executable, "-m", "bench.mnist", "--child", route, *options]
-        output = Path(workdir) / "output.txt"
-        with output.open("w") as sink:
-            # in a scratch folder: amal's logs and checkpoints go there
-            child = subprocess.Popen(command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT, env=child_env())
-            _, status, usage = os.wait4(child.pid, 0)  # the rusage of this child alone
-            child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
-            raise RuntimeError(f"{route} failed:\n{output.read_text()[-3000:]}")
-        result = json.loads(output.read_text().strip().splitlines()[-1])
+        output, peak_rss_mb = run_process(command, Path(workdir))
+        result = json.loads(output.strip().splitlines()[-1])
         times = amal_epoch_times(Path(workdir)) if route == "amal" else result["times"][1:]
-        return {"times": times, "peak_rss_mb": usage.ru_maxrss / 1024, "peak_cuda_mb": result["cuda_mb"]}
+        return {"times": times, "peak_rss_mb": peak_rss_mb, "peak_cuda_mb": result["cuda_mb"]}
 
 
 CHILD_OPTIONS = ("model", "epochs", "device", "data_dir", "batch_size", "hidden_dim", "compile")
@@ -221,18 +170,6 @@ def run_child(args: argparse.Namespace) -> None:
     times = {"amal": run_amal, "hand": run_hand, "torchvision": run_torchvision}[args.child](args)
     cuda_mb = torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda" else None
     print(json.dumps({"times": times, "cuda_mb": cuda_mb}))
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
-        cpu = names[0] if names else cpu
-    text = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    if torch.cuda.is_available():
-        text += f", GPU {torch.cuda.get_device_name()}"
-    return text
 
 
 def report(args: argparse.Namespace, results: dict[str, list[dict]]) -> str:

@@ -6,19 +6,17 @@ accuracy for the classifier, BCE and pixel MSE for the autoencoder.
 
     python -m bench.parity --model classifier --epochs 10 --source full --data-dir data
     python -m bench.parity --model autoencoder --epochs 10 --source sample
+    python -m bench.parity --smoke         # one epoch on the bundled sample; what CI runs so the script cannot rot
 """
 
 import argparse
 import csv
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 
-from bench.mnist import REPO, build_model
+from bench.common import AMAL, REPO, build_model, loss_and_metric, run_process, training_loss
 
 
 def plain_loop(args: argparse.Namespace) -> dict[str, float]:
@@ -28,57 +26,46 @@ def plain_loop(args: argparse.Namespace) -> dict[str, float]:
     data.prepare_data()
     data.setup("fit")
     torch.manual_seed(0)
-    model = build_model(args.model, 256)
+    model = build_model(args.model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     images, labels = data.train_set.images, data.train_set.labels
     for _ in range(args.epochs):
         for batch in torch.randperm(len(labels)).split(128):
-            x, y = images[batch].float().div_(255), labels[batch]
-            if args.model == "classifier":
-                loss = F.cross_entropy(model(x), y)
-            else:
-                loss = F.binary_cross_entropy_with_logits(model.reconstruction_logits(x), x)
+            loss = training_loss(args.model, model, images[batch].float().div_(255), labels[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
     x, y = data.test_set[torch.arange(len(data.test_set))]
     with torch.no_grad():
-        if args.model == "classifier":
-            logits = model(x)
-            return {
-                "test/loss": F.cross_entropy(logits, y).item(),
-                "test/acc": (logits.argmax(1) == y).float().mean().item(),
-            }
-        logits = model.reconstruction_logits(x)
-        return {
-            "test/loss": F.binary_cross_entropy_with_logits(logits, x).item(),
-            "test/mse": F.mse_loss(torch.sigmoid(logits), x).item(),
-        }
+        loss, metric = loss_and_metric(args.model, model, x, y)
+    return {"test/loss": loss.item(), "test/acc" if args.model == "classifier" else "test/mse": metric.item()}
 
 
 def through_amal(args: argparse.Namespace) -> dict[str, float]:
-    amal = str(Path(sys.executable).with_name("amal"))
     config = str(REPO / "configs" / f"{args.model}.yaml")
     data = [f"--data.data_dir={Path(args.data_dir).resolve()}", f"--data.source={args.source}"]
     csv_logger = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir=csv"]
     with tempfile.TemporaryDirectory() as workdir:
         for command in (
-            [amal, "fit", "--config", config, f"--trainer.max_epochs={args.epochs}", *data],
-            [amal, "test", "--config", config, "--ckpt_path=last", *data, *csv_logger],
+            [*AMAL, "fit", "--config", config, f"--trainer.max_epochs={args.epochs}", *data],
+            [*AMAL, "test", "--config", config, "--ckpt_path=last", *data, *csv_logger],
         ):
-            subprocess.run(command, cwd=workdir, check=True, capture_output=True)
+            run_process(command, Path(workdir))
         with next(Path(workdir, "csv").rglob("metrics.csv")).open() as file:
             row = list(csv.DictReader(file))[-1]
     return {name: float(value) for name, value in row.items() if name.startswith("test/") and value}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["classifier", "autoencoder"], default="classifier")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--source", choices=["full", "sample"], default="full")
     parser.add_argument("--data-dir", default="data")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="one epoch on the bundled sample, for CI")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.epochs, args.source = 1, "sample"
     results = {"amal": through_amal(args), "plain loop": plain_loop(args)}
     names = sorted(results["amal"])
     print(f"{args.model}, {args.epochs} epochs, MNIST source {args.source}")

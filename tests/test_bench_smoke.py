@@ -30,3 +30,22 @@ def test_housing_benchmark_smoke_mode_prints_its_table():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| route | epochs/s (median) |" in result.stdout
     assert "| amal |" in result.stdout and "| hand |" in result.stdout
+
+
+def test_parity_benchmark_smoke_mode_prints_both_routes_metrics():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.parity", "--smoke"], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| route | test/acc | test/loss |" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("| amal |", "| plain loop |"))]
+    assert len(rows) == 2
+    for row in rows:  # one epoch on the sample already classifies far above chance (0.1) on both routes
+        accuracy = float(row.split("|")[2])
+        assert accuracy > 0.5
+
+
+def test_benchmarks_share_helpers_only_through_bench_common():
+    for module in (REPO / "bench").glob("*.py"):
+        imports = [line for line in module.read_text().splitlines() if line.startswith(("from bench", "import bench"))]
+        assert all(line.startswith("from bench.common import") for line in imports), (module.name, imports)
