@@ -22,7 +22,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from amal_lightning.checkpoints import BestCheckpoint, LastCheckpoint
 from amal_lightning.errors import AmalError
 from amal_lightning.loggers import BufferedTensorBoardLogger
-from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, check_checkpoint_model, plan_run
+from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, check_checkpoint_model, claim_run_folders, plan_run
 from amal_lightning.slurm import CheckpointAndRequeue, in_slurm_job, slurm_job_id, submit
 
 # Lightning redraws its bar after every batch by default, which costs more than a training step
@@ -69,6 +69,13 @@ class AmalCLI(LightningCLI):
         model = config.get("model")
         if self.run_plan.hyperparameters and model is not None and model.get("class_path"):
             check_checkpoint_model(self.run_plan.ckpt_path, self.run_plan.hyperparameters, model.class_path)
+        if subcommand is not None:
+            trainer = config.trainer
+            self.run_plan = claim_run_folders(
+                self.run_plan,
+                checkpoints=subcommand == "fit" and trainer.get("enable_checkpointing") is not False,
+                logs=trainer.get("logger") in (None, True),
+            )
         if "ckpt_path" in config:
             config.ckpt_path = None if self.run_plan.ckpt_path is None else str(self.run_plan.ckpt_path)
         os.environ[RUN_NAME_VARIABLE] = self.run_plan.name  # inherited by the processes of a multi-device run

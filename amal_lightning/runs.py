@@ -22,7 +22,7 @@ import importlib
 import inspect
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -37,6 +37,9 @@ CHECKPOINT_SUFFIX = ".ckpt"
 HPC_PREFIX = "hpc_ckpt_"
 HPC_PATTERN = re.compile(rf"^{HPC_PREFIX}(\d+)\{CHECKPOINT_SUFFIX}$")
 VERSION_PATTERN = re.compile(r"^version_(\d+)$")
+# What an experiment may be called: a plain folder name, so that nothing is written outside
+# the checkpoint and log folders (no "..", no "/", no hidden folders).
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 # The first process of a multi-device run sets it, so that the processes it starts, which parse
 # the same command line again, use its run folder instead of picking the next free one.
 RUN_NAME_VARIABLE = "AMAL_RUN_NAME"
@@ -54,6 +57,8 @@ class RunPlan:
     ckpt_path: Optional[Path]
     # the checkpoint's model hyperparameters, as saved (None without a checkpoint)
     hyperparameters: Optional[dict[str, Any]] = None
+    # a fresh version_N, which claim_run_folders may move on to the next free number
+    new_version: bool = False
 
     @property
     def log_dir(self) -> Path:
@@ -77,12 +82,22 @@ def is_latest_state(path: Path) -> bool:
 
 
 def experiment_name(config_files: Optional[Sequence[Any]], override: Optional[str]) -> str:
-    """``--experiment`` if given, else the stem of the last ``--config`` file, else ``default``."""
-    if override:
-        return override
-    if config_files:
-        return Path(str(config_files[-1])).stem
-    return "default"
+    """``--experiment`` if given, else the stem of the last ``--config`` file, else ``default``.
+
+    Either must be a plain folder name (letters, digits, ``.``, ``_``, ``-``, not starting with ``.``).
+    """
+    if override is not None:
+        name, where = override, "--experiment"
+    elif config_files:
+        name, where = Path(str(config_files[-1])).stem, f"--config {config_files[-1]}"
+    else:
+        return "default"
+    if not PLAIN_NAME.match(name):
+        raise AmalError(
+            f"{where}: {name!r} is not a plain folder name for the experiment "
+            "(letters, digits, '.', '_' and '-', not starting with '.')"
+        )
+    return name
 
 
 def next_version(*folders: Path) -> str:
@@ -182,6 +197,7 @@ def plan_run(
         name = f"slurm-{slurm_job_id}"
     else:
         name = next_version(experiment_dir, LOG_DIR / experiment)
+    new_version = VERSION_PATTERN.match(name) is not None and name != resumed_run and "LOCAL_RANK" not in environ
     run_dir = experiment_dir / name
 
     if subcommand == "fit" and slurm_job_id is not None:
@@ -193,7 +209,32 @@ def plan_run(
             checkpoint = state
         elif ckpt_path == "hpc":
             raise AmalError(f"--ckpt_path hpc: no {HPC_PREFIX}N.ckpt in {run_dir}/ yet")
-    return RunPlan(experiment, name, run_dir, checkpoint, hyperparameters)
+    return RunPlan(experiment, name, run_dir, checkpoint, hyperparameters, new_version)
+
+
+def claim_run_folders(plan: RunPlan, checkpoints: bool, logs: bool) -> RunPlan:
+    """Creates the run's folders; a new ``version_N`` is taken atomically, or the next number is tried.
+
+    Two runs started at the same moment (on one machine, or on nodes sharing a filesystem) both
+    see ``version_N`` free; the exclusive ``mkdir`` lets exactly one of them have it.
+    """
+    while True:
+        folders = [folder for folder, wanted in ((plan.checkpoint_dir, checkpoints), (plan.log_dir, logs)) if wanted]
+        try:
+            for folder in folders:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                if folder.parent.is_dir() and folder.exists() and not folder.is_dir():
+                    raise NotADirectoryError(20, "exists and is not a folder", str(folder))
+                folder.mkdir(exist_ok=not plan.new_version)
+            return plan
+        except FileExistsError as error:
+            if not (plan.new_version and folder.parent.is_dir() and folder.is_dir()):
+                raise AmalError(f"{error.filename or folder}: cannot create the run folder (not a folder)") from None
+            number = int(VERSION_PATTERN.match(plan.name).group(1)) + 1
+            name = f"version_{number}"
+            plan = replace(plan, name=name, checkpoint_dir=plan.checkpoint_dir.parent / name)
+        except OSError as error:
+            raise AmalError(f"{error.filename or folder}: cannot create the run folder ({error.strerror})") from None
 
 
 def check_checkpoint_model(path: Path, hyperparameters: Mapping[str, Any], model_class_path: str) -> None:

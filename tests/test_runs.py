@@ -11,6 +11,7 @@ from amal_lightning.errors import AmalError
 from amal_lightning.runs import (
     RUN_NAME_VARIABLE,
     check_checkpoint_model,
+    claim_run_folders,
     experiment_name,
     newest_checkpoint,
     next_hpc_checkpoint,
@@ -141,3 +142,32 @@ def test_a_checkpoint_must_hold_the_configs_model_with_options_it_accepts(tmp_pa
     older = {**saved, "num_images": 8}
     with pytest.raises(AmalError, match="hyperparameters num_images are not options of AutogradRegression"):
         check_checkpoint_model(path, older, "amal_lightning.tme2.AutogradRegression")
+
+
+def test_experiment_names_are_plain_folder_names():
+    for bad in ("../outside", "/abs", ".hidden", "a b", "x/y", ""):
+        with pytest.raises(AmalError, match="not a plain folder name"):
+            experiment_name(["configs/regression.yaml"], bad)
+    with pytest.raises(AmalError, match=r"--config configs/\.\.\.yaml: '\.\.' is not"):
+        experiment_name(["configs/...yaml"], None)
+    assert experiment_name(None, "run-2.b_c") == "run-2.b_c"
+
+
+def test_runs_started_together_claim_different_versions(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first, second = plan(Path("checkpoints")), plan(Path("checkpoints"))
+    assert first.name == second.name == "version_0"  # both saw version_0 free
+    first = claim_run_folders(first, checkpoints=True, logs=True)
+    second = claim_run_folders(second, checkpoints=True, logs=True)
+    assert (first.name, second.name) == ("version_0", "version_1")
+    assert second.checkpoint_dir.is_dir() and second.log_dir.is_dir()
+
+
+def test_a_resumed_run_keeps_its_folder_and_a_file_in_the_way_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_checkpoint(Path("checkpoints/regression/version_0/last.ckpt"))
+    resumed = claim_run_folders(plan(Path("checkpoints"), ckpt_path="last"), checkpoints=True, logs=True)
+    assert resumed.name == "version_0"
+    Path("blocked").write_text("a file where the checkpoints go")
+    with pytest.raises(AmalError, match="cannot create the run folder"):
+        claim_run_folders(plan(Path("blocked")), checkpoints=True, logs=False)
