@@ -1,19 +1,76 @@
-"""The two checkpoint files of a run folder: ``last.ckpt`` to resume from, ``best.ckpt`` to keep.
+"""How checkpoint files are written, and the two of a run folder: ``last.ckpt`` and ``best.ckpt``.
 
 Lightning's ``ModelCheckpoint(save_last=True, monitor=...)`` refreshes ``last.ckpt`` only when a
 top-k save happens (since 2.6), so ``last`` is a callback of its own that saves through
-``trainer.save_checkpoint``, like the SLURM callback does.
+``trainer.save_checkpoint``, like the SLURM callback does. Every file goes through
+:class:`AtomicCheckpointIO`.
 """
 
+import contextlib
+import os
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
 
+from amal_lightning.errors import AmalError
 from amal_lightning.runs import BEST, CHECKPOINT_SUFFIX, LAST
+
+# mkstemp makes files only the owner can read; a checkpoint gets the usual permissions instead.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file in its own folder, then renames it over the old one.
+
+    Lightning writes to a temporary file under the system's temp folder and moves it into place:
+    when the checkpoints sit on another filesystem (a cluster's shared storage), that move is a
+    copy over the old file, and a kill during the copy leaves a truncated checkpoint. A rename
+    within one folder is atomic: a kill at any instant leaves the previous complete file or the
+    new one, and the next save of that file removes what the killed writer left. A failed write
+    (a full disk) is one line of error, and the previous file stays.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Union[str, Path], storage_options: Optional[Any] = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        path = Path(path)
+        temporary = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
+                stale.unlink(missing_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            os.chmod(temporary, FILE_MODE)
+            with os.fdopen(handle, "wb") as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+            temporary = None
+        except OSError as error:
+            raise AmalError(
+                f"{path}: cannot write the checkpoint ({error.strerror or error}); the previous one is intact"
+            ) from None
+        finally:
+            if temporary is not None and os.path.exists(temporary):
+                os.unlink(temporary)
+        with contextlib.suppress(OSError):  # not every filesystem lets a folder be synced
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)  # so that the rename itself survives a power cut
+            finally:
+                os.close(folder)
 
 
 def final_epoch(trainer: L.Trainer) -> bool:

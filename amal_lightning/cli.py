@@ -17,9 +17,11 @@ from typing import Any, Optional
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.plugins.environments import SLURMEnvironment
+from lightning.pytorch.plugins.environments import ClusterEnvironment, SLURMEnvironment
+from lightning.pytorch.plugins.io import CheckpointIO
 
-from amal_lightning.checkpoints import BestCheckpoint, LastCheckpoint
+from amal_lightning.checkpoints import AtomicCheckpointIO, BestCheckpoint, LastCheckpoint
+from amal_lightning.divergence import DIVERGED_EXIT_STATUS, DivergedError, DivergenceGuard
 from amal_lightning.errors import AmalError
 from amal_lightning.loggers import BufferedTensorBoardLogger
 from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, check_checkpoint_model, claim_run_folders, plan_run
@@ -98,15 +100,17 @@ class AmalCLI(LightningCLI):
         ]
         if wants_bar and not any(isinstance(callback, ProgressBar) for callback in callbacks):
             callbacks.append(TQDMProgressBar(refresh_rate=PROGRESS_BAR_REFRESH_RATE))
-        # Added for every subcommand (they only save while fitting), so that a checkpoint's callback
-        # states find the same callbacks when it is loaded by `amal test`.
-        if trainer_config.get("enable_checkpointing", True) is not False:
-            callbacks += [LastCheckpoint(plan.checkpoint_dir), BestCheckpoint(plan.checkpoint_dir)]
-        if in_slurm_job() and not trainer_config.get("plugins"):
+        callbacks.append(DivergenceGuard(plan.checkpoint_dir))
+        plugins = trainer_config.get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+            plugins.append(AtomicCheckpointIO())
+        if in_slurm_job() and not any(isinstance(plugin, ClusterEnvironment) for plugin in plugins):
             # Lightning's own handler checkpoints wherever in a step the signal lands; ours waits
             # for the end of the batch so the requeued job continues exactly.
-            kwargs["plugins"] = [SLURMEnvironment(auto_requeue=False)]
+            plugins.append(SLURMEnvironment(auto_requeue=False))
             callbacks.append(CheckpointAndRequeue())
+        kwargs["plugins"] = plugins
         kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
 
@@ -162,7 +166,7 @@ def main(args: Optional[list[str]] = None) -> None:
             )
     except AmalError as error:
         print(f"amal: error: {error}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(DIVERGED_EXIT_STATUS if isinstance(error, DivergedError) else 1)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ LAST = "last"
 BEST = "best"
 CHECKPOINT_SUFFIX = ".ckpt"
 HPC_PREFIX = "hpc_ckpt_"
+# Written in a run's checkpoint folder when its training diverged (amal_lightning.divergence).
+DIVERGED_FILE = "diverged.json"
 HPC_PATTERN = re.compile(rf"^{HPC_PREFIX}(\d+)\{CHECKPOINT_SUFFIX}$")
 VERSION_PATTERN = re.compile(r"^version_(\d+)$")
 # What an experiment may be called: a plain folder name, so that nothing is written outside
@@ -121,15 +123,18 @@ def newest_state(folder: Path) -> Optional[Path]:
 def newest_checkpoint(experiment_dir: Path, which: str) -> Path:
     """The most recently written ``last`` (or ``best``) checkpoint among the experiment's runs.
 
-    For ``last``, a checkpoint saved on a SLURM signal counts too: it is the latest state of its run.
+    For ``last``, a checkpoint saved on a SLURM signal counts too: it is the latest state of its
+    run. Runs whose training diverged are passed over.
     """
     if which == LAST:
         candidates = [path for path in experiment_dir.glob(f"*/*{CHECKPOINT_SUFFIX}") if is_latest_state(path)]
     else:
         candidates = list(experiment_dir.glob(f"*/{which}{CHECKPOINT_SUFFIX}"))
+    candidates = [path for path in candidates if not (path.parent / DIVERGED_FILE).exists()]
     if not candidates:
         raise AmalError(
-            f"--ckpt_path {which}: no {which}.ckpt under {experiment_dir}/ (train first, or pass a checkpoint file)"
+            f"--ckpt_path {which}: no {which}.ckpt under {experiment_dir}/ of a run that did not diverge "
+            "(train first, or pass a checkpoint file)"
         )
     return max(candidates, key=lambda path: path.stat().st_mtime)
 

@@ -262,7 +262,7 @@ def test_compute_nodes_never_download(tmp_path):
         timeout=300,
     )
     assert result.returncode == 1
-    assert "downloads are off here: run `amal prepare-data`" in result.stderr
+    assert "downloads are off inside a SLURM job: run `amal prepare-data`" in result.stderr
     assert "Traceback" not in result.stderr
 
 
