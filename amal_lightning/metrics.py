@@ -3,15 +3,21 @@
 Every model here keeps one :class:`BatchMean` (or torchmetrics object) per stage, updates it in
 its shared ``_step(batch, stage)`` and hands it to ``self.log`` once, in ``on_train_epoch_end``,
 ``on_validation_epoch_end`` and ``on_test_epoch_end``; Lightning computes it, logs it and resets
-it for the next epoch. The alternative, ``self.log(..., on_epoch=True)`` at every step, lets
-Lightning do the accumulating, but its bookkeeping of each call costs more than a whole step of
-the housing regressions and a noticeable share of an MNIST epoch. ``BatchMean.update`` is two
-additions on tensors already on the model's device: it never makes the host wait for the GPU.
+it for the next epoch (:class:`EpochMetricsModule` writes that routing once for all of them).
+The alternative, ``self.log(..., on_epoch=True)`` at every step, lets Lightning do the
+accumulating, but its bookkeeping of each call costs more than a whole step of the housing
+regressions and a noticeable share of an MNIST epoch. ``BatchMean.update`` is two additions on
+tensors already on the model's device: it never makes the host wait for the GPU.
 Measurements: docs/PERFORMANCE.md.
 """
 
+import lightning as L
 import torch
 from torchmetrics import Metric
+
+from amal_lightning.data.evaluation import evaluation_stage
+
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class BatchMean(Metric):
@@ -37,3 +43,46 @@ class BatchMean(Metric):
 
     def compute(self) -> torch.Tensor:
         return self.total / self.count
+
+
+class EpochMetricsModule(L.LightningModule):
+    """A model whose steps all go through ``_step(batch, stage)`` and whose logging through ``_log_epoch(stage)``.
+
+    ``stage`` is ``train``, ``val`` or ``test``; the subclass updates its metrics of that stage in
+    ``_step`` and returns the loss. The base keeps one ``train_loss``, ``val_loss`` and
+    ``test_loss`` and logs them as ``{stage}/loss``; a subclass with more metrics extends
+    ``_log_epoch``. When the datamodule evaluates the test split with each validation
+    (``test_each_epoch``), the validation loop's second loader feeds the ``test`` metrics, logged
+    at the validation epoch's end. Lightning logs from an epoch-end hook outside any loader, so
+    the names carry no ``/dataloader_idx_1`` suffix.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
+
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _log_epoch(self, stage: str) -> None:
+        self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), prog_bar=True)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        return self._step(batch, evaluation_stage(dataloader_idx))
+
+    def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+        if self.test_loss.update_count:  # the test split came with this validation
+            self._log_epoch("test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")

@@ -1,10 +1,13 @@
 """AutoencoderPictures draws with a TensorBoard logger only, and draws what the data allow."""
 
+import io
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -49,3 +52,31 @@ def test_one_class_gives_codes_but_no_interpolation(tmp_path):
     metadata = next(Path(logger.log_dir).rglob("metadata.tsv")).read_text().split()
     assert metadata == ["7"] * 20  # cut at num_embedded inside the second batch
     assert pictures.test_batches == []  # released once drawn
+
+
+def test_reconstructions_come_from_the_validation_loader_when_the_test_split_comes_too(tmp_path):
+    """With test_each_epoch the validation loop also runs the test split, as its second loader."""
+    dark, bright = torch.zeros(32, 784), torch.ones(32, 784)  # the validation and the test digits
+    labels = torch.arange(32) % 10
+
+    def images(x: torch.Tensor) -> DataLoader:
+        return DataLoader(TensorDataset(x, labels), batch_size=16)
+
+    logger = TensorBoardLogger(tmp_path, name="pictures")
+    trainer = L.Trainer(
+        max_epochs=2,
+        logger=logger,
+        callbacks=[AutoencoderPictures(num_images=4)],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(Autoencoder(latent_dim=8), images(torch.rand(32, 784)), [images(dark), images(bright)])
+    events = EventAccumulator(logger.log_dir, size_guidance={"images": 0})
+    events.Reload()
+    drawn = events.Images("val/reconstructions")
+    assert len(drawn) == 2  # one per epoch, not one per loader
+    for event in drawn:
+        grid = np.asarray(Image.open(io.BytesIO(event.encoded_image_string)).convert("L"))
+        assert grid[2:30, 2:30].max() == 0  # the first digit shown is a validation one (black), not a test one
+    assert {"val/loss", "test/loss", "test/mse"} <= set(events.Tags()["scalars"])

@@ -77,6 +77,9 @@ class HousingDataModule(TensorSplitsDataModule):
             the hundreds, B up to 397): the loss is then so much steeper along those features that
             batch gradient descent diverges above ε ≈ 3e-6 instead of ε ≈ 0.16, a usable step
             size about five orders of magnitude smaller.
+        test_each_epoch: evaluate the test split after each validation too, for a ``test/loss``
+            curve beside ``val/loss`` in the same run (TME2 asks for the test loss during training);
+            one more batch per epoch. See :mod:`amal_lightning.data.evaluation`.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class HousingDataModule(TensorSplitsDataModule):
         test_fraction: float = 0.2,
         seed: int = 0,
         standardize: bool = True,
+        test_each_epoch: bool = False,
     ) -> None:
         super().__init__()
         for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):

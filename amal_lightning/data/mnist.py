@@ -5,7 +5,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-import lightning as L
 import numpy as np
 import torch
 import torchvision
@@ -14,6 +13,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
 
 from amal_lightning.data.batching import batch_loader
+from amal_lightning.data.evaluation import HeldOutSplitsDataModule
 from amal_lightning.data.idx import IMAGE_SIZE, idx_files_present, raw_folder, read_mnist_split
 from amal_lightning.errors import AmalError
 from amal_lightning.slurm import in_slurm_job
@@ -72,7 +72,7 @@ def bundled_sample() -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(arrays["images"]), torch.from_numpy(arrays["labels"]).long()
 
 
-class MNISTDataModule(L.LightningDataModule):
+class MNISTDataModule(HeldOutSplitsDataModule):
     """MNIST as flat 784-float vectors in [0, 1], with a validation split carved from train.
 
     Args:
@@ -92,6 +92,9 @@ class MNISTDataModule(L.LightningDataModule):
         on_device: keep the images on the trainer's device (a GPU: 47 MB for all of MNIST, moved
             once), so that each batch is cut there by index instead of being copied from the
             host at every step. Turn it off if GPU memory is short.
+        test_each_epoch: evaluate the test split after each validation too, for ``test/loss`` and
+            ``test/acc`` curves in the same run (see :mod:`amal_lightning.data.evaluation`); off by
+            default, since it costs a pass over the test images (10,000 of them) every epoch.
 
     After ``setup``, ``used_source`` says which data the run reads (``full`` or ``sample``); it and
     the sizes of the three splits join the hyperparameters, so that TensorBoard's hparams and the
@@ -108,6 +111,7 @@ class MNISTDataModule(L.LightningDataModule):
         seed: int = 0,
         download: Optional[bool] = None,
         on_device: bool = True,
+        test_each_epoch: bool = False,
     ) -> None:
         super().__init__()
         if not 0 <= val_fraction < 1:
@@ -240,9 +244,3 @@ class MNISTDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
-
-    def val_dataloader(self) -> Union[DataLoader, list]:
-        return self._loader(self.val_set, shuffle=False)
-
-    def test_dataloader(self) -> Union[DataLoader, list]:
-        return self._loader(self.test_set, shuffle=False)

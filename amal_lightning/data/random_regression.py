@@ -31,6 +31,8 @@ class RandomRegressionDataModule(TensorSplitsDataModule):
         seed: fixes the data and the shuffling of mini-batches.
         batch_size: ``full`` for all q rows per step (the skeleton's batch gradient descent),
             or a number of rows.
+        test_each_epoch: evaluate the test rows after each validation too, for a ``test/loss``
+            curve in the same run. See :mod:`amal_lightning.data.evaluation`.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class RandomRegressionDataModule(TensorSplitsDataModule):
         num_held_out: NonNegativeInt = 20,
         seed: int = 0,
         batch_size: Union[PositiveInt, Literal["full"]] = "full",
+        test_each_epoch: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

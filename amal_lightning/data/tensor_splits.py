@@ -2,18 +2,19 @@
 
 from typing import Optional, Union
 
-import lightning as L
 from torch.utils.data import DataLoader, TensorDataset
 
 from amal_lightning.data.batching import batch_loader
+from amal_lightning.data.evaluation import HeldOutSplitsDataModule
 
 
-class TensorSplitsDataModule(L.LightningDataModule):
+class TensorSplitsDataModule(HeldOutSplitsDataModule):
     """Serves the three splits that a subclass builds in :meth:`make_splits`, once per run.
 
     The subclass's hyperparameters include ``batch_size`` (``full`` for the whole training split
-    per step, i.e. batch gradient descent, or a number of rows) and ``seed`` (the shuffling).
-    Validation and test batches always hold the whole split: they only measure.
+    per step, i.e. batch gradient descent, or a number of rows), ``seed`` (the shuffling) and
+    ``test_each_epoch`` (see :mod:`amal_lightning.data.evaluation`). Validation and test batches
+    always hold the whole split: they only measure, and the test curve costs one more batch per epoch.
     """
 
     def __init__(self) -> None:
@@ -37,9 +38,3 @@ class TensorSplitsDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
-
-    def val_dataloader(self) -> Union[DataLoader, list]:
-        return self._loader(self.val_set, shuffle=False)
-
-    def test_dataloader(self) -> Union[DataLoader, list]:
-        return self._loader(self.test_set, shuffle=False)

@@ -1,16 +1,15 @@
 """TME1: linear regression trained by gradient descent with the hand-written gradients only."""
 
-import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
 from torch import nn
 
 from amal_lightning.data.housing import NUM_FEATURES
-from amal_lightning.metrics import BatchMean
+from amal_lightning.metrics import Batch, EpochMetricsModule
 from amal_lightning.tme1.functions import MSE, Context, Linear
 
 
-class HandGradientRegression(L.LightningModule):
+class HandGradientRegression(EpochMetricsModule):
     """Linear regression where every gradient comes from ``Linear.backward`` and ``MSE.backward``.
 
     Autograd is never used: each step builds fresh Contexts, runs the Functions' ``forward``,
@@ -33,13 +32,11 @@ class HandGradientRegression(L.LightningModule):
         self.automatic_optimization = False
         self.weight = nn.Parameter(torch.randn(input_dim, output_dim) * 0.01, requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(output_dim), requires_grad=False)
-        # Epoch means, logged once per epoch: why in amal_lightning/metrics.py.
-        self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return Linear.forward(Context(), x, self.weight, self.bias)
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, y = batch
         linear_ctx, mse_ctx = Context(), Context()
         yhat = Linear.forward(linear_ctx, x, self.weight, self.bias)
@@ -55,23 +52,5 @@ class HandGradientRegression(L.LightningModule):
             self.optimizers().step()
         return loss
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "val")
-
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "test")
-
     def configure_optimizers(self) -> None:
         return None
-
-    def on_train_epoch_end(self) -> None:
-        self.log("train/loss", self.train_loss, prog_bar=True)
-
-    def on_validation_epoch_end(self) -> None:
-        self.log("val/loss", self.val_loss, prog_bar=True)
-
-    def on_test_epoch_end(self) -> None:
-        self.log("test/loss", self.test_loss, prog_bar=True)

@@ -5,19 +5,16 @@ Two ways to apply them: :class:`AutogradRegression` updates the weights itself u
 ``torch.optim`` optimizer chosen in the config.
 """
 
-import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
 
 from amal_lightning.data.housing import NUM_FEATURES
-from amal_lightning.metrics import BatchMean
-
-Batch = tuple[torch.Tensor, torch.Tensor]
+from amal_lightning.metrics import Batch, EpochMetricsModule
 
 
-class AutogradRegression(L.LightningModule):
+class AutogradRegression(EpochMetricsModule):
     """``yhat = x @ w + b`` trained by raw gradient descent: ``w -= learning_rate * w.grad``.
 
     Args:
@@ -31,8 +28,6 @@ class AutogradRegression(L.LightningModule):
         self.automatic_optimization = False
         self.weight = nn.Parameter(torch.randn(input_dim, 1) * 0.01)
         self.bias = nn.Parameter(torch.zeros(1))
-        # Epoch means, logged once per epoch: why in amal_lightning/metrics.py.
-        self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight + self.bias
@@ -50,29 +45,11 @@ class AutogradRegression(L.LightningModule):
             self.optimizers().step()  # no-op stand-in: only advances global_step
         return loss
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "val")
-
-    def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "test")
-
     def configure_optimizers(self) -> None:
         return None
 
-    def on_train_epoch_end(self) -> None:
-        self.log("train/loss", self.train_loss, prog_bar=True)
 
-    def on_validation_epoch_end(self) -> None:
-        self.log("val/loss", self.val_loss, prog_bar=True)
-
-    def on_test_epoch_end(self) -> None:
-        self.log("test/loss", self.test_loss, prog_bar=True)
-
-
-class OptimRegression(L.LightningModule):
+class OptimRegression(EpochMetricsModule):
     """A regression network trained by a ``torch.optim`` optimizer on the mean squared error.
 
     Here the network is one linear layer; :class:`~amal_lightning.tme2.TanhMLP` builds a deeper
@@ -88,8 +65,6 @@ class OptimRegression(L.LightningModule):
         self.save_hyperparameters()
         self.optimizer = optimizer
         self.net = self.build_net()
-        # Epoch means, logged once per epoch: why in amal_lightning/metrics.py.
-        self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
 
     def build_net(self) -> nn.Module:
         return nn.Linear(self.hparams.input_dim, 1)
@@ -103,23 +78,5 @@ class OptimRegression(L.LightningModule):
         getattr(self, f"{stage}_loss").update(loss, len(x))
         return loss
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "val")
-
-    def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "test")
-
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.parameters())
-
-    def on_train_epoch_end(self) -> None:
-        self.log("train/loss", self.train_loss, prog_bar=True)
-
-    def on_validation_epoch_end(self) -> None:
-        self.log("val/loss", self.val_loss, prog_bar=True)
-
-    def on_test_epoch_end(self) -> None:
-        self.log("test/loss", self.test_loss, prog_bar=True)

@@ -2,7 +2,6 @@
 
 from typing import Literal, Optional
 
-import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
@@ -10,9 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from amal_lightning.data.mnist import NUM_PIXELS
-from amal_lightning.metrics import BatchMean
-
-Batch = tuple[torch.Tensor, torch.Tensor]
+from amal_lightning.metrics import Batch, BatchMean, EpochMetricsModule
 
 
 def _reconstruction_logits(model: "Autoencoder", x: torch.Tensor) -> torch.Tensor:
@@ -24,7 +21,7 @@ def _reconstruction_logits(model: "Autoencoder", x: torch.Tensor) -> torch.Tenso
 _compiled_reconstruction_logits = torch.compile(_reconstruction_logits)
 
 
-class Autoencoder(L.LightningModule):
+class Autoencoder(EpochMetricsModule):
     """``x → relu(W x + b) = z → sigmoid(Wᵀ z + c)``.
 
     With ``tied`` the decoder has no weight of its own: it uses ``Wᵀ``, which halves the
@@ -62,7 +59,6 @@ class Autoencoder(L.LightningModule):
             self.decoder_weight = nn.Parameter(nn.Linear(latent_dim, input_dim).weight.detach().clone())
         self.decoder_bias = nn.Parameter(torch.zeros(input_dim))
         # Epoch means logged once per epoch: why in amal_lightning/metrics.py.
-        self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
         self.val_mse, self.test_mse = BatchMean(), BatchMean()
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -98,27 +94,9 @@ class Autoencoder(L.LightningModule):
         return loss
 
     def _log_epoch(self, stage: str) -> None:
-        self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), prog_bar=True)
+        super()._log_epoch(stage)
         if stage != "train":
             self.log(f"{stage}/mse", getattr(self, f"{stage}_mse"))
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "val")
-
-    def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "test")
-
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.parameters())
-
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")

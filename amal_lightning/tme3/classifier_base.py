@@ -1,22 +1,20 @@
 """What the MNIST classifiers share: cross-entropy, epoch metrics, logging and the optimizer."""
 
-import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from amal_lightning.metrics import BatchMean
-
-Batch = tuple[torch.Tensor, torch.Tensor]
+from amal_lightning.metrics import Batch, EpochMetricsModule
 
 
-class MNISTClassifier(L.LightningModule):
+class MNISTClassifier(EpochMetricsModule):
     """A classifier of flat images whose subclass only builds ``self.net`` (images → logits).
 
     Logs ``train/loss``, ``val/loss``, ``val/acc``, ``test/loss`` and ``test/acc``, each the mean
-    over the epoch's examples, once per epoch. Subclasses call ``save_hyperparameters()``
+    over the epoch's examples, once per epoch (the test ones after each validation too when the
+    datamodule has ``test_each_epoch``). Subclasses call ``save_hyperparameters()``
     themselves, so that the saved arguments are theirs.
     """
 
@@ -25,8 +23,6 @@ class MNISTClassifier(L.LightningModule):
     def __init__(self, num_classes: int, optimizer: OptimizerCallable) -> None:
         super().__init__()
         self.optimizer = optimizer
-        # Epoch means logged once per epoch: why in amal_lightning/metrics.py.
-        self.train_loss, self.val_loss, self.test_loss = BatchMean(), BatchMean(), BatchMean()
         # validate_args=False: the checks of the labels' range wait for the GPU at every step
         self.val_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.test_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
@@ -48,27 +44,9 @@ class MNISTClassifier(L.LightningModule):
         return loss
 
     def _log_epoch(self, stage: str) -> None:
-        self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), prog_bar=True)
+        super()._log_epoch(stage)
         if stage != "train":
             self.log(f"{stage}/acc", getattr(self, f"{stage}_acc"), prog_bar=True)
-
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "val")
-
-    def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "test")
-
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.parameters())

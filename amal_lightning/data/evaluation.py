@@ -1,0 +1,51 @@
+"""The test split evaluated after each validation, in the same run: ``--data.test_each_epoch true``.
+
+TME2 asks for the training and the test loss during training, and the labs' reports plot both.
+With the option, a datamodule's ``val_dataloader()`` returns two loaders, the validation split
+then the test split, so Lightning's validation loop goes through both after every training
+epoch. The models send the second loader's batches to their ``test`` metrics
+(:func:`evaluation_stage`) and log them once per epoch as ``test/loss`` (and ``test/acc``,
+``test/mse``) beside ``val/loss``. Model selection does not change: ``best.ckpt`` monitors
+``val/loss``, which only the first loader feeds.
+"""
+
+from typing import Literal, Union
+
+import lightning as L
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.utils.data import DataLoader, Dataset
+
+TEST_LOADER_INDEX = 1  # the test split's place among the validation loop's loaders
+
+
+def evaluation_stage(dataloader_idx: int) -> Literal["val", "test"]:
+    """The stage whose metrics a batch of the validation loop's loader ``dataloader_idx`` feeds."""
+    return "test" if dataloader_idx == TEST_LOADER_INDEX else "val"
+
+
+class HeldOutSplitsDataModule(L.LightningDataModule):
+    """The loaders of the held-out splits (validation, test), the test split joining validation on demand.
+
+    The subclass builds ``val_set`` and ``test_set`` in ``setup``, makes the loader of a split in
+    ``_loader(dataset, shuffle)`` (an empty list for an empty split: no such loop) and has a
+    ``test_each_epoch`` hyperparameter.
+    """
+
+    val_set: Dataset
+    test_set: Dataset
+
+    def _loader(self, dataset: Dataset, shuffle: bool) -> Union[DataLoader, list]:
+        raise NotImplementedError
+
+    def val_dataloader(self) -> Union[DataLoader, list]:
+        validation = self._loader(self.val_set, shuffle=False)
+        if not self.hparams.test_each_epoch:
+            return validation
+        test = self._loader(self.test_set, shuffle=False)
+        if isinstance(validation, list) or isinstance(test, list):  # an empty split: no loader
+            rank_zero_warn("data.test_each_epoch needs a validation and a test split: no test curve in this run")
+            return validation
+        return [validation, test]  # in the order of TEST_LOADER_INDEX
+
+    def test_dataloader(self) -> Union[DataLoader, list]:
+        return self._loader(self.test_set, shuffle=False)
