@@ -1,6 +1,6 @@
-"""TME3: an autoencoder on MNIST whose decoder reuses the transpose of the encoder's weight."""
+"""TME3: an autoencoder on MNIST whose decoder reuses the transpose of the encoder's weights."""
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 import torch
 from jsonargparse.typing import PositiveInt
@@ -9,7 +9,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from amal_lightning.data.mnist import NUM_PIXELS
+from amal_lightning.errors import AmalError
 from amal_lightning.metrics import Batch, BatchMean, EpochMetricsModule
+
+
+def layer_name(name: str, layer: int) -> str:
+    """``name`` for the first layer (a one-layer model keeps the names of older checkpoints), ``name_k`` for layer k."""
+    return name if layer == 0 else f"{name}_{layer + 1}"
 
 
 def _reconstruction_logits(model: "Autoencoder", x: torch.Tensor) -> torch.Tensor:
@@ -22,16 +28,23 @@ _compiled_reconstruction_logits = torch.compile(_reconstruction_logits)
 
 
 class Autoencoder(EpochMetricsModule):
-    """``x → relu(W x + b) = z → sigmoid(Wᵀ z + c)``.
+    """``x → relu(W x + b) = z → sigmoid(Wᵀ z + c)``, or a stack of such layers.
 
     With ``tied`` the decoder has no weight of its own: it uses ``Wᵀ``, which halves the
     parameters and acts as a regularizer. ``tied: false`` gives the decoder an independent weight.
-    Its pictures in TensorBoard are drawn by :class:`~amal_lightning.tme3.AutoencoderPictures`.
+    With several layers (``latent_dim: [256, 64]``, the course's experiments with 2 or 3 hidden
+    layers) the encoder is ``h₁ = relu(W₁ x + b₁)``, ``z = relu(W₂ h₁ + b₂)`` and the decoder
+    mirrors it, ``relu(W₂ᵀ z + c₂)`` then ``sigmoid(W₁ᵀ · + c₁)``: each decoder layer is tied to
+    its encoder layer. Layer 1's parameters keep the one-layer names (``encoder``,
+    ``decoder_bias``, ``decoder_weight``), so one-layer checkpoints load as before; layer k adds
+    ``_k`` (``encoder_2``, ``decoder_bias_2``…). Its pictures in TensorBoard are drawn by
+    :class:`~amal_lightning.tme3.AutoencoderPictures`.
 
     Args:
         input_dim: pixels per image.
-        latent_dim: size of the code z.
-        tied: share the encoder's weight with the decoder.
+        latent_dim: size of the code z, or the sizes of the layers from the pixels inwards, the
+            last one being the code's.
+        tied: share each encoder layer's weight with its decoder layer.
         loss: ``bce`` (pixels as probabilities) or ``mse``; ``val/mse`` and ``test/mse`` are
             logged either way so runs with either loss can be compared.
         optimizer: the optimizer and its settings.
@@ -42,7 +55,7 @@ class Autoencoder(EpochMetricsModule):
     def __init__(
         self,
         input_dim: PositiveInt = NUM_PIXELS,
-        latent_dim: PositiveInt = 500,
+        latent_dim: Union[PositiveInt, list[PositiveInt]] = 500,
         tied: bool = True,
         loss: Literal["bce", "mse"] = "bce",
         optimizer: OptimizerCallable = torch.optim.Adam,
@@ -53,20 +66,41 @@ class Autoencoder(EpochMetricsModule):
         self.save_hyperparameters(ignore=["compile"])
         self.optimizer = optimizer
         self.compiled = compile
-        self.encoder = nn.Linear(input_dim, latent_dim)
-        self.decoder_weight: Optional[nn.Parameter] = None
-        if not tied:
-            self.decoder_weight = nn.Parameter(nn.Linear(latent_dim, input_dim).weight.detach().clone())
-        self.decoder_bias = nn.Parameter(torch.zeros(input_dim))
+        sizes = [input_dim, *(latent_dim if isinstance(latent_dim, list) else [latent_dim])]
+        if len(sizes) < 2:
+            raise AmalError("model.latent_dim: give the size of the code, or of each layer ([256, 64])")
+        self.num_layers = len(sizes) - 1
+        for layer, (outer, inner) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            self.add_module(layer_name("encoder", layer), nn.Linear(outer, inner))
+            # None when tied: the decoder then uses the encoder's weight, transposed
+            weight = None if tied else nn.Parameter(nn.Linear(inner, outer).weight.detach().clone())
+            self.register_parameter(layer_name("decoder_weight", layer), weight)
+            self.register_parameter(layer_name("decoder_bias", layer), nn.Parameter(torch.zeros(outer)))
         # Epoch means logged once per epoch: why in amal_lightning/metrics.py.
         self.val_mse, self.test_mse = BatchMean(), BatchMean()
 
+    def layers(self) -> list[tuple[nn.Linear, torch.Tensor, torch.Tensor]]:
+        """Per layer, from the pixels inwards: its encoder, its decoder's weight (the encoder's,
+        transposed, when tied) and its decoder's bias."""
+        layers = []
+        for layer in range(self.num_layers):
+            encoder: nn.Linear = getattr(self, layer_name("encoder", layer))
+            weight: Optional[nn.Parameter] = getattr(self, layer_name("decoder_weight", layer))
+            bias = getattr(self, layer_name("decoder_bias", layer))
+            layers.append((encoder, encoder.weight.t() if weight is None else weight, bias))
+        return layers
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.encoder(x))
+        for encoder, _, _ in self.layers():
+            x = F.relu(encoder(x))
+        return x
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        weight = self.encoder.weight.t() if self.decoder_weight is None else self.decoder_weight
-        return F.linear(z, weight, self.decoder_bias)
+        for layer, (_, weight, bias) in reversed(list(enumerate(self.layers()))):
+            z = F.linear(z, weight, bias)
+            if layer > 0:  # ReLU between layers; the outermost gives the pixels' logits
+                z = F.relu(z)
+        return z
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decode_logits(z))
