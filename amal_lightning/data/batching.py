@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from typing import Any, Optional, Union
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
+
+from amal_lightning.errors import AmalError
 
 
 class SeededBatchSampler(Sampler[torch.Tensor]):
@@ -115,3 +117,47 @@ def batch_loader(
     rank, world_size = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
     sampler = SeededBatchSampler(len(dataset), batch_size, shuffle, seed, rank, world_size, device)  # type: ignore[arg-type]
     return ResumableLoader(dataset, sampler, num_workers)
+
+
+class PredictionSet(Dataset):
+    """A data set as ``amal predict`` reads it: in order, each batch fetched whole.
+
+    Lightning's predict loop records which examples each batch held (the rows of the predictions
+    file) only for a loader with a ``batch_sampler``. With one, PyTorch's loader asks the data set
+    for a list of indices through ``__getitems__``, answered here with one indexing operation
+    instead of one call per example. ``names`` (one per example, e.g. the files of a user's
+    digits) are written beside the rows; ``device`` is where ``dataset`` keeps its tensors.
+    """
+
+    def __init__(
+        self, dataset: Dataset, names: Optional[list[str]] = None, device: Optional[torch.device] = None
+    ) -> None:
+        self.dataset = dataset
+        self.names = names
+        self.device = device
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: Union[int, torch.Tensor]) -> Any:
+        return self.dataset[index]
+
+    def __getitems__(self, indices: list[int]) -> Any:
+        return self.dataset[torch.tensor(indices, device=self.device)]
+
+
+def _as_fetched(batch: Any) -> Any:
+    """The collate function of a :class:`PredictionSet`, whose batches come whole."""
+    return batch
+
+
+def prediction_loader(dataset: PredictionSet, batch_size: int, what: str) -> DataLoader:
+    """The loader of ``predict_dataloader``: ``dataset`` in order, ``batch_size`` examples a batch.
+
+    An empty ``dataset`` is an AmalError naming ``what`` it is (e.g. "the test split"), not a
+    predictions file without rows.
+    """
+    if len(dataset) == 0:
+        raise AmalError(f"nothing to predict: {what} is empty")
+    sampler = BatchSampler(SequentialSampler(range(len(dataset))), batch_size, drop_last=False)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=_as_fetched)

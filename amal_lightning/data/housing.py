@@ -20,11 +20,12 @@ def bundled_housing_path() -> Path:
     return Path(str(resources.files("amal_lightning.data") / "housing.data"))
 
 
-def read_housing_table(path: Union[str, Path]) -> torch.Tensor:
+def read_housing_table(path: Union[str, Path], targets_optional: bool = False) -> torch.Tensor:
     """Reads a whitespace-separated table of 14 numbers per line into a float64 tensor.
 
     Blank lines are skipped. Anything else that is not 14 finite numbers raises an
-    :class:`AmalError` naming the file and the line.
+    :class:`AmalError` naming the file and the line. With ``targets_optional`` (a table to
+    predict) every line may instead hold the 13 features alone, MEDV being what is unknown.
     """
     path = Path(path)
     try:
@@ -36,10 +37,11 @@ def read_housing_table(path: Union[str, Path]) -> torch.Tensor:
         cells = line.split()
         if not cells:
             continue
-        if len(cells) != NUM_COLUMNS:
-            raise AmalError(
-                f"{path}, line {line_number}: expected {NUM_COLUMNS} columns (13 features and MEDV), found {len(cells)}"
-            )
+        if targets_optional and rows and len(cells) != len(rows[0]):
+            raise AmalError(f"{path}, line {line_number}: {len(cells)} columns, but {len(rows[0])} on the lines before")
+        if len(cells) != NUM_COLUMNS and not (targets_optional and len(cells) == NUM_FEATURES):
+            expected = f"{NUM_COLUMNS} columns (13 features and MEDV)" + (" or 13 (the features)" * targets_optional)
+            raise AmalError(f"{path}, line {line_number}: expected {expected}, found {len(cells)}")
         try:
             row = [float(cell) for cell in cells]
         except ValueError:
@@ -67,6 +69,9 @@ class HousingDataModule(TensorSplitsDataModule):
     Args:
         path: a table in the UCI layout (14 whitespace-separated numbers per line); by default
             the copy shipped in the package, so nothing is downloaded.
+        predict_path: a table for ``amal predict`` instead of the test split: lines of 14 numbers
+            (MEDV then shows beside its prediction) or of the 13 features alone; the features are
+            scaled with the training rows' statistics, as the model saw them.
         batch_size: ``full`` for the whole training split per step (batch gradient descent),
             ``1`` for stochastic gradient descent, ``k`` for mini-batches of k rows.
         val_fraction: share of the rows held out for validation; 0 means no validation loop.
@@ -85,6 +90,7 @@ class HousingDataModule(TensorSplitsDataModule):
     def __init__(
         self,
         path: Optional[str] = None,
+        predict_path: Optional[str] = None,
         batch_size: Union[PositiveInt, Literal["full"]] = "full",
         val_fraction: float = 0.2,
         test_fraction: float = 0.2,
@@ -112,13 +118,31 @@ class HousingDataModule(TensorSplitsDataModule):
         test_rows, val_rows, train_rows = order.split([num_test, num_val, len(table) - num_val - num_test])
 
         features, target = table[:, :NUM_FEATURES], table[:, NUM_FEATURES:].float()
+        self.feature_scaling: Optional[tuple[torch.Tensor, torch.Tensor]] = None  # kept for a table to predict
         if self.hparams.standardize:
-            mean = features[train_rows].mean(0)
             std = features[train_rows].std(0, unbiased=False).clamp_min(1e-12)
-            features = (features - mean) / std
-        features = features.float()
+            self.feature_scaling = features[train_rows].mean(0), std
+        features = self.scaled(features)
 
         def subset(rows: torch.Tensor) -> TensorDataset:
             return TensorDataset(features[rows], target[rows])
 
         return subset(train_rows), subset(val_rows), subset(test_rows)
+
+    def scaled(self, features: torch.Tensor) -> torch.Tensor:
+        """The features as float32, standardized with the training rows' statistics if ``standardize`` is on."""
+        if self.feature_scaling is not None:
+            mean, std = self.feature_scaling
+            features = (features - mean) / std
+        return features.float()
+
+    def predict_set(self) -> tuple[TensorDataset, str]:
+        """The rows of ``predict_path`` (with their MEDV when the lines have 14 numbers), else the test split."""
+        path = self.hparams.predict_path
+        if path is None:
+            return super().predict_set()
+        table = read_housing_table(path, targets_optional=True)
+        features = self.scaled(table[:, :NUM_FEATURES])
+        if table.shape[1] == NUM_COLUMNS:
+            return TensorDataset(features, table[:, NUM_FEATURES:].float()), str(path)
+        return TensorDataset(features), str(path)

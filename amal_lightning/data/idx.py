@@ -6,7 +6,7 @@ by name as an AmalError; ``write_idx`` is its inverse.
 """
 
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal, Optional, Union
 
 import numpy as np
 import torch
@@ -50,9 +50,17 @@ def read_mnist_split(data_dir: Union[str, Path], split: str) -> tuple[torch.Tens
     folder = raw_folder(data_dir)
     prefix = SPLIT_FILES[split]
     images_path, labels_path = folder / f"{prefix}-images-idx3-ubyte", folder / f"{prefix}-labels-idx1-ubyte"
-    images, labels = read_idx(images_path, "images"), read_idx(labels_path, "labels")
+    return read_digits(images_path, labels_path)
+
+
+def read_digits(images_path: Path, labels_path: Optional[Path]) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Reads an IDX file of 28×28 images and, unless ``labels_path`` is None, its labels; checks they agree."""
+    images = read_idx(images_path, "images")
     if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise AmalError(f"{images_path}: images are {tuple(images.shape[1:])}, expected 28×28")
+    if labels_path is None:
+        return images, None
+    labels = read_idx(labels_path, "labels")
     if len(images) != len(labels):
         raise AmalError(f"{images_path} holds {len(images)} images but {labels_path} {len(labels)} labels")
     if len(labels) and (labels.min() < 0 or labels.max() > 9):

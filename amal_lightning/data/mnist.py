@@ -10,9 +10,10 @@ import torch
 import torchvision
 from jsonargparse.typing import NonNegativeInt, PositiveInt
 from lightning.pytorch.utilities import rank_zero_warn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from amal_lightning.data.batching import batch_loader
+from amal_lightning.data.batching import PredictionSet, batch_loader, prediction_loader
+from amal_lightning.data.digits import MNISTDigits, read_digit_folder
 from amal_lightning.data.evaluation import HeldOutSplitsDataModule
 from amal_lightning.data.idx import IMAGE_SIZE, idx_files_present, raw_folder, read_mnist_split
 from amal_lightning.errors import AmalError
@@ -21,29 +22,6 @@ from amal_lightning.slurm import in_slurm_job
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 DOWNLOAD_TIMEOUT_S = 30
 SAMPLE_TEST_SIZE = 1000
-
-
-class MNISTDigits(Dataset):
-    """Digits kept as one uint8 tensor, served as flat float32 vectors in [0, 1] with their labels.
-
-    ``dataset[indices]`` with a tensor of indices returns a whole batch in one indexing
-    operation; the conversion to float happens per batch, so memory stays at one byte a pixel.
-    """
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
-        self.images = images.reshape(len(images), NUM_PIXELS)
-        self.labels = labels.long()
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: Union[int, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.images[index].float().div_(255), self.labels[index]
-
-    def to(self, device: torch.device) -> "MNISTDigits":
-        """Moves the images and labels, once, to ``device``; batches are then taken there."""
-        self.images, self.labels = self.images.to(device), self.labels.to(device)
-        return self
 
 
 def download_mnist(data_dir: Union[str, Path]) -> None:
@@ -77,6 +55,8 @@ class MNISTDataModule(HeldOutSplitsDataModule):
 
     Args:
         data_dir: folder of torchvision's ``MNIST/raw`` files (downloaded there if missing).
+        predict_path: the digits for ``amal predict`` instead of the test split: a folder of 28×28
+            PNG files or of one IDX file of images (and its labels); see :mod:`amal_lightning.data.digits`.
         source: ``full`` for the real 60k/10k set (downloading if needed, an error if that
             fails); ``sample`` for the 5,000 digits bundled with the package (4,000 to
             train and validate on, 1,000 to test on); ``auto`` for ``full`` when the files are
@@ -104,6 +84,7 @@ class MNISTDataModule(HeldOutSplitsDataModule):
     def __init__(
         self,
         data_dir: str = "data",
+        predict_path: Optional[str] = None,
         source: Literal["auto", "full", "sample"] = "auto",
         batch_size: PositiveInt = 128,
         num_workers: NonNegativeInt = 0,
@@ -181,10 +162,15 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         """Fetches the full set if ``source`` wants it and it is missing: the only place that downloads.
 
         Lightning runs it before ``setup``, on global rank 0 only (the nodes share ``data_dir``).
+        Predicting a user's own digits needs no MNIST at all.
         """
-        self.source_to_use(fetch=True)
+        if not (self.hparams.predict_path and self.trainer is not None and self.trainer.predicting):
+            self.source_to_use(fetch=True)
 
     def setup(self, stage: str) -> None:
+        if stage == "predict" and self.hparams.predict_path is not None:  # the user's digits, not MNIST's
+            self.predict_set = PredictionSet(*read_digit_folder(self.hparams.predict_path))
+            return
         if self.train_set is not None:
             return
         used, data_dir = self.source_to_use(), self.hparams.data_dir
@@ -211,6 +197,12 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         if self.hparams.on_device and self.trainer is not None:
             for dataset in (self.train_set, self.val_set, self.test_set):
                 dataset.to(self.trainer.strategy.root_device)
+        self.predict_set = PredictionSet(self.test_set, device=self.test_set.images.device)
+
+    def predict_dataloader(self) -> DataLoader:
+        """The test split in order, or the digits of ``predict_path``, ``batch_size`` at a time."""
+        what = self.hparams.predict_path or "the test split"
+        return prediction_loader(self.predict_set, self.hparams.batch_size, what)
 
     def _record_used_data(self, used: Literal["full", "sample"]) -> None:
         self.used_source = used

@@ -4,7 +4,7 @@ from typing import Optional, Union
 
 from torch.utils.data import DataLoader, TensorDataset
 
-from amal_lightning.data.batching import batch_loader
+from amal_lightning.data.batching import PredictionSet, batch_loader, prediction_loader
 from amal_lightning.data.evaluation import HeldOutSplitsDataModule
 
 
@@ -38,3 +38,12 @@ class TensorSplitsDataModule(HeldOutSplitsDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
+
+    def predict_set(self) -> tuple[TensorDataset, str]:
+        """What ``amal predict`` predicts, and what to call it in a message: the test split, unless overridden."""
+        return self.test_set, "the test split"
+
+    def predict_dataloader(self) -> DataLoader:
+        """The rows to predict, in order and in one batch, as the test split is measured."""
+        dataset, what = self.predict_set()
+        return prediction_loader(PredictionSet(dataset), max(len(dataset), 1), what)
