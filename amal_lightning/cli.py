@@ -24,6 +24,7 @@ from amal_lightning.checkpoints import AtomicCheckpointIO, BestCheckpoint, LastC
 from amal_lightning.divergence import DIVERGED_EXIT_STATUS, DivergedError, DivergenceGuard
 from amal_lightning.errors import AmalError
 from amal_lightning.loggers import BufferedTensorBoardLogger
+from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict
 from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, check_checkpoint_model, claim_run_folders, plan_run
 from amal_lightning.slurm import CheckpointAndRequeue, in_slurm_job, slurm_job_id, submit
 
@@ -100,6 +101,15 @@ class AmalCLI(LightningCLI):
         ]
         if wants_bar and not any(isinstance(callback, ProgressBar) for callback in callbacks):
             callbacks.append(TQDMProgressBar(refresh_rate=PROGRESS_BAR_REFRESH_RATE))
+        if subcommand == "predict":
+            check_can_predict(self.model, self.datamodule)  # one line now, not Lightning's traceback later
+            callbacks.append(PredictionWriter(PREDICTION_DIR / plan.experiment / plan.name))
+            if trainer_config.get("devices") == "auto":
+                kwargs["devices"] = 1  # one process writes the one file (all GPUs would each predict it all)
+        # Added for every subcommand (they only save while fitting), so that a checkpoint's callback
+        # states find the same callbacks when it is loaded by `amal test`.
+        if trainer_config.get("enable_checkpointing", True) is not False:
+            callbacks += [LastCheckpoint(plan.checkpoint_dir), BestCheckpoint(plan.checkpoint_dir)]
         callbacks.append(DivergenceGuard(plan.checkpoint_dir))
         plugins = trainer_config.get("plugins") or []
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]

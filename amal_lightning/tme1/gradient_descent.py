@@ -6,6 +6,7 @@ from torch import nn
 
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.metrics import Batch, EpochMetricsModule
+from amal_lightning.predictions import known_targets
 from amal_lightning.tme1.functions import MSE, Context, Linear
 
 
@@ -35,6 +36,10 @@ class HandGradientRegression(EpochMetricsModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return Linear.forward(Context(), x, self.weight, self.bias)
+
+    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
+        """Per row, the target where the data has it and the prediction: ``amal predict``'s columns."""
+        return {**known_targets(batch, "target"), "prediction": self(batch[0])}
 
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, y = batch

@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.metrics import Batch, EpochMetricsModule
+from amal_lightning.predictions import known_targets
 
 
 class AutogradRegression(EpochMetricsModule):
@@ -31,6 +32,10 @@ class AutogradRegression(EpochMetricsModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight + self.bias
+
+    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
+        """Per row, the target where the data has it and the prediction: ``amal predict``'s columns."""
+        return {**known_targets(batch, "target"), "prediction": self(batch[0])}
 
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, y = batch
@@ -71,6 +76,10 @@ class OptimRegression(EpochMetricsModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
+        """Per row, the target where the data has it and the prediction: ``amal predict``'s columns."""
+        return {**known_targets(batch, "target"), "prediction": self(batch[0])}
 
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, y = batch

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from amal_lightning.data.mnist import NUM_PIXELS
 from amal_lightning.errors import AmalError
 from amal_lightning.metrics import Batch, BatchMean, EpochMetricsModule
+from amal_lightning.predictions import known_targets
 
 
 def layer_name(name: str, layer: int) -> str:
@@ -113,6 +114,17 @@ class Autoencoder(EpochMetricsModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.reconstruction_logits(x))
+
+    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
+        """Per image, the label where known and the reconstruction's pixel MSE (``amal predict``'s columns).
+
+        The images and their reconstructions come too: the prediction writer draws the worst and
+        the best of them.
+        """
+        x = batch[0]
+        reconstruction = self(x)
+        mse = F.mse_loss(reconstruction, x, reduction="none").mean(1)
+        return {**known_targets(batch, "label"), "mse": mse, "original": x, "reconstruction": reconstruction}
 
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, _ = batch

@@ -7,6 +7,7 @@ from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
 from amal_lightning.metrics import Batch, EpochMetricsModule
+from amal_lightning.predictions import known_targets
 
 
 class MNISTClassifier(EpochMetricsModule):
@@ -29,6 +30,11 @@ class MNISTClassifier(EpochMetricsModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
+        """Per image, the label where known, the predicted class and its probability: ``amal predict``'s columns."""
+        probability, predicted = self(batch[0]).softmax(1).max(1)
+        return {**known_targets(batch, "label"), "predicted": predicted, "probability": probability}
 
     def _logits(self, x: torch.Tensor, stage: str) -> torch.Tensor:
         """The logits for a batch of ``stage``; a subclass may record more on the way."""
