@@ -5,6 +5,10 @@ SIGUSR1 a little before the time limit (``--signal-lead``) and allows requeueing
 then saves a checkpoint on that signal, requeues the job, and the requeued job resumes from it.
 The ``srun amal fit`` line repeats the allocation as ``--trainer.num_nodes``/``--trainer.devices``
 because Lightning's SLURM support refuses a mismatch between the two.
+
+The job runs the ``amal`` that submitted it, by its absolute path: ``make`` installs into ``.venv``
+and activates nothing, so a bare ``amal`` would not be found, whatever ``--setup`` activates. A
+value holding a line break or NUL is refused: it would end its line and start a command nobody wrote.
 """
 
 import argparse
@@ -14,6 +18,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +32,8 @@ from amal_lightning.errors import AmalError, first_line
 from amal_lightning.runs import next_hpc_checkpoint
 
 SCRIPT_DIR = Path("slurm")
-TIME_LIMIT = re.compile(r"^(\d+-)?\d{1,2}:[0-5]\d:[0-5]\d$")
+TIME_LIMIT = re.compile(r"(\d+-)?\d{1,2}:[0-5]\d:[0-5]\d")  # the whole value: fullmatch
+LINE_BREAKS = re.compile(r"[\n\r\x00]")
 # Lightning does not treat jobs with these names as batch jobs (they are interactive shells).
 RESERVED_JOB_NAMES = {"bash", "interactive"}
 
@@ -43,7 +49,7 @@ def positive_int(text: str) -> int:
 
 
 def time_limit(text: str) -> str:
-    if not TIME_LIMIT.match(text):
+    if not TIME_LIMIT.fullmatch(text):
         raise argparse.ArgumentTypeError(f"expected HH:MM:SS or D-HH:MM:SS, got {text!r}")
     return text
 
@@ -52,13 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amal submit",
         description="Write an sbatch script that runs `amal fit` on a SLURM cluster, and submit it.",
-        epilog="Options after `--` are passed to `amal fit`, e.g. `-- --trainer.max_epochs 50`.",
+        epilog=(
+            "Options after `--` are passed to `amal fit`, e.g. `-- --trainer.max_epochs 50`. The job runs this "
+            "`amal` by its absolute path, whatever the --setup lines activate: no environment needs activating."
+        ),
     )
     parser.add_argument("--config", required=True, type=Path, help="the experiment's config file")
     parser.add_argument("--nodes", type=positive_int, default=1, help="number of nodes (default 1)")
     parser.add_argument("--gpus-per-node", type=positive_int, default=1, help="GPUs, and tasks, per node (default 1)")
     parser.add_argument("--time", required=True, type=time_limit, help="time limit, HH:MM:SS or D-HH:MM:SS")
-    parser.add_argument("--partition", required=True, help="SLURM partition")
+    parser.add_argument("--partition", help="SLURM partition (default: the cluster's default partition)")
     parser.add_argument("--account", help="SLURM account to charge")
     parser.add_argument("--cpus-per-task", type=positive_int, help="CPU cores per task")
     parser.add_argument(
@@ -75,8 +84,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def sbatch_script(args: argparse.Namespace, experiment: str, setup_lines: list[str], fit_overrides: list[str]) -> str:
-    """The text of the sbatch script."""
+def amal_command() -> str:
+    """The absolute path of the ``amal`` that runs now, quoted for the shell: beside this Python, else on PATH.
+
+    Failing both (``python -m amal_lightning`` in an environment without the console script),
+    the job runs this Python with ``-m amal_lightning``, which is the same command.
+    """
+    beside = Path(sys.executable).absolute().with_name("amal")
+    found = str(beside) if beside.is_file() else shutil.which("amal")
+    if found is not None:
+        return shlex.quote(str(Path(found).absolute()))
+    return shlex.join([str(Path(sys.executable).absolute()), "-m", "amal_lightning"])
+
+
+def check_one_line(option: str, value: str) -> None:
+    """Fails unless ``value`` holds no line break and no NUL character: each value takes one line of the script."""
+    if LINE_BREAKS.search(value):
+        raise AmalError(f"{option}: {value!r} holds a line break or a NUL character; each value must be one line")
+
+
+def sbatch_script(
+    args: argparse.Namespace, experiment: str, setup_lines: list[str], fit_overrides: list[str], amal: str
+) -> str:
+    """The text of the sbatch script; ``amal`` is the command to run, quoted for the shell."""
     log_name = SCRIPT_DIR / f"{experiment}-%j"
     directives = [
         f"--job-name={experiment}",
@@ -84,7 +114,7 @@ def sbatch_script(args: argparse.Namespace, experiment: str, setup_lines: list[s
         f"--ntasks-per-node={args.gpus_per_node}",
         f"--gpus-per-node={args.gpus_per_node}",
         f"--time={args.time}",
-        f"--partition={args.partition}",
+        *([f"--partition={args.partition}"] if args.partition else []),
         *([f"--account={args.account}"] if args.account else []),
         *([f"--cpus-per-task={args.cpus_per_task}"] if args.cpus_per_task else []),
         f"--signal=SIGUSR1@{args.signal_lead}",
@@ -93,22 +123,8 @@ def sbatch_script(args: argparse.Namespace, experiment: str, setup_lines: list[s
         f"--output={log_name}.out",
         f"--error={log_name}.err",
     ]
-    command = [
-        "srun",
-        "amal",
-        "fit",
-        "--config",
-        str(args.config),
-        "--trainer.accelerator",
-        "gpu",
-        "--trainer.num_nodes",
-        str(args.nodes),
-        "--trainer.devices",
-        str(args.gpus_per_node),
-        "--trainer.strategy",
-        "ddp",
-        *fit_overrides,
-    ]
+    fit = ["fit", "--config", str(args.config), "--trainer.accelerator", "gpu", "--trainer.strategy", "ddp"]
+    allocation = ["--trainer.num_nodes", str(args.nodes), "--trainer.devices", str(args.gpus_per_node)]
     lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in directives), ""]
     lines += [
         "# Written by `amal submit`. A requeued job reruns this script unchanged: `amal fit` finds the",
@@ -117,7 +133,7 @@ def sbatch_script(args: argparse.Namespace, experiment: str, setup_lines: list[s
         f"cd {shlex.quote(str(Path.cwd()))}",
         *setup_lines,
         "",
-        shlex.join(command),
+        f"srun {amal} {shlex.join([*fit, *allocation, *fit_overrides])}",
         "",
     ]
     return "\n".join(lines)
@@ -132,13 +148,26 @@ def submit(argv: list[str]) -> None:
     experiment = args.config.stem
     if experiment in RESERVED_JOB_NAMES:
         raise AmalError(f"--config {args.config}: a job named {experiment!r} is not seen as a batch job by Lightning")
-    setup_lines = list(args.setup)
+    file_lines = []
     if args.setup_file is not None:
         try:
-            setup_lines += args.setup_file.read_text().splitlines()
+            file_lines = args.setup_file.read_text().splitlines()
         except (OSError, UnicodeDecodeError) as error:
             raise AmalError(f"--setup-file {args.setup_file}: cannot read it as text ({first_line(error)})") from None
-    script = sbatch_script(args, experiment, setup_lines, fit_overrides)
+    setup_lines, amal = [*args.setup, *file_lines], amal_command()
+    values = [
+        ("--config", str(args.config)),
+        ("--partition", args.partition or ""),
+        ("--account", args.account or ""),
+        ("the path of amal", amal),
+        ("the current folder", str(Path.cwd())),
+        *(("--setup", line) for line in args.setup),
+        *((f"--setup-file {args.setup_file}", line) for line in file_lines),
+        *(("an option for amal fit", option) for option in fit_overrides),
+    ]
+    for option, value in values:
+        check_one_line(option, value)
+    script = sbatch_script(args, experiment, setup_lines, fit_overrides, amal)
     if args.dry_run:
         print(script, end="")
         return

@@ -2,15 +2,19 @@
 
 import os
 import re
+import shlex
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.helpers import AMAL, CONFIGS, run_amal, write_synthetic_mnist
+from amal_lightning.cli import main
+from amal_lightning.slurm import amal_command
+from tests.helpers import AMAL, CONFIGS, REPO, run_amal, write_synthetic_mnist
 
 FAKE_COMMAND = """#!/bin/sh
 echo "$0 $*" >> {record}
@@ -132,6 +136,68 @@ def test_bad_submit_arguments_write_nothing(tmp_path, args, message):
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "slurm").exists() and not record.exists()
+
+
+def dry_run(capsys, *args: str) -> str:
+    """The script that ``amal submit ARGS`` prints with ``--dry-run`` (before any ``--``), run in this process."""
+    split = args.index("--") if "--" in args else len(args)
+    capsys.readouterr()
+    main(["submit", *args[:split], "--dry-run", *args[split:]])
+    return capsys.readouterr().out
+
+
+def test_submit_without_a_partition_leaves_it_to_the_cluster_and_runs_this_amal(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    script = dry_run(capsys, "--config", str(CONFIGS / "classifier.yaml"), "--time", "01:00:00")
+    assert "partition" not in directives(script) and "--partition" not in script
+    srun = shlex.split(next(line for line in script.splitlines() if line.startswith("srun ")))
+    assert srun[1] == AMAL[0] and Path(srun[1]).is_absolute() and os.access(srun[1], os.X_OK)
+    assert srun[2:4] == ["fit", "--config"]
+    assert not (tmp_path / "slurm").exists()
+
+
+def test_submit_without_an_amal_script_runs_this_python(tmp_path, monkeypatch):
+    """``python -m amal_lightning`` in an environment without the console script, and none on PATH."""
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert shlex.split(amal_command()) == [str(tmp_path / "bin" / "python"), "-m", "amal_lightning"]
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "amal").write_text("#!/bin/sh\n")
+    assert amal_command() == str(tmp_path / "bin" / "amal")
+
+
+def test_submit_example_of_the_readme_runs_as_written(monkeypatch, capsys):
+    readme = (REPO / "README.md").read_text()
+    command = re.search(r"^amal submit .*?[^\\]$", readme, re.MULTILINE | re.DOTALL).group(0)
+    args = shlex.split(command.replace("\\\n", " "))[2:]
+    monkeypatch.chdir(REPO)
+    script = dry_run(capsys, *args)
+    assert "#SBATCH --gpus-per-node=4" in script and "module load cuda" in script
+    assert re.search(r"^srun /\S+/amal fit --config configs/classifier.yaml .* --trainer.max_epochs 50$", script, re.M)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--partition", "gpu\nrm -rf ~"], "--partition: 'gpu\\nrm -rf ~' holds a line break"),
+        (["--account", "lab\r"], "--account: 'lab\\r' holds a line break"),
+        (["--setup", "module load cuda\nrm -rf ~"], "--setup: 'module load cuda\\nrm -rf ~' holds a line break"),
+        (["--", "--trainer.max_epochs", "5\nrm -rf ~"], "an option for amal fit: '5\\nrm -rf ~' holds a line break"),
+        (["--setup-file", "nul.sh"], "--setup-file nul.sh: 'module\\x00load' holds a line break or a NUL character"),
+        (["--config", "a\nb.yaml"], "--config: 'a\\nb.yaml' holds a line break"),
+    ],
+)
+def test_submit_refuses_a_value_that_would_break_the_script_in_one_line(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    Path("nul.sh").write_text("module\x00load\n")
+    Path("a\nb.yaml").write_text((CONFIGS / "classifier.yaml").read_text())
+    defaults = ["--config", str(CONFIGS / "classifier.yaml")] if args[0] != "--config" else []
+    with pytest.raises(SystemExit) as exit_info:
+        dry_run(capsys, *defaults, "--time", "01:00:00", *args)
+    assert exit_info.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"amal: error: {message}")
+    assert len(captured.err.splitlines()) == 1 and not (tmp_path / "slurm").exists()
 
 
 SLURM_JOB = {
