@@ -1,11 +1,17 @@
-# Two commands do all the set-up on a fresh clone: `make fit` and `make test`.
+# Two commands do all the set-up on a fresh clone: `make fit` and `make test`. `make` alone lists the targets.
 PYTHON ?= python3
 VENV ?= .venv
 CONFIG ?= configs/autoencoder.yaml
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: fit test lint
+.DEFAULT_GOAL := help
+.PHONY: help install fit test test-fast lint tensorboard
+
+help: ## list the targets
+	@echo "make TARGET, where TARGET is one of:"
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables: CONFIG=$(CONFIG) (for fit), ARGS (more options for amal fit), PYTEST_ARGS (for the tests)."
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,12 +19,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-fit: $(STAMP)
+install: $(STAMP) ## create .venv and install the package into it (about 5.6 GB, mostly torch's CUDA libraries)
+
+fit: $(STAMP) ## train a config: amal fit --config CONFIG ARGS (installs first if needed)
 	$(BIN)/amal fit --config $(CONFIG) $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) ## the whole test suite (several minutes)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-lint: $(STAMP)
+test-fast: $(STAMP) ## the suite without the tests marked slow, for the edit-test loop
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+tensorboard: $(STAMP) ## open the runs' curves: tensorboard --logdir logs
+	$(BIN)/tensorboard --logdir logs
