@@ -24,7 +24,7 @@ from amal_lightning.checkpoints import AtomicCheckpointIO, BestCheckpoint, LastC
 from amal_lightning.divergence import DIVERGED_EXIT_STATUS, DivergedError, DivergenceGuard
 from amal_lightning.errors import AmalError
 from amal_lightning.loggers import BufferedTensorBoardLogger
-from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict
+from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict, check_one_process
 from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, check_checkpoint_model, claim_run_folders, plan_run
 from amal_lightning.slurm import CheckpointAndRequeue, in_slurm_job, slurm_job_id, submit
 
@@ -122,7 +122,10 @@ class AmalCLI(LightningCLI):
             callbacks.append(CheckpointAndRequeue())
         kwargs["plugins"] = plugins
         kwargs["callbacks"] = callbacks
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        if subcommand == "predict":
+            check_one_process(trainer)  # before any other process is started
+        return trainer
 
 
 def prepare_data(argv: list[str]) -> None:

@@ -60,6 +60,17 @@ def check_can_predict(model: L.LightningModule, datamodule: Optional[L.Lightning
         raise AmalError(f"{type(source).__name__} has no predict_dataloader: amal predict has no data to predict")
 
 
+def check_one_process(trainer: L.Trainer) -> None:
+    """Fails with one line if the trainer would predict in several processes.
+
+    Each would predict its own share of the rows (all of them, with the datamodules here) and
+    write its own file; the data sets are small enough for one device. The CLI checks before any
+    process is started, the writer again in case it is used with a trainer of one's own.
+    """
+    if trainer.num_devices * trainer.num_nodes > 1:
+        raise AmalError("amal predict writes one file from one process: pass --trainer.devices 1")
+
+
 def gather(outputs: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """The outputs of all batches, one tensor per key, on the CPU."""
     return {key: torch.cat([output[key].detach().cpu() for output in outputs]) for key in outputs[0]}
@@ -103,8 +114,8 @@ def write_reconstruction_grid(path: Path, outputs: dict[str, torch.Tensor], coun
 class PredictionWriter(BasePredictionWriter):
     """Writes ``amal predict``'s file(s) into ``folder`` once every batch is predicted, then says where.
 
-    Runs in one process (the CLI sets ``devices`` to 1 unless told otherwise): several would
-    each predict a share of the rows and write their own file. ``folder`` must not exist yet,
+    Runs in one process (the CLI sets ``devices`` to 1 unless told otherwise; see
+    :func:`check_one_process`). ``folder`` must not exist yet,
     so that an earlier run's predictions are never overwritten; it is made only once there is
     something to write, so a failed prediction leaves no empty folder.
     """
@@ -118,8 +129,7 @@ class PredictionWriter(BasePredictionWriter):
         super().setup(trainer, pl_module, stage)
         if stage != "predict":
             return
-        if trainer.world_size > 1:
-            raise AmalError("amal predict writes one file from one process: pass --trainer.devices 1")
+        check_one_process(trainer)
         if self.folder.exists():
             raise AmalError(f"{self.folder}: exists already; amal predict never overwrites earlier predictions")
 

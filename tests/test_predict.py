@@ -192,6 +192,13 @@ def test_nothing_to_predict_is_one_line(workdir, capsys):
     )
 
 
+def test_predictions_come_from_one_process(workdir, capsys):
+    args = ["--config", str(CONFIGS / "regression.yaml"), "--trainer.accelerator=cpu", "--trainer.devices=2"]
+    message = fails(capsys, *args)
+    assert message == "amal: error: amal predict writes one file from one process: pass --trainer.devices 1"
+    assert not Path("predictions").exists()
+
+
 def test_earlier_predictions_are_never_overwritten(workdir, capsys):
     Path("predictions/regression/version_0").mkdir(parents=True)
     message = fails(capsys, "--config", str(CONFIGS / "regression.yaml"), "--trainer.logger=false")
