@@ -168,7 +168,7 @@ def test_submit_without_an_amal_script_runs_this_python(tmp_path, monkeypatch):
 
 def test_submit_example_of_the_readme_runs_as_written(monkeypatch, capsys):
     readme = (REPO / "README.md").read_text()
-    command = re.search(r"^amal submit .*?[^\\]$", readme, re.MULTILINE | re.DOTALL).group(0)
+    command = re.search(r"^(?:\.venv/bin/)?amal submit .*?[^\\]$", readme, re.MULTILINE | re.DOTALL).group(0)
     args = shlex.split(command.replace("\\\n", " "))[2:]
     monkeypatch.chdir(REPO)
     script = dry_run(capsys, *args)
