@@ -108,7 +108,7 @@ class LastCheckpoint(Checkpoint):
         )
 
     def _save(self, trainer: L.Trainer) -> None:
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)
         self.saved_step = trainer.global_step
         self.saved_at = time.monotonic()
 

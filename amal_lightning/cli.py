@@ -11,26 +11,24 @@ what a config needs, for clusters whose compute nodes are offline.
 
 import os
 import sys
-import warnings
 from typing import Any, Optional
 
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.environments import ClusterEnvironment, SLURMEnvironment
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from amal_lightning.checkpoints import AtomicCheckpointIO, BestCheckpoint, LastCheckpoint
+from amal_lightning.console import FitSummary, quiet_lightning
+from amal_lightning.data.readiness import fetch_for_offline_use, has_test_data
 from amal_lightning.divergence import DIVERGED_EXIT_STATUS, DivergedError, DivergenceGuard
 from amal_lightning.errors import AmalError
 from amal_lightning.loggers import BufferedTensorBoardLogger
 from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict, check_one_process
+from amal_lightning.progress import RunProgressBar
 from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, check_checkpoint_model, claim_run_folders, plan_run
 from amal_lightning.slurm import CheckpointAndRequeue, in_slurm_job, slurm_job_id, submit
-
-# Lightning redraws its bar after every batch by default, which costs more than a training step
-# of the MNIST models on a CPU (docs/PERFORMANCE.md). Every 50 batches is still several times a second.
-PROGRESS_BAR_REFRESH_RATE = 50
 
 
 class AmalCLI(LightningCLI):
@@ -48,6 +46,12 @@ class AmalCLI(LightningCLI):
             type=str,
             default="checkpoints",
             help="Folder that holds one sub-folder of checkpoints per experiment.",
+        )
+        parser.add_argument(
+            "--test",
+            type=bool,
+            default=True,
+            help="fit only: test the best checkpoint (the last without validation) in the same run afterwards.",
         )
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
@@ -88,7 +92,9 @@ class AmalCLI(LightningCLI):
         trainer_config = (self.config_init[subcommand] if subcommand else self.config_init).get("trainer") or {}
         plan = self.run_plan
         if trainer_config.get("logger") in (None, True):
-            kwargs["logger"] = BufferedTensorBoardLogger(str(LOG_DIR), name=plan.experiment, version=plan.name)
+            kwargs["logger"] = BufferedTensorBoardLogger(
+                str(LOG_DIR), name=plan.experiment, version=plan.name, keep_open=subcommand == "fit"
+            )
         if trainer_config.get("default_root_dir") is None:
             # where the checkpoint taken on SLURM's signal is written
             kwargs["default_root_dir"] = str(plan.checkpoint_dir)
@@ -100,7 +106,7 @@ class AmalCLI(LightningCLI):
             if wants_bar or not isinstance(callback, ProgressBar)
         ]
         if wants_bar and not any(isinstance(callback, ProgressBar) for callback in callbacks):
-            callbacks.append(TQDMProgressBar(refresh_rate=PROGRESS_BAR_REFRESH_RATE))
+            callbacks.append(RunProgressBar())
         if subcommand == "predict":
             check_can_predict(self.model, self.datamodule)  # one line now, not Lightning's traceback later
             callbacks.append(PredictionWriter(PREDICTION_DIR / plan.experiment / plan.name))
@@ -110,7 +116,7 @@ class AmalCLI(LightningCLI):
         # states find the same callbacks when it is loaded by `amal test`.
         if trainer_config.get("enable_checkpointing", True) is not False:
             callbacks += [LastCheckpoint(plan.checkpoint_dir), BestCheckpoint(plan.checkpoint_dir)]
-        callbacks.append(DivergenceGuard(plan.checkpoint_dir))
+        callbacks += [DivergenceGuard(plan.checkpoint_dir), FitSummary()]
         plugins = trainer_config.get("plugins") or []
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
@@ -127,6 +133,26 @@ class AmalCLI(LightningCLI):
             check_one_process(trainer)  # before any other process is started
         return trainer
 
+    def after_fit(self) -> None:
+        """Tests the best checkpoint in the same run (unless ``--test false``), then says what the fit did."""
+        trainer, plan = self.trainer, self.run_plan
+        tested, test_metrics = None, {}
+        if self.config.fit.test and has_test_data(self.datamodule):
+            saved = [plan.checkpoint_dir / name for name in ("best.ckpt", "last.ckpt")]
+            tested = next((path for path in saved if path.is_file()), None)
+            results = trainer.test(self.model, datamodule=self.datamodule, ckpt_path=tested, verbose=False)
+            test_metrics = results[0] if results else {}
+        summary = next(callback for callback in trainer.callbacks if isinstance(callback, FitSummary))
+        logger = trainer.logger
+        if isinstance(logger, BufferedTensorBoardLogger):
+            hyperparameters = {**self.model.hparams_initial, **getattr(self.datamodule, "hparams_initial", {})}
+            final = {f"hp/{name}": value for name, value in {**summary.best_metrics, **test_metrics}.items()}
+            logger.log_hyperparams({k: v for k, v in hyperparameters.items() if not k.startswith("_")}, final)
+            logger.keep_open = False
+            logger.finalize("success")
+        if trainer.is_global_zero:
+            print("\n".join(summary.lines(trainer, plan, tested, test_metrics)))
+
 
 def prepare_data(argv: list[str]) -> None:
     """``amal prepare-data --config X``: download what the config's data needs, then check it reads."""
@@ -138,34 +164,25 @@ def prepare_data(argv: list[str]) -> None:
         save_config_callback=None,
         trainer_defaults={"logger": False},
     )
-    datamodule = cli.datamodule
-    fetch = getattr(datamodule, "fetch", None)  # a datamodule with files to download has it
-    if fetch is not None:
-        fetch()  # never falls back to a bundled sample: the compute nodes need the real data
-    else:
-        datamodule.prepare_data()
-    datamodule.setup("fit")
-    print(f"{type(datamodule).__name__}: data ready")
+    fetch_for_offline_use(cli.datamodule)
+    print(f"{type(cli.datamodule).__name__}: data ready")
 
 
 def main(args: Optional[list[str]] = None) -> None:
     """Entry point of the ``amal`` console script."""
     # LightningCLI still calls jsonargparse functions deprecated in 4.49: a matter for Lightning, not for users.
     os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
-    # The data sets are in-memory tensors fetched a batch at a time: worker processes would only add copies.
-    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-    # The gradient-descent modules update their weights themselves and return no optimizer on purpose.
-    warnings.filterwarnings("ignore", message=r".*configure_optimizers. returned .None.*")
-    # The modules log epoch means only, so the per-step logging interval does not matter.
-    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
-    # Raised inside Lightning by newer torch releases; nothing a user can act on.
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    quiet_lightning()
     argv = sys.argv[1:] if args is None else args
     try:
         if argv[:1] == ["submit"]:
             submit(argv[1:])
         elif argv[:1] == ["prepare-data"]:
             prepare_data(argv[1:])
+        elif argv[:1] in (["study"], ["plot"]):
+            from amal_lightning.studies.command import COMMANDS  # imports this module: not at the top
+
+            COMMANDS[argv[0]](argv[1:])
         else:
             AmalCLI(
                 model_class=None,
@@ -174,7 +191,7 @@ def main(args: Optional[list[str]] = None) -> None:
                 save_config_kwargs={"overwrite": True},
                 # The datamodules give each process its share of the batches themselves.
                 trainer_defaults={"use_distributed_sampler": False},
-                parser_kwargs={"epilog": "Also: `amal submit --help` (SLURM) and `amal prepare-data --config X`."},
+                parser_kwargs={"epilog": "Also: amal submit, amal prepare-data, amal study, amal plot (see --help)."},
                 args=args,
             )
     except AmalError as error:

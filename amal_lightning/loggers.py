@@ -15,13 +15,27 @@ class BufferedTensorBoardLogger(TensorBoardLogger):
     wait is a large part of an epoch (docs/PERFORMANCE.md). The writer thread itself still writes
     what is pending every ``min_interval_s`` (its ``flush_secs``), without holding training up,
     and the end of the run (``finalize``) writes everything.
+
+    Lightning closes the event file at the end of each stage; ``amal fit`` goes on to test in the
+    same run, which would then start a second event file. With ``keep_open`` the end of a stage
+    only writes everything out, and the owner calls ``finalize`` once ``keep_open`` is unset.
     """
 
-    def __init__(self, *args: Any, min_interval_s: float = 1.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, min_interval_s: float = 1.0, keep_open: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("flush_secs", max(1, round(min_interval_s)))
+        kwargs.setdefault("default_hp_metric", False)  # the real metrics go to the HParams tab at the end
         super().__init__(*args, **kwargs)
         self.min_interval_s = min_interval_s
+        self.keep_open = keep_open
         self.saved_at = -math.inf
+
+    def finalize(self, status: str) -> None:
+        if not self.keep_open:
+            super().finalize(status)
+            return
+        self.experiment.flush()
+        if status == "success":
+            super().save()
 
     def save(self) -> None:
         if time.monotonic() - self.saved_at >= self.min_interval_s:

@@ -1,12 +1,34 @@
-"""A progress bar over epochs, for the housing runs of hundreds of one-step epochs."""
+"""Progress bars: Lightning's over batches with the full run name, and one over epochs for housing runs."""
 
 import sys
 import time
 from typing import Any, Optional
 
 import lightning as L
-from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
 from tqdm.auto import tqdm
+
+# Lightning redraws its bar after every batch by default, which costs more than a training step
+# of the MNIST models on a CPU (docs/PERFORMANCE.md). Every 50 batches is still several times a second.
+REFRESH_RATE = 50
+
+
+def with_run_name(metrics: dict[str, Any], trainer: L.Trainer) -> dict[str, Any]:
+    """The bar's metrics with the run's full name: Lightning shows the last four characters as ``v_num``."""
+    metrics = dict(metrics)
+    if metrics.pop("v_num", None) is not None and trainer.logger is not None:
+        metrics = {"run": trainer.logger.version, **metrics}
+    return metrics
+
+
+class RunProgressBar(TQDMProgressBar):
+    """Lightning's bar over batches, redrawn every ``refresh_rate`` batches, naming the run in full."""
+
+    def __init__(self, refresh_rate: int = REFRESH_RATE) -> None:
+        super().__init__(refresh_rate=refresh_rate)
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        return with_run_name(super().get_metrics(trainer, pl_module), trainer)
 
 
 class EpochProgressBar(ProgressBar):
@@ -71,6 +93,9 @@ class EpochProgressBar(ProgressBar):
             self.bar.set_postfix(self.get_metrics(trainer, pl_module), refresh=False)
             self.bar.close()
             self.bar = None
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        return with_run_name(super().get_metrics(trainer, pl_module), trainer)
 
     def print(self, *args: Any, sep: str = " ", **kwargs: Any) -> None:
         """Prints above the bar instead of through it."""

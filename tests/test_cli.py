@@ -43,8 +43,9 @@ def test_logger_can_be_swapped_from_the_command_line(workdir):
         "--trainer.logger.save_dir=csv_logs",
     )
     lines = next(Path("csv_logs").rglob("metrics.csv")).read_text().splitlines()
-    assert lines[0].split(",") == ["epoch", "step", "train/loss", "val/loss"]
-    assert len(lines) == 1 + 4 * 2  # one row per epoch for train/loss and one for val/loss
+    assert lines[0].split(",") == ["epoch", "step", "test/loss", "train/loss", "val/loss"]
+    # one row per epoch for train/loss, one for val/loss and test/loss (test_each_epoch), then the final test
+    assert len(lines) == 1 + 4 * 2 + 1
     assert not Path("logs").exists()
 
 
@@ -94,9 +95,30 @@ def test_fitting_from_a_best_checkpoint_starts_a_new_run(workdir):
     assert torch.load("checkpoints/regression/version_1/last.ckpt", weights_only=True)["global_step"] == 5
 
 
+def test_fit_tests_its_best_checkpoint_in_the_same_run_and_says_what_it_did(tmp_path):
+    config = str(CONFIGS / "classifier.yaml")
+    result = run_amal("fit", "--config", config, "--trainer.max_epochs=2", "--data.source=sample", cwd=tmp_path)
+    run = tmp_path / "logs/classifier/version_0"
+    assert {"train/loss", "val/loss", "val/acc", "test/loss", "test/acc"} <= scalar_tags(run)
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1  # one event file for the fit and its test
+    summary = result.stdout[result.stdout.index("Fit: 2 epochs") :]
+    assert "(max_epochs=2 reached)" in summary
+    assert re.search(r"best validation \(epoch \d\): val/acc 0\.\d+, val/loss \d", summary)
+    assert re.search(r"test of best.ckpt: test/acc 0\.\d+, test/loss \d", summary)
+    assert "checkpoints: checkpoints/classifier/version_0/" in summary
+    assert "tensorboard --logdir logs/classifier" in summary
+    assert "GPU available" not in result.stdout + result.stderr
+    assert "v_num" not in result.stdout and "run=version_0" in result.stdout
+
+    events = EventAccumulator(str(run))
+    events.Reload()
+    assert "hp_metric" not in events.Tags()["scalars"]
+    assert events.Scalars("hp/test/acc")[0].value == pytest.approx(events.Scalars("test/acc")[-1].value)
+
+
 def test_testing_a_checkpoint_logs_to_a_new_run(workdir):
     config = str(CONFIGS / "regression.yaml")
-    run_inprocess("fit", "--config", config, "--trainer.max_epochs=2")
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=2", "--test=false", "--data.test_each_epoch=false")
     run_inprocess("test", "--config", config, "--ckpt_path=best")
     assert "test/loss" in scalar_tags(Path("logs/regression/version_1"))
     assert "test/loss" not in scalar_tags(Path("logs/regression/version_0"))
