@@ -16,7 +16,7 @@ from typing import Any, Optional, Union
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
-from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
 
 from amal_lightning.errors import AmalError
@@ -71,6 +71,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 os.fsync(folder)  # so that the rename itself survives a power cut
             finally:
                 os.close(folder)
+
+
+def with_atomic_checkpoints(plugins: Any) -> list:
+    """The Trainer's configured plugins, plus :class:`AtomicCheckpointIO` unless they bring their own CheckpointIO."""
+    plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins] if plugins else []
+    if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+        plugins.append(AtomicCheckpointIO())
+    return plugins
 
 
 def final_epoch(trainer: L.Trainer) -> bool:

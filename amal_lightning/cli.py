@@ -1,12 +1,9 @@
-"""The ``amal`` command: LightningCLI with the project's run folders and one-line errors.
+"""The ``amal`` command: LightningCLI with the project's run folders, checks and one-line errors.
 
-Where a run's checkpoints and logs go, and which checkpoint ``--ckpt_path last|best`` picks, is
-decided in :mod:`amal_lightning.runs`; this module only asks it, then hands the answer to the
-Trainer (its logger, its checkpoint callbacks, the folder for SLURM's checkpoint).
-
-Besides LightningCLI's ``fit``, ``validate``, ``test`` and ``predict``, ``amal submit`` writes
-and submits a SLURM job (see :mod:`amal_lightning.slurm`) and ``amal prepare-data`` downloads
-what a config needs, for clusters whose compute nodes are offline.
+Where a run's files go, and which checkpoint ``--ckpt_path last|best`` picks, is decided in
+:mod:`amal_lightning.runs`; this module asks it and hands the answer to the Trainer. Besides
+``fit``, ``validate``, ``test`` and ``predict``: ``amal submit`` (SLURM, :mod:`amal_lightning.slurm`)
+and ``amal prepare-data`` (downloads what a config needs, for offline compute nodes).
 """
 
 import os
@@ -17,9 +14,9 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.environments import ClusterEnvironment, SLURMEnvironment
-from lightning.pytorch.plugins.io import CheckpointIO
 
-from amal_lightning.checkpoints import AtomicCheckpointIO, BestCheckpoint, LastCheckpoint
+from amal_lightning.checkpoint_checks import check_checkpoint_model, check_checkpoint_weights
+from amal_lightning.checkpoints import BestCheckpoint, LastCheckpoint, with_atomic_checkpoints
 from amal_lightning.console import FitSummary, quiet_lightning
 from amal_lightning.data.readiness import fetch_for_offline_use, has_test_data
 from amal_lightning.divergence import DIVERGED_EXIT_STATUS, DivergedError, DivergenceGuard
@@ -27,7 +24,7 @@ from amal_lightning.errors import AmalError
 from amal_lightning.loggers import BufferedTensorBoardLogger
 from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict, check_one_process
 from amal_lightning.progress import RunProgressBar
-from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, check_checkpoint_model, claim_run_folders, plan_run
+from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, claim_run_folders, plan_run
 from amal_lightning.slurm import CheckpointAndRequeue, in_slurm_job, slurm_job_id, submit
 
 
@@ -87,6 +84,10 @@ class AmalCLI(LightningCLI):
             config.ckpt_path = None if self.run_plan.ckpt_path is None else str(self.run_plan.ckpt_path)
         os.environ[RUN_NAME_VARIABLE] = self.run_plan.name  # inherited by the processes of a multi-device run
 
+    def after_instantiate_classes(self) -> None:
+        if self.run_plan.weight_shapes is not None and self.model is not None:
+            check_checkpoint_weights(self.run_plan.ckpt_path, self.run_plan.weight_shapes, self.model)
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         subcommand = self.config_init.get("subcommand")
         trainer_config = (self.config_init[subcommand] if subcommand else self.config_init).get("trainer") or {}
@@ -96,8 +97,7 @@ class AmalCLI(LightningCLI):
                 str(LOG_DIR), name=plan.experiment, version=plan.name, keep_open=subcommand == "fit"
             )
         if trainer_config.get("default_root_dir") is None:
-            # where the checkpoint taken on SLURM's signal is written
-            kwargs["default_root_dir"] = str(plan.checkpoint_dir)
+            kwargs["default_root_dir"] = str(plan.checkpoint_dir)  # where SLURM's signal checkpoint goes
         wants_bar = trainer_config.get("enable_progress_bar") is not False
         # `--trainer.enable_progress_bar false` also turns off a bar that the config chose
         callbacks = [
@@ -117,10 +117,7 @@ class AmalCLI(LightningCLI):
         if trainer_config.get("enable_checkpointing", True) is not False:
             callbacks += [LastCheckpoint(plan.checkpoint_dir), BestCheckpoint(plan.checkpoint_dir)]
         callbacks += [DivergenceGuard(plan.checkpoint_dir), FitSummary()]
-        plugins = trainer_config.get("plugins") or []
-        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
-        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
-            plugins.append(AtomicCheckpointIO())
+        plugins = with_atomic_checkpoints(trainer_config.get("plugins"))
         if in_slurm_job() and not any(isinstance(plugin, ClusterEnvironment) for plugin in plugins):
             # Lightning's own handler checkpoints wherever in a step the signal lands; ours waits
             # for the end of the batch so the requeued job continues exactly.

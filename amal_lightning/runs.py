@@ -18,17 +18,14 @@ continue and its best checkpoint still competes with the earlier epochs.
 changes nothing.
 """
 
-import importlib
-import inspect
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import torch
-
-from amal_lightning.errors import AmalError, first_line
+from amal_lightning.checkpoint_checks import read_checkpoint
+from amal_lightning.errors import AmalError
 
 LOG_DIR = Path("logs")
 LAST = "last"
@@ -61,6 +58,8 @@ class RunPlan:
     hyperparameters: Optional[dict[str, Any]] = None
     # a fresh version_N, which claim_run_folders may move on to the next free number
     new_version: bool = False
+    # the shape of each tensor of the checkpoint's state_dict (None without a checkpoint)
+    weight_shapes: Optional[dict[str, tuple[int, ...]]] = None
 
     @property
     def log_dir(self) -> Path:
@@ -139,22 +138,6 @@ def newest_checkpoint(experiment_dir: Path, which: str) -> Path:
     return max(candidates, key=lambda path: path.stat().st_mtime)
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """Loads a checkpoint with ``weights_only=True``; one line of error if it is not a Lightning checkpoint."""
-    if not path.is_file():
-        raise AmalError(f"--ckpt_path {path}: no such file")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a damaged file
-        raise AmalError(f"{path}: not a readable checkpoint ({first_line(error)})") from None
-    if not isinstance(checkpoint, dict):
-        raise AmalError(f"{path}: not a Lightning checkpoint (no dictionary)")
-    missing = [key for key in ("state_dict", "pytorch-lightning_version") if key not in checkpoint]
-    if missing:
-        raise AmalError(f"{path}: not a Lightning checkpoint (no {' or '.join(missing)})")
-    return checkpoint
-
-
 def plan_run(
     subcommand: Optional[str],
     config_files: Optional[Sequence[Any]],
@@ -185,7 +168,7 @@ def plan_run(
         checkpoint = newest_checkpoint(experiment_dir, ckpt_path)
     elif ckpt_path not in (None, "hpc"):
         checkpoint = Path(ckpt_path)
-    hyperparameters = None if checkpoint is None else read_checkpoint(checkpoint).get("hyper_parameters", {})
+    saved = None if checkpoint is None else read_checkpoint(checkpoint)
 
     # Resuming a run from its latest state goes on in its folders; anything else starts a new
     # run, so that no earlier checkpoint is overwritten.
@@ -210,11 +193,13 @@ def plan_run(
         # on from the newest state saved there, whatever checkpoint it first started from.
         state = newest_state(run_dir)
         if state is not None:
-            hyperparameters = read_checkpoint(state).get("hyper_parameters", {})
-            checkpoint = state
+            saved, checkpoint = read_checkpoint(state), state
         elif ckpt_path == "hpc":
             raise AmalError(f"--ckpt_path hpc: no {HPC_PREFIX}N.ckpt in {run_dir}/ yet")
-    return RunPlan(experiment, name, run_dir, checkpoint, hyperparameters, new_version)
+    if saved is None:
+        return RunPlan(experiment, name, run_dir, checkpoint, None, new_version)
+    shapes = {key: tuple(value.shape) for key, value in saved["state_dict"].items() if hasattr(value, "shape")}
+    return RunPlan(experiment, name, run_dir, checkpoint, saved.get("hyper_parameters", {}), new_version, shapes)
 
 
 def claim_run_folders(plan: RunPlan, checkpoints: bool, logs: bool) -> RunPlan:
@@ -240,32 +225,3 @@ def claim_run_folders(plan: RunPlan, checkpoints: bool, logs: bool) -> RunPlan:
             plan = replace(plan, name=name, checkpoint_dir=plan.checkpoint_dir.parent / name)
         except OSError as error:
             raise AmalError(f"{error.filename or folder}: cannot create the run folder ({error.strerror})") from None
-
-
-def check_checkpoint_model(path: Path, hyperparameters: Mapping[str, Any], model_class_path: str) -> None:
-    """Fails with one line unless a checkpoint's model is the config's class, with options it accepts.
-
-    LightningCLI imports the class named in a checkpoint and builds it with the checkpoint's
-    hyperparameters over the config's: a checkpoint of another model would silently replace the
-    config's (or import any installed module). This runs first, and imports nothing but the
-    config's own class (already imported while the config was parsed).
-    """
-    module, _, name = model_class_path.rpartition(".")
-    model_class = getattr(importlib.import_module(module), name)
-    expected = f"{model_class.__module__}.{model_class.__qualname__}"
-    recorded = hyperparameters.get("_class_path")
-    if recorded is not None and recorded != expected and not _same_class(recorded, model_class):
-        raise AmalError(f"{path}: a checkpoint of {recorded}, but the config's model is {expected}")
-    accepted = set(inspect.signature(model_class).parameters)
-    unknown = sorted(key for key in hyperparameters if not key.startswith("_") and key not in accepted)
-    if unknown:
-        raise AmalError(
-            f"{path}: its hyperparameters {', '.join(unknown)} are not options of {model_class.__name__} "
-            "(a checkpoint written by an earlier version of amal_lightning?)"
-        )
-
-
-def _same_class(class_path: str, model_class: type) -> bool:
-    """Whether ``class_path`` names ``model_class`` through a package that re-exports it (no import)."""
-    module, _, name = class_path.rpartition(".")
-    return name == model_class.__qualname__ and model_class.__module__.startswith(module + ".")

@@ -7,17 +7,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from amal_lightning.checkpoint_checks import check_checkpoint_model, check_checkpoint_weights, read_checkpoint
 from amal_lightning.errors import AmalError
 from amal_lightning.runs import (
     RUN_NAME_VARIABLE,
-    check_checkpoint_model,
     claim_run_folders,
     experiment_name,
     newest_checkpoint,
     next_hpc_checkpoint,
     next_version,
     plan_run,
-    read_checkpoint,
 )
 
 
@@ -171,3 +170,14 @@ def test_a_resumed_run_keeps_its_folder_and_a_file_in_the_way_is_one_line(tmp_pa
     Path("blocked").write_text("a file where the checkpoints go")
     with pytest.raises(AmalError, match="cannot create the run folder"):
         claim_run_folders(plan(Path("blocked")), checkpoints=True, logs=False)
+
+
+def test_weights_must_have_the_names_and_shapes_of_the_model(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    saved = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    check_checkpoint_weights(tmp_path / "a.ckpt", saved, model)
+    wrong = {"0.weight": (4, 3), "extra": (1,)}
+    with pytest.raises(
+        AmalError, match=r"a.ckpt: its weights do not fit Sequential \(0.bias missing; extra unexpected; "
+    ):
+        check_checkpoint_weights(tmp_path / "a.ckpt", wrong, model)
