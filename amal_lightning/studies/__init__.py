@@ -1,0 +1,12 @@
+"""Studies: a lab's comparison (several ``amal fit`` variants) run by one command, with its table and figures.
+
+- :mod:`~amal_lightning.studies.spec`: study files (``configs/studies/*.yaml``) and ad-hoc grids;
+- :mod:`~amal_lightning.studies.check`: every variant's command line checked before anything trains;
+- :mod:`~amal_lightning.studies.runner`: the variants run one after another, resumably;
+- :mod:`~amal_lightning.studies.records`: what the study folder remembers of each variant;
+- :mod:`~amal_lightning.studies.events`: curves read back from the runs' TensorBoard files;
+- :mod:`~amal_lightning.studies.summary` and :mod:`~amal_lightning.studies.figures`: ``summary.csv`` and the PNGs;
+- :mod:`~amal_lightning.studies.command`: the ``amal study`` command.
+
+Figures of any runs: :mod:`amal_lightning.plot` (``amal plot``).
+"""
