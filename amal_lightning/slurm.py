@@ -171,14 +171,17 @@ def submit(argv: list[str]) -> None:
     if args.dry_run:
         print(script, end="")
         return
+    print(submit_script(script, experiment))
+
+
+def submit_script(script: str, name: str) -> str:
+    """Writes ``slurm/<name>-<date>-<time>.sbatch`` and submits it; returns its path and sbatch's answer."""
     sbatch = shutil.which("sbatch")
     if sbatch is None:
-        raise AmalError("sbatch is not on PATH: run `amal submit` on a SLURM login node (or use --dry-run)")
-    path = SCRIPT_DIR / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}.sbatch"
-    suffix = 1
-    while path.exists():  # two submissions in the same second keep both scripts
-        path = SCRIPT_DIR / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}.sbatch"
-        suffix += 1
+        raise AmalError("sbatch is not on PATH: submit from a SLURM login node (or use --dry-run)")
+    stamp, suffix = time.strftime("%Y%m%d-%H%M%S"), 0
+    while (path := SCRIPT_DIR / f"{name}-{stamp}{f'-{suffix}' if suffix else ''}.sbatch").exists():
+        suffix += 1  # two submissions in the same second keep both scripts
     try:
         SCRIPT_DIR.mkdir(exist_ok=True)
         path.write_text(script)
@@ -188,7 +191,7 @@ def submit(argv: list[str]) -> None:
     if result.returncode != 0:
         reason = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}").splitlines()[0]
         raise AmalError(f"sbatch {path} failed: {reason}")
-    print(f"{path}: {result.stdout.strip()}")
+    return f"{path}: {result.stdout.strip()}"
 
 
 def in_slurm_job() -> bool:

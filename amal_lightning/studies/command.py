@@ -1,0 +1,145 @@
+"""``amal study``: run a study file or an ad-hoc grid, here or as a SLURM job array, then gather it.
+
+::
+
+    amal study configs/studies/tme2_gd_variants.yaml
+    amal study --name eps --config configs/tme1_gradient_descent.yaml \\
+        --grid model.learning_rate=0.01,0.1,5 -- --trainer.max_epochs 100
+    amal study configs/studies/tme3_depth.yaml --submit --time 01:00:00 --partition gpu
+    amal plot --study tme3_depth          # after the array's tasks: summary and figures, no training
+
+Every variant's command line is checked by ``amal fit``'s parser before anything trains. The
+study folder ``studies/<name>/`` gets a copy of the study (``study.yaml``, which ``amal plot
+--study`` reads), a record per variant, ``summary.csv`` and the figures.
+"""
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import yaml
+
+from amal_lightning.errors import AmalError
+from amal_lightning.plot import plot
+from amal_lightning.studies.array import array_script, slurm_options, submit_array
+from amal_lightning.studies.check import check_study
+from amal_lightning.studies.figures import draw_figures
+from amal_lightning.studies.runner import StudyInterruptedError, run_study
+from amal_lightning.studies.spec import STUDY_DIR, Study, adhoc_study, load_study
+from amal_lightning.studies.summary import gather, write_summary
+
+STUDY_FILE = "study.yaml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="amal study",
+        description="Run a study: several `amal fit` variants, a summary table and figures in studies/NAME/.",
+        epilog="Options after `--` go to every variant's `amal fit`, e.g. `-- --trainer.max_epochs 100`. "
+        "After --submit come `amal submit`'s options (--time, --partition, --gpus-per-node, --dry-run, ...).",
+    )
+    parser.add_argument("file", nargs="?", type=Path, help="a study file, e.g. configs/studies/tme2_gd_variants.yaml")
+    parser.add_argument("--name", help="ad-hoc study: its name (a plain folder name)")
+    parser.add_argument("--config", help="ad-hoc study: the config every variant starts from")
+    parser.add_argument(
+        "--grid", action="append", default=[], help="ad-hoc study: KEY=V1,V2,... (repeatable: all combinations)"
+    )
+    parser.add_argument(
+        "--variant-index", type=int, help="run only this variant (0-based), as a task of a job array does"
+    )
+    parser.add_argument(
+        "--submit",
+        action="store_true",
+        help="run it on SLURM as a job array, one task per variant; amal submit's options follow it",
+    )
+    return parser
+
+
+def parse_study(argv: list[str]) -> tuple[argparse.Namespace, Study, list[str], list[str]]:
+    """The options (``slurm``: those left for ``--submit``), the study, the words that name it, the fit options."""
+    own, fit_options = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    slurm: list[str] = []
+    if "--submit" in own:  # amal submit's options follow it
+        own, slurm = own[: own.index("--submit") + 1], own[own.index("--submit") + 1 :]
+    parser = build_parser()
+    args = parser.parse_args(own)
+    args.slurm = slurm
+    adhoc = args.name is not None or args.config is not None or args.grid
+    if args.file is not None and adhoc:
+        parser.error("give a study file or --name/--config/--grid, not both")
+    if args.file is not None:
+        study = load_study(args.file)
+        study = dataclasses.replace(study, common=(*study.common, *fit_options))
+        return args, study, [str(args.file)], fit_options
+    if args.name is None or args.config is None or not args.grid:
+        parser.error("give a study file, or --name, --config and at least one --grid")
+    naming = ["--name", args.name, "--config", args.config, *(word for grid in args.grid for word in ("--grid", grid))]
+    return args, adhoc_study(args.name, args.config, args.grid, fit_options), naming, fit_options
+
+
+def save_study(study: Study) -> None:
+    """``studies/<name>/study.yaml``: the study as run, for gathering it later (``amal plot --study``)."""
+    path = study.folder / STUDY_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = f"# written by `amal study` from {study.source}\n"
+        path.write_text(header + yaml.safe_dump(study.data, sort_keys=False, allow_unicode=True))
+    except OSError as error:
+        raise AmalError(f"{path}: cannot write the study folder ({error.strerror})") from None
+
+
+def finish(study: Study) -> None:
+    """Writes the summary and the figures, and says where they are."""
+    results = gather(study)
+    summary = write_summary(study, results)
+    figures = draw_figures(study, results)
+    counts: dict[str, int] = {}
+    for _, record, _ in results:
+        status = "missing" if record is None else record.status
+        counts[status] = counts.get(status, 0) + 1
+    print(f"{study.name}: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
+    print(f"  summary: {summary}")
+    if figures:
+        print(f"  figures: {', '.join(str(path) for path in figures)}")
+
+
+def gather_study(name: str) -> None:
+    """``amal plot --study NAME``: the summary and figures of a study that ran (or runs) elsewhere."""
+    path = STUDY_DIR / name / STUDY_FILE
+    if not path.is_file():
+        raise AmalError(f"--study {name}: no {path} (run `amal study` on it first, or --submit it)")
+    finish(load_study(path))
+
+
+def study(argv: list[str]) -> None:
+    """Runs ``amal study ARGV``; raises AmalError on bad input."""
+    args, chosen, naming, fit_options = parse_study(argv)
+    check_study(chosen)
+    if args.submit:
+        if args.variant_index is not None:
+            raise AmalError("--submit runs every variant, one array task each: leave out --variant-index")
+        slurm = slurm_options(args.slurm, chosen)
+        script = array_script(slurm, chosen, naming, fit_options)
+        if slurm.dry_run:
+            print(script, end="")
+            return
+        save_study(chosen)
+        submit_array(chosen, script)
+        return
+    if args.variant_index is not None:
+        if not 0 <= args.variant_index < len(chosen.variants):
+            last = len(chosen.variants) - 1
+            raise AmalError(f"--variant-index {args.variant_index}: the study's variants are 0 to {last}")
+        if not (chosen.folder / STUDY_FILE).is_file():  # the tasks of an array share the one --submit wrote
+            save_study(chosen)
+    else:
+        save_study(chosen)
+    try:
+        run_study(chosen, None if args.variant_index is None else [args.variant_index])
+    except StudyInterruptedError:
+        raise SystemExit(130) from None  # the shell's status for Ctrl+C
+    if args.variant_index is None:  # a task of an array leaves the gathering to the login node
+        finish(chosen)
+
+
+COMMANDS = {"study": study, "plot": plot}  # dispatched by amal_lightning.cli.main

@@ -1,0 +1,242 @@
+"""Study files (``configs/studies/NAME.yaml``): what a study runs and draws, read and checked here.
+
+A study file is a mapping::
+
+    name: tme1_step_size                      # default: the file's name
+    description: Hand-gradient descent, ...   # the figures' title
+    config: configs/tme1_gradient_descent.yaml
+    common: {trainer.max_epochs: 300}         # options of every variant
+    variants:                                 # either named variants ...
+      eps 0.1: {model.learning_rate: 0.1}
+      eps 0.2 raw: {config: configs/other.yaml, model.learning_rate: 0.2}
+    grid:                                     # ... or a grid: all combinations
+      model.learning_rate: [0.01, 0.1, 1]
+    figures:                                  # default: train/loss and test/loss against epochs
+      - {name: loss, metrics: [train/loss, test/loss], x: [epoch, time], ylabel: "MSE ($1000²)"}
+    images: [test/interpolation]              # image tags saved as PNG files, per variant
+
+Options are ``amal fit`` options without their dashes, as a mapping (``model.learning_rate: 0.1``)
+or as a list of command-line words (``[--model.learning_rate, "0.1"]``); a variant's ``config``
+replaces the study's. Whether each variant's command line is one ``amal fit`` accepts is checked
+by :mod:`amal_lightning.studies.check`; this module checks the file's own shape. Every error is
+one line naming the file.
+"""
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from amal_lightning.errors import AmalError
+from amal_lightning.runs import PLAIN_NAME
+from amal_lightning.studies.events import X_AXES
+
+STUDY_DIR = Path("studies")
+STUDY_KEYS = ("name", "description", "config", "common", "variants", "grid", "figures", "images")
+FIGURE_KEYS = ("name", "metrics", "x", "title", "ylabel", "variants")
+DEFAULT_METRICS = ("train/loss", "test/loss")
+# A table of the model's layers before each of many fits says nothing new (a variant's options can turn it on).
+QUIET = ("--trainer.enable_model_summary=false",)
+UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ``amal fit`` of a study: its name (legends, progress lines), folder-safe slug, config and options."""
+
+    name: str
+    slug: str
+    config: Path
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure to draw: ``metrics`` of ``variants`` (all if empty), one PNG per ``x`` axis."""
+
+    name: str
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    x: tuple[str, ...] = ("epoch",)
+    title: str = ""
+    ylabel: str = ""
+    variants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study: its variants, the options they share, and what to draw."""
+
+    name: str
+    description: str
+    common: tuple[str, ...]
+    variants: tuple[Variant, ...]
+    figures: tuple[FigureSpec, ...] = (FigureSpec("loss"),)
+    images: tuple[str, ...] = ()
+    source: str = field(default="", compare=False)  # the study file, or how an ad-hoc study was given
+    data: dict[str, Any] = field(default_factory=dict, compare=False)  # as written: saved in the study folder
+
+    @property
+    def folder(self) -> Path:
+        return STUDY_DIR / self.name
+
+    def experiment(self, variant: Variant) -> str:
+        """The variant's experiment name: its runs are ``logs/<study>.<slug>/<run>``."""
+        return f"{self.name}.{variant.slug}"
+
+    def fit_args(self, variant: Variant) -> list[str]:
+        """The variant's ``amal fit`` command line (after ``amal``)."""
+        return ["fit", "--config", str(variant.config), *QUIET, *self.common, *variant.options]
+
+
+def slug(name: str) -> str:
+    """A plain folder name for a variant's name: runs of other characters become ``_``."""
+    return UNSAFE.sub("_", name).strip("_").lstrip(".") or "variant"
+
+
+def option_text(value: Any) -> str:
+    """A YAML value as the command line spells it (``true``, ``null``, JSON for lists and mappings)."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def option_words(where: str, options: Any) -> tuple[Optional[str], tuple[str, ...]]:
+    """(the ``config`` it names or None, the options as command-line words) from a mapping or a list."""
+    if options is None:
+        return None, ()
+    if isinstance(options, list):
+        if not all(isinstance(word, (str, int, float)) for word in options):
+            raise AmalError(f"{where}: a list of options must hold command-line words, e.g. [--trainer.max_epochs, 10]")
+        return None, tuple(str(word) for word in options)
+    if not isinstance(options, dict):
+        raise AmalError(f"{where}: expected options (a mapping such as {{model.learning_rate: 0.1}} or a list)")
+    config = options.get("config")
+    if config is not None and not isinstance(config, str):
+        raise AmalError(f"{where}: config must be a file name")
+    words = tuple(f"--{key}={option_text(value)}" for key, value in options.items() if key != "config")
+    return config, words
+
+
+def config_path(where: str, text: Any) -> Path:
+    if not isinstance(text, str) or not text:
+        raise AmalError(f"{where}: expected a config file name")
+    path = Path(text)
+    if not path.is_file():
+        raise AmalError(f"{where}: {text}: no such file")
+    return path
+
+
+def grid_variants(where: str, grid: Any, config: Path) -> list[Variant]:
+    """All combinations of a grid's values, in order (the last key varies fastest)."""
+    if not isinstance(grid, dict) or not grid:
+        raise AmalError(f"{where}: the grid is empty (give each option a list of values)")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise AmalError(f"{where}: {key} has no values (expected a non-empty list)")
+    variants = []
+    for combination in itertools.product(*(values for values in grid.values())):
+        pairs = [f"{key}={option_text(value)}" for key, value in zip(grid, combination, strict=True)]
+        variants.append(Variant(", ".join(pairs), slug("-".join(pairs)), config, tuple(f"--{pair}" for pair in pairs)))
+    return variants
+
+
+def named_variants(where: str, variants: Any, config: Path) -> list[Variant]:
+    if not isinstance(variants, dict) or not variants:
+        raise AmalError(f"{where}: expected named variants (a mapping of names to options)")
+    result = []
+    for name, options in variants.items():
+        variant_config, words = option_words(f"{where}, variant {name!r}", options)
+        own_config = config if variant_config is None else config_path(f"{where}, variant {name!r}", variant_config)
+        result.append(Variant(str(name), slug(str(name)), own_config, words))
+    return result
+
+
+def check_keys(where: str, data: Any, keys: tuple[str, ...]) -> None:
+    """Fails unless ``data`` is a mapping whose keys are among ``keys`` (a misspelt key would be ignored)."""
+    if not isinstance(data, dict):
+        raise AmalError(f"{where}: expected a mapping with {', '.join(keys)}")
+    unknown = [key for key in data if key not in keys]
+    if unknown:
+        raise AmalError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(keys)})")
+
+
+def figure_specs(where: str, figures: Any, names: set[str]) -> tuple[FigureSpec, ...]:
+    if not isinstance(figures, list) or not figures:
+        raise AmalError(f"{where}: figures must be a non-empty list of mappings")
+    specs = []
+    for index, figure in enumerate(figures):
+        here = f"{where}, figure {index + 1}"
+        check_keys(here, figure, FIGURE_KEYS)
+        metrics = tuple(figure.get("metrics") or DEFAULT_METRICS)
+        axes = figure.get("x", "epoch")
+        axes = tuple(axes if isinstance(axes, list) else [axes])
+        if any(axis not in X_AXES for axis in axes):
+            raise AmalError(f"{here}: x must be among {', '.join(X_AXES)}, got {list(axes)}")
+        chosen = tuple(str(name) for name in figure.get("variants") or ())
+        missing = [name for name in chosen if name not in names]
+        if missing:
+            raise AmalError(f"{here}: no variant named {missing[0]!r}")
+        name = slug(str(figure.get("name") or "-".join(metrics)))
+        title, ylabel = str(figure.get("title", "")), str(figure.get("ylabel", ""))
+        specs.append(FigureSpec(name, metrics, axes, title, ylabel, chosen))
+    return tuple(specs)
+
+
+def build_study(where: str, data: Any, default_name: str) -> Study:
+    """A Study from a study file's content; ``where`` names the file in errors."""
+    check_keys(where, data, STUDY_KEYS)
+    name = str(data.get("name") or default_name)
+    if not PLAIN_NAME.match(name):
+        raise AmalError(f"{where}: name {name!r} is not a plain folder name (letters, digits, '.', '_', '-')")
+    if ("variants" in data) == ("grid" in data):
+        raise AmalError(f"{where}: give either variants or a grid")
+    config = config_path(f"{where}, config", data.get("config"))
+    _, common = option_words(f"{where}, common", data.get("common"))
+    if "grid" in data:
+        variants = grid_variants(f"{where}, grid", data["grid"], config)
+    else:
+        variants = named_variants(f"{where}, variants", data["variants"], config)
+    slugs = [variant.slug for variant in variants]
+    clash = next((variant.name for variant in variants if slugs.count(variant.slug) > 1), None)
+    if clash is not None:
+        raise AmalError(f"{where}: variant {clash!r} has the same folder name as another ({slug(clash)})")
+    figures = (FigureSpec("loss"),)
+    if "figures" in data:
+        figures = figure_specs(f"{where}, figures", data["figures"], {variant.name for variant in variants})
+    images = data.get("images") or []
+    if not isinstance(images, list) or not all(isinstance(tag, str) for tag in images):
+        raise AmalError(f"{where}, images: expected a list of image tags, e.g. [test/interpolation]")
+    description = str(data.get("description") or name)
+    return Study(name, description, common, tuple(variants), figures, tuple(images), where, {**data, "name": name})
+
+
+def load_study(path: Path) -> Study:
+    """Reads and checks a study file (its shape; the options are checked by studies.check)."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise AmalError(f"{path}: cannot read the study file ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        raise AmalError(f"{path}{line}: not valid YAML ({getattr(error, 'problem', None) or error})") from None
+    return build_study(str(path), data, path.stem)
+
+
+def adhoc_study(name: str, config: str, grid: list[str], common: list[str]) -> Study:
+    """The study of ``amal study --name N --config C --grid KEY=V1,V2 ... -- OPTIONS``."""
+    axes: dict[str, list[str]] = {}
+    for text in grid:
+        key, equals, values = text.partition("=")
+        if not equals or not key:
+            raise AmalError(f"--grid {text}: expected KEY=V1,V2,... (e.g. model.learning_rate=0.01,0.1)")
+        axes[key.removeprefix("--")] = [value for value in values.split(",") if value]
+    description = f"{name}: {', '.join(axes)}"
+    data = {"name": name, "description": description, "config": config, "grid": axes, "common": list(common)}
+    return build_study("amal study", data, name)

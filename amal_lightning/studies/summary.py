@@ -1,0 +1,146 @@
+"""A study's results: one line per variant while it runs, ``studies/<study>/summary.csv`` at the end.
+
+Everything is read back from the variants' records and their runs' event files, so the same
+summary comes out whether the variants ran here one after another or as the tasks of a SLURM
+job array. The columns of ``summary.csv``:
+
+- ``variant``, ``overrides`` (its ``amal fit`` options beyond the config and the common ones),
+  ``status`` (``finished``, ``diverged``, ``failed``, ``running`` or ``missing``), ``epochs``
+  (completed), ``seconds`` (wall-clock, all attempts), ``run`` (its log folder), ``note`` (why
+  it diverged or failed);
+- for each curve (``train/loss``, ``val/acc``, ``test/loss``, ...): ``final <metric>``, its
+  value at the last epoch, and ``best <metric>``, its lowest (its highest for an accuracy);
+- ``tested <metric>``: the test of the best checkpoint after the fit (the last checkpoint where
+  there is no validation split).
+"""
+
+import csv
+import math
+from pathlib import Path
+from typing import Optional
+
+from amal_lightning.divergence import diverged_record
+from amal_lightning.errors import AmalError
+from amal_lightning.runs import LOG_DIR
+from amal_lightning.studies.events import RunLog, read_run
+from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, VariantRecord, read_record
+from amal_lightning.studies.spec import Study, Variant
+
+CHECKPOINT_ROOT = Path("checkpoints")
+STAGE_ORDER = {"train": 0, "val": 1, "test": 2}
+
+
+def number(value: float) -> str:
+    """Four significant digits, as the progress lines show metrics."""
+    return f"{value:.4g}" if math.isfinite(value) else str(value)
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric.endswith("acc")
+
+
+def variant_log(record: Optional[VariantRecord]) -> Optional[RunLog]:
+    """The variant's run log, or None if it has none yet (never started, failed before logging)."""
+    if record is None or record.run is None:
+        return None
+    try:
+        return read_run(LOG_DIR / record.experiment / record.run)
+    except AmalError:
+        return None
+
+
+def diverged_epoch(record: VariantRecord) -> Optional[int]:
+    """The epoch at which a diverged variant's run stopped (from its ``diverged.json``), if known."""
+    if record.run is None:
+        return None
+    mark = diverged_record(CHECKPOINT_ROOT / record.experiment / record.run)
+    return None if mark is None else mark.get("epoch")
+
+
+def headline(log: Optional[RunLog]) -> str:
+    """The metrics a progress line shows: the test after the fit, else the last validation, else training."""
+    if log is None:
+        return ""
+    if log.tested:
+        chosen = log.tested
+    else:
+        for prefix in ("val/", "train/"):
+            chosen = {name: s.values[-1] for name, s in log.curves.items() if name.startswith(prefix) and s}
+            if chosen:
+                break
+    return ", ".join(f"{name} {number(value)}" for name, value in sorted(chosen.items()))
+
+
+def outcome(study: Study, variant: Variant, record: VariantRecord, kept: bool) -> str:
+    """What a progress line says of a variant: ``finished in 12 s, test/loss 24.1``."""
+    log = variant_log(record)
+    seconds = f"{record.seconds:.0f} s"
+    if record.status == FINISHED:
+        metrics = headline(log)
+        text = f"finished earlier in {seconds}, kept" if kept else f"finished in {seconds}"
+        return f"{text}, {metrics}" if metrics else text
+    if record.status == DIVERGED:
+        epoch = diverged_epoch(record)
+        where = "" if epoch is None else f" at epoch {epoch}"
+        return f"diverged{where} after {seconds}" + (" (earlier, kept)" if kept else "")
+    if record.status == FAILED:
+        return f"failed after {seconds}: {record.note}"
+    return record.status
+
+
+def summary_row(variant: Variant, record: Optional[VariantRecord], log: Optional[RunLog]) -> dict[str, str]:
+    """One row of ``summary.csv`` (full precision, so that it matches the event files)."""
+    row = {
+        "variant": variant.name,
+        "overrides": " ".join(variant.options),
+        "status": "missing" if record is None else record.status,
+        "epochs": "" if log is None else str(log.epochs),
+        "seconds": "" if record is None else f"{record.seconds:.1f}",
+        "run": "" if record is None or record.run is None else str(LOG_DIR / record.experiment / record.run),
+        "note": "" if record is None else record.note,
+    }
+    if log is not None:
+        for name, series in log.curves.items():
+            finite = [value for value in series.values if math.isfinite(value)]
+            if series:
+                row[f"final {name}"] = repr(series.values[-1])
+            if finite:
+                row[f"best {name}"] = repr(max(finite) if higher_is_better(name) else min(finite))
+        for name, value in log.tested.items():
+            row[f"tested {name}"] = repr(value)
+    return row
+
+
+def column_order(column: str) -> tuple:
+    """Fixed columns first, then per metric: by stage (train, val, test), name, final/best/tested."""
+    fixed = ["variant", "overrides", "status", "epochs", "seconds", "run", "note"]
+    if column in fixed:
+        return (0, fixed.index(column))
+    kind, metric = column.split(" ", 1)
+    stage = STAGE_ORDER.get(metric.split("/", 1)[0], 3)
+    return (1, kind == "tested", stage, metric, ["final", "best", "tested"].index(kind))
+
+
+def gather(study: Study) -> list[tuple[Variant, Optional[VariantRecord], Optional[RunLog]]]:
+    """Each variant with its record and run log (None where there is none yet)."""
+    results = []
+    for variant in study.variants:
+        record = read_record(study.folder, variant.slug)
+        results.append((variant, record, variant_log(record)))
+    return results
+
+
+def write_summary(study: Study, results: list[tuple[Variant, Optional[VariantRecord], Optional[RunLog]]]) -> Path:
+    """Writes ``studies/<study>/summary.csv``; one line of error if it cannot."""
+    rows = [summary_row(variant, record, log) for variant, record, log in results]
+    columns = sorted({column for row in rows for column in row}, key=column_order)
+    path = study.folder / "summary.csv"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as error:
+        raise AmalError(f"{path}: cannot write the summary ({error.strerror})") from None
+    return path
