@@ -17,7 +17,7 @@ from lightning.pytorch.plugins.environments import ClusterEnvironment, SLURMEnvi
 
 from amal_lightning.checkpoint_checks import check_checkpoint_model, check_checkpoint_weights
 from amal_lightning.checkpoints import BestCheckpoint, LastCheckpoint, with_atomic_checkpoints
-from amal_lightning.console import FitSummary, quiet_lightning
+from amal_lightning.console import AmalArgumentParser, FitSummary, quiet_lightning
 from amal_lightning.data.readiness import fetch_for_offline_use, has_test_data
 from amal_lightning.divergence import DIVERGED_EXIT_STATUS, DivergedError, DivergenceGuard
 from amal_lightning.errors import AmalError
@@ -184,6 +184,7 @@ def main(args: Optional[list[str]] = None) -> None:
             AmalCLI(
                 model_class=None,
                 datamodule_class=None,
+                parser_class=AmalArgumentParser,
                 seed_everything_default=0,
                 save_config_kwargs={"overwrite": True},
                 # The datamodules give each process its share of the batches themselves.

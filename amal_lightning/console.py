@@ -7,15 +7,21 @@ ends with what it did: why it stopped, its best validation metrics, its test met
 its files are and how to look at its curves.
 """
 
+import difflib
+import importlib
+import inspect
 import logging
 import math
+import re
+import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, Timer
+from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from amal_lightning.runs import RunPlan
@@ -116,3 +122,56 @@ class FitSummary(Callback):
         elif trainer.log_dir is not None:
             lines.append(f"  logs:        {trainer.log_dir}/")
         return lines
+
+
+# The lines of a jsonargparse error that say what is wrong, by priority (the others list the types it tried).
+REASONS = (
+    r"Expected a <class '(?!NoneType)",
+    r"Not of type|does not conform|does not exist|invalid choice",
+    r"not accessible|Unable|Problem|error",
+)
+
+
+class AmalArgumentParser(LightningArgumentParser):
+    """LightningCLI's parser, whose errors come first, in one or two lines, with the likely option.
+
+    jsonargparse prints the whole usage (some sixty lines) and then the error, nested in the
+    union types it tried: a typo in one option name was hard to find at the bottom.
+    """
+
+    def error(self, message: str, ex: Optional[Exception] = None) -> NoReturn:
+        if not self.exit_on_error:  # parsing a checkpoint's hyperparameters: the caller handles it
+            super().error(message, ex)
+        parser = getattr(ex, "subcommand_parser", None) or self
+        print(f"amal: error: {short_usage_error(message, parser)}", file=sys.stderr)
+        command = " ".join(["amal", *parser.prog.replace(" [options]", "").split()[1:]])
+        print(f"  (all options: {command} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def short_usage_error(message: str, parser: LightningArgumentParser) -> str:
+    """jsonargparse's error message in one line, with the closest option name where one was mistyped."""
+    rejected = re.search(r"Problem with given class_path '([\w.]+)':\s*Option '(\w+)' is not accepted", message)
+    key = re.search(r'Parser key "([\w.]+)"', message)
+    if rejected and key:
+        class_path, option = rejected.groups()
+        module, _, name = class_path.rpartition(".")
+        accepted = list(inspect.signature(getattr(importlib.import_module(module), name)).parameters)
+        close = difflib.get_close_matches(option, accepted, n=1)
+        hint = f" (did you mean --{key.group(1)}.{close[0]}?)" if close else f" (its options: {', '.join(accepted)})"
+        return f"--{key.group(1)}.{option} is not an option of {class_path}{hint}"
+    unknown = re.search(r"[Uu]nrecognized arguments: (\S+)", message)
+    if unknown:
+        option = unknown.group(1).split("=")[0]
+        known = [f"--{name}" for name in parser.get_defaults().keys()]
+        close = difflib.get_close_matches(option, known, n=1)
+        return f"{option} is not an option" + (f" (did you mean {close[0]}?)" if close else "")
+    keys = re.findall(r'Parser key "([\w.]+)"', message)
+    lines = [re.sub(r'^Parser key "[\w.]+":\s*', "", line.strip(" -")) for line in message.splitlines()]
+    lines = [line for line in lines if line]
+    if not keys:
+        return " ".join(lines[:3])
+    reason = next((line for pattern in REASONS for line in lines if re.search(pattern, line)), lines[0])
+    given = re.search(r"Given value: (.*?)(?:\. Got value:|$)", message, re.M)
+    shown = f" (given {given.group(1)})" if given and "NestedArg" not in given.group(1) else ""
+    return f"--{'.'.join(keys)}: {reason}{shown}"

@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch import Trainer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from amal_lightning.cli import main
 from tests.helpers import CONFIGS, run_amal, run_inprocess
 
 HOUSING_CONFIGS = ["tme1_gradient_descent", "regression", "regression_sgd", "regression_minibatch", "tanh_mlp"]
@@ -226,3 +227,25 @@ def test_housing_progress_bar_counts_epochs_and_resumes_where_it_stopped(tmp_pat
         "fit", "--config", config, "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false", cwd=tmp_path
     )
     assert "Training" not in quiet.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "first_line"),
+    [
+        (
+            ["--model.hiden_dim", "3"],
+            "--model.hiden_dim is not an option of amal_lightning.tme3.Classifier (did you mean --model.hidden_dim?)",
+        ),
+        (["--trainer.max_epochz", "3"], "--trainer.max_epochz is not an option (did you mean --trainer.max_epochs?)"),
+        (["--data.batch_size", "-3"], "--data.batch_size: Not of type PositiveInt: -3 does not conform"),
+        (["--model.optimizer.lr", "abc"], "--model.optimizer.lr: Expected a <class 'float'> (given abc)"),
+    ],
+)
+def test_a_mistyped_option_is_named_first_with_the_closest_one(workdir, capsys, args, first_line):
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "--config", str(CONFIGS / "classifier.yaml"), *args])
+    assert stop.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith(f"amal: error: {first_line}")
+    assert lines[1:] == ["  (all options: amal fit --help)"]
+    assert not Path("logs").exists()
