@@ -24,12 +24,20 @@ from amal_lightning.errors import AmalError
 from amal_lightning.loggers import BufferedTensorBoardLogger
 from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict, check_one_process
 from amal_lightning.progress import RunProgressBar
-from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, claim_run_folders, plan_run
+from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, claim_run_folders, plan_run, release_run_folders
 from amal_lightning.slurm import CheckpointAndRequeue, in_slurm_job, slurm_job_id, submit
 
 
 class AmalCLI(LightningCLI):
     """LightningCLI that names runs after their config and keeps their checkpoints apart."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            if hasattr(self, "run_plan"):
+                release_run_folders(self.run_plan)  # a run that failed before writing anything leaves no trace
+            raise
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
@@ -52,12 +60,8 @@ class AmalCLI(LightningCLI):
         )
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        """Parses, then resolves the run folder and the checkpoint (``last``, ``best``) to a file.
-
-        This has to happen here, not in ``before_instantiate_classes``: right after parsing,
-        LightningCLI reads the hyperparameters of the ``ckpt_path`` file, which must by then be
-        the real file that ``last`` or ``best`` names.
-        """
+        """Parses, then resolves the run folder and ``--ckpt_path last|best`` to a file: here, because
+        right after parsing LightningCLI reads the hyperparameters of that file."""
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         config = self.config[subcommand] if subcommand else self.config
@@ -93,9 +97,8 @@ class AmalCLI(LightningCLI):
         trainer_config = (self.config_init[subcommand] if subcommand else self.config_init).get("trainer") or {}
         plan = self.run_plan
         if trainer_config.get("logger") in (None, True):
-            kwargs["logger"] = BufferedTensorBoardLogger(
-                str(LOG_DIR), name=plan.experiment, version=plan.name, keep_open=subcommand == "fit"
-            )
+            keep_open = subcommand == "fit"  # the fit's test writes to the same event file
+            kwargs["logger"] = BufferedTensorBoardLogger(str(LOG_DIR), plan.experiment, plan.name, keep_open=keep_open)
         if trainer_config.get("default_root_dir") is None:
             kwargs["default_root_dir"] = str(plan.checkpoint_dir)  # where SLURM's signal checkpoint goes
         wants_bar = trainer_config.get("enable_progress_bar") is not False
@@ -140,13 +143,9 @@ class AmalCLI(LightningCLI):
             results = trainer.test(self.model, datamodule=self.datamodule, ckpt_path=tested, verbose=False)
             test_metrics = results[0] if results else {}
         summary = next(callback for callback in trainer.callbacks if isinstance(callback, FitSummary))
-        logger = trainer.logger
-        if isinstance(logger, BufferedTensorBoardLogger):
+        if isinstance(trainer.logger, BufferedTensorBoardLogger):
             hyperparameters = {**self.model.hparams_initial, **getattr(self.datamodule, "hparams_initial", {})}
-            final = {f"hp/{name}": value for name, value in {**summary.best_metrics, **test_metrics}.items()}
-            logger.log_hyperparams({k: v for k, v in hyperparameters.items() if not k.startswith("_")}, final)
-            logger.keep_open = False
-            logger.finalize("success")
+            trainer.logger.close_with_results(hyperparameters, {**summary.best_metrics, **test_metrics})
         if trainer.is_global_zero:
             print("\n".join(summary.lines(trainer, plan, tested, test_metrics)))
 

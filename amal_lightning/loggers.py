@@ -41,3 +41,14 @@ class BufferedTensorBoardLogger(TensorBoardLogger):
         if time.monotonic() - self.saved_at >= self.min_interval_s:
             self.saved_at = time.monotonic()
             super().save()
+
+    def close_with_results(self, hyperparameters: dict[str, Any], metrics: dict[str, Any]) -> None:
+        """Shows the run's final metrics beside its hyperparameters in TensorBoard's HParams tab, then closes.
+
+        The metrics are logged as ``hp/<name>`` (one point each), so that the curves of the same
+        names keep only their own points.
+        """
+        shown = {name: value for name, value in hyperparameters.items() if not name.startswith("_")}
+        self.log_hyperparams(shown, {f"hp/{name}": value for name, value in metrics.items()})
+        self.keep_open = False
+        self.finalize("success")

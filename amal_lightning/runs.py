@@ -225,3 +225,12 @@ def claim_run_folders(plan: RunPlan, checkpoints: bool, logs: bool) -> RunPlan:
             plan = replace(plan, name=name, checkpoint_dir=plan.checkpoint_dir.parent / name)
         except OSError as error:
             raise AmalError(f"{error.filename or folder}: cannot create the run folder ({error.strerror})") from None
+
+
+def release_run_folders(plan: RunPlan) -> None:
+    """Removes a new run's folders if nothing was written in them (the run failed at once)."""
+    if not plan.new_version:
+        return
+    for folder in (plan.checkpoint_dir, plan.log_dir):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()

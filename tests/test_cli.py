@@ -249,3 +249,15 @@ def test_a_mistyped_option_is_named_first_with_the_closest_one(workdir, capsys, 
     assert lines[0].startswith(f"amal: error: {first_line}")
     assert lines[1:] == ["  (all options: amal fit --help)"]
     assert not Path("logs").exists()
+
+
+def test_a_command_that_fails_at_once_leaves_no_empty_run_folder(workdir, capsys):
+    config = str(CONFIGS / "regression.yaml")
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=1", "--test=false")
+    checkpoint = torch.load("checkpoints/regression/version_0/last.ckpt", weights_only=True)
+    checkpoint["state_dict"]["weight"] = torch.zeros(5, 1)
+    torch.save(checkpoint, "reshaped.ckpt")
+    with pytest.raises(SystemExit):
+        main(["test", "--config", config, "--ckpt_path=reshaped.ckpt"])
+    assert "its weights do not fit" in capsys.readouterr().err
+    assert sorted(path.name for path in Path("logs/regression").iterdir()) == ["version_0"]

@@ -17,6 +17,7 @@ from amal_lightning.runs import (
     next_hpc_checkpoint,
     next_version,
     plan_run,
+    release_run_folders,
 )
 
 
@@ -181,3 +182,14 @@ def test_weights_must_have_the_names_and_shapes_of_the_model(tmp_path):
         AmalError, match=r"a.ckpt: its weights do not fit Sequential \(0.bias missing; extra unexpected; "
     ):
         check_checkpoint_weights(tmp_path / "a.ckpt", wrong, model)
+
+
+def test_a_new_run_that_wrote_nothing_leaves_no_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fresh = claim_run_folders(plan(Path("checkpoints")), checkpoints=True, logs=True)
+    release_run_folders(fresh)
+    assert not fresh.checkpoint_dir.exists() and not fresh.log_dir.exists()
+    kept = claim_run_folders(plan(Path("checkpoints")), checkpoints=True, logs=True)
+    (kept.log_dir / "events").write_text("something was written")
+    release_run_folders(kept)
+    assert kept.log_dir.is_dir() and not kept.checkpoint_dir.exists()
