@@ -1,3 +1,5 @@
+import logging
+import re
 import warnings
 
 import numpy as np
@@ -79,16 +81,28 @@ def test_full_source_never_falls_back_to_the_sample(tmp_path):
         MNISTDataModule(data_dir=str(tmp_path), source="full").setup("fit")
 
 
-def test_auto_source_offline_falls_back_to_the_sample_with_a_warning(tmp_path, offline):
+def sample_notices(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The lines of the run's output that say it uses the bundled sample."""
+    return [record.getMessage() for record in caplog.records if "5,000-digit sample" in record.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("stage", "verb"), [("fit", "training on"), ("test", "testing on"), ("predict", "predicting with")]
+)
+def test_auto_source_offline_falls_back_to_the_sample_and_says_so(tmp_path, offline, caplog, stage, verb):
     data = MNISTDataModule(data_dir=str(tmp_path), source="auto")
     data.prepare_data()
-    # the notice says which data (the sample, split 3,667/333/1,000) and why (the failed download)
-    with pytest.warns(
-        UserWarning,
-        match=r"5,000-digit sample bundled .*3,667 training, 333 validation, 1,000 test.*"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a line of output, not a warning: filtering warnings does not hide it
+        with caplog.at_level(logging.INFO):
+            data.setup(stage)
+    # the notice says which data (the sample, split 3,667/333/1,000), why (the failed download), with a fitting verb
+    assert len(sample_notices(caplog)) == 1
+    assert re.search(
+        rf"MNIST: {verb} the 5,000-digit sample bundled .*3,667 training, 333 validation, 1,000 test.*"
         r"not the full set, which is not in .*MNIST/raw/ \(.*Connection refused",
-    ):
-        data.setup("fit")
+        sample_notices(caplog)[0],
+    )
     assert len(data.train_set) + len(data.val_set) == 4000
 
 
@@ -96,19 +110,17 @@ def test_auto_source_offline_falls_back_to_the_sample_with_a_warning(tmp_path, o
     ("source", "files", "expected"),
     [("auto", True, "full"), ("auto", False, "sample"), ("full", True, "full"), ("sample", True, "sample")],
 )
-def test_source_to_use_is_the_one_decision(tmp_path, source, files, expected):
+def test_source_to_use_is_the_one_decision(tmp_path, caplog, source, files, expected):
     if files:
         write_synthetic_mnist(tmp_path, train=120, test=30)
     data = MNISTDataModule(data_dir=str(tmp_path), source=source, download=False)
     data.prepare_data()
     assert data.source_to_use() == expected
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with caplog.at_level(logging.INFO):
         data.setup("fit")
     assert data.used_source == expected
     # a notice only where `auto` fell back: `sample` asked for is no surprise
-    noticed = any("5,000-digit sample" in str(warning.message) for warning in caught)
-    assert noticed == (source == "auto" and expected == "sample")
+    assert bool(sample_notices(caplog)) == (source == "auto" and expected == "sample")
     assert len(data.test_set) == (30 if expected == "full" else 1000)
 
 
@@ -137,29 +149,29 @@ def test_fetch_keeps_files_that_are_there(tmp_path, offline):
     assert {path.name: path.read_bytes() for path in raw.iterdir()} == before
 
 
-def test_downloads_are_off_by_default_inside_a_slurm_job(tmp_path, monkeypatch, offline):
+def test_downloads_are_off_by_default_inside_a_slurm_job(tmp_path, monkeypatch, offline, caplog):
     for name, value in SLURM_JOB.items():
         monkeypatch.setenv(name, value)
     data = MNISTDataModule(data_dir=str(tmp_path))
     with pytest.raises(AmalError, match=r"downloads are off inside a SLURM job: run `amal prepare-data`"):
         data.fetch()
     data.prepare_data()  # auto: no download tried, and not an error
-    with pytest.warns(UserWarning, match=r"5,000-digit sample .*\(downloads are off inside a SLURM job"):
+    with caplog.at_level(logging.INFO):
         data.setup("fit")
+    assert re.search(r"5,000-digit sample .*\(downloads are off inside a SLURM job", sample_notices(caplog)[0])
     assert data.used_source == "sample"
     # an explicit `download: true` is obeyed there: the attempt fails on the closed port instead
     with pytest.raises(AmalError, match="Connection refused"):
         MNISTDataModule(data_dir=str(tmp_path), download=True).fetch()
 
 
-def test_the_data_used_joins_the_hyperparameters(tmp_path):
+def test_the_data_used_joins_the_hyperparameters(tmp_path, caplog):
     data = MNISTDataModule(data_dir=str(tmp_path), source="auto", download=False, val_fraction=0.25)
     data.prepare_data()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with caplog.at_level(logging.INFO):
         data.setup("fit")
         data.setup("test")  # the splits are made once, and so is the notice
-    assert sum("5,000-digit sample" in str(warning.message) for warning in caught) == 1
+    assert len(sample_notices(caplog)) == 1
     expected = {"used_source": "sample", "train_images": 3000, "val_images": 1000, "test_images": 1000}
     # hparams_initial is what the loggers write; hparams is what the checkpoints keep
     for hparams in (data.hparams, data.hparams_initial):

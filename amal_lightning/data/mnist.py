@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torchvision
 from jsonargparse.typing import NonNegativeInt, PositiveInt
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import DataLoader
 
 from amal_lightning.data.batching import PredictionSet, batch_loader, prediction_loader
@@ -193,7 +193,7 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         self.train_set = MNISTDigits(train_images[train_rows], train_labels[train_rows])
         self.val_set = MNISTDigits(train_images[val_rows], train_labels[val_rows])
         self.test_set = MNISTDigits(test_images, test_labels)
-        self._record_used_data(used)
+        self._record_used_data(used, stage)
         if self.hparams.on_device and self.trainer is not None:
             for dataset in (self.train_set, self.val_set, self.test_set):
                 dataset.to(self.trainer.strategy.root_device)
@@ -204,7 +204,7 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         what = self.hparams.predict_path or "the test split"
         return prediction_loader(self.predict_set, self.hparams.batch_size, what)
 
-    def _record_used_data(self, used: Literal["full", "sample"]) -> None:
+    def _record_used_data(self, used: Literal["full", "sample"], stage: str) -> None:
         self.used_source = used
         splits = {"train": self.train_set, "val": self.val_set, "test": self.test_set}
         sizes = {f"{name}_images": len(dataset) for name, dataset in splits.items()}
@@ -212,8 +212,16 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         # load_from_checkpoint passes back only __init__'s arguments, so these extra keys do not break it.
         self.save_hyperparameters({"used_source": used, **sizes})
         if used == "sample" and self.hparams.source == "auto":
-            rank_zero_warn(
-                f"MNIST: using the 5,000-digit sample bundled with amal_lightning ({sizes['train_images']:,} training, "
+            # A line of the run's own output, not a Python warning: it must show even where warnings are filtered.
+            verbs = {
+                "fit": "training on",
+                "validate": "validating on",
+                "test": "testing on",
+                "predict": "predicting with",
+            }
+            rank_zero_info(
+                f"MNIST: {verbs.get(stage, 'using')} the 5,000-digit sample bundled with amal_lightning "
+                f"({sizes['train_images']:,} training, "
                 f"{sizes['val_images']:,} validation, {sizes['test_images']:,} test images), not the full set, which "
                 f"is not in {raw_folder(self.hparams.data_dir)}/ ({self.fallback_reason}). For the full set, put the "
                 "four IDX files there or run `amal prepare-data` with this config where there is a network."
