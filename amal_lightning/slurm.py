@@ -240,7 +240,7 @@ class CheckpointAndRequeue(Callback):
             return
         self.signalled = False
         path = next_hpc_checkpoint(Path(trainer.default_root_dir))
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)
         if trainer.is_global_zero:
             job_id = slurm_job_id()
             result = subprocess.run(["scontrol", "requeue", job_id], capture_output=True, text=True)
