@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
+from PIL import Image
 
 from amal_lightning.divergence import diverged_record
 from amal_lightning.errors import AmalError
@@ -51,6 +53,11 @@ class PlottedRun:
         if not self.diverged:
             return self.label
         return f"{self.label} (diverged{'' if self.diverged_at is None else f' at epoch {self.diverged_at}'})"
+
+
+def plain(text: str) -> str:
+    """Text drawn as written: matplotlib reads what lies between two ``$`` as a formula ($1000² is money here)."""
+    return text.replace("$", r"\$")
 
 
 def line_style(metric: str) -> str:
@@ -109,7 +116,8 @@ def draw(
                 end = run.diverged_at if x == "epoch" and run.diverged_at is not None else xs[-1]
                 ends.append((end, ys[-1], colour))
         if drawn:
-            run_handles.append(Line2D([], [], color=colour, label=run.legend))
+            style = line_style(metrics[0]) if len(metrics) == 1 else "-"  # several: the style legend says
+            run_handles.append(Line2D([], [], color=colour, linestyle=style, label=plain(run.legend)))
     if not (sound or wild):
         available = sorted({name for run in runs for name in run.log.curves})
         raise AmalError(f"no run has {' or '.join(metrics)} (their curves: {', '.join(available) or 'none'})")
@@ -126,8 +134,8 @@ def draw(
     if x != "time":
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel(X_LABELS[x])
-    axes.set_ylabel(ylabel or ", ".join(metrics))
-    axes.set_title(title or f"{', '.join(metrics)} against {x}")
+    axes.set_ylabel(plain(ylabel or ", ".join(metrics)))
+    axes.set_title(plain(title or f"{', '.join(metrics)} against {x}"))
     axes.grid(True, alpha=0.3)
     stage_handles = []
     stages = {metric.split("/", 1)[0] for metric in metrics}
@@ -140,10 +148,18 @@ def draw(
 
 
 def save_png(figure: Figure, path: Path) -> None:
-    """Writes the figure as a PNG file; one line of error if the file cannot be written."""
+    """Writes the figure as a PNG file of at most 256 colours; one line of error if it cannot be written.
+
+    A figure holds a dozen colours, but antialiasing makes thousands of shades: in full colour
+    each file weighs about 100 KB, with a palette a third of that, which matters for the figures
+    committed under docs/figures/.
+    """
+    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+    canvas.draw()
+    image = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB").quantize(colors=256)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, format="png", dpi=100)
+        image.save(path, format="PNG", optimize=True)
     except OSError as error:
         raise AmalError(f"{path}: cannot write the figure ({error.strerror or error})") from None
 

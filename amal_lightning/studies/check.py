@@ -9,6 +9,8 @@ after parsing: no run folder is made, no model is built, no data is read.
 import contextlib
 import io
 import re
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -40,6 +42,20 @@ class _ParseOnly(AmalCLI):
         raise _ParsedError
 
 
+@contextlib.contextmanager
+def alone_on_the_command_line() -> Iterator[None]:
+    """``sys.argv`` without arguments while LightningCLI parses the ones it is given.
+
+    LightningCLI given ``args`` warns about any arguments of the process itself, which here
+    are those of ``amal study`` (or of pytest), not a mistake.
+    """
+    argv, sys.argv = sys.argv, sys.argv[:1]
+    try:
+        yield
+    finally:
+        sys.argv = argv
+
+
 def parser_error(stderr: str) -> str:
     """What a parser's error output says is wrong, in one line (jsonargparse's runs over many).
 
@@ -58,7 +74,7 @@ def check_command_line(args: list[str]) -> None:
     """Parses ``amal ARGS`` as ``amal fit`` would; AmalError with the parser's reason if it refuses them."""
     errors = io.StringIO()
     try:
-        with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+        with alone_on_the_command_line(), contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
             _ParseOnly(model_class=None, datamodule_class=None, seed_everything_default=0, args=args)
     except _ParsedError:
         return

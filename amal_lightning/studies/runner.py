@@ -30,6 +30,7 @@ from amal_lightning.cli import main
 from amal_lightning.divergence import DIVERGED_EXIT_STATUS
 from amal_lightning.errors import AmalError, first_line
 from amal_lightning.runs import DIVERGED_FILE, LOG_DIR, newest_state
+from amal_lightning.studies.check import alone_on_the_command_line
 from amal_lightning.studies.records import (
     DIVERGED,
     ENDED,
@@ -94,9 +95,8 @@ def fit_in_process(args: list[str]) -> tuple[int, str]:
     previous = signal.signal(signal.SIGINT, on_interrupt)
     stderr = _ErrorLines(sys.stderr)
     code, message = 0, ""
-    argv, sys.argv = sys.argv, sys.argv[:1]  # LightningCLI given args warns about any other command line
     try:
-        with contextlib.redirect_stderr(stderr):
+        with alone_on_the_command_line(), contextlib.redirect_stderr(stderr):
             main(args)
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
@@ -107,7 +107,6 @@ def fit_in_process(args: list[str]) -> tuple[int, str]:
         code, message = 1, f"{type(error).__name__}: {first_line(error)}"
     finally:
         signal.signal(signal.SIGINT, previous)
-        sys.argv = argv
     if interrupted:
         raise StudyInterruptedError
     return code, message or (stderr.errors[-1] if stderr.errors else "")
