@@ -10,8 +10,9 @@ from torch.nn import functional as F
 
 from amal_lightning.data.mnist import NUM_PIXELS
 from amal_lightning.errors import AmalError
-from amal_lightning.metrics import Batch, BatchMean, EpochMetricsModule
+from amal_lightning.metrics import Batch, BatchMean
 from amal_lightning.predictions import known_targets
+from amal_lightning.tme3.compiling import TORCH_COMPILE_MODES, CompilableModule, CompileOption
 
 
 def layer_name(name: str, layer: int) -> str:
@@ -23,12 +24,14 @@ def _reconstruction_logits(model: "Autoencoder", x: torch.Tensor) -> torch.Tenso
     return model.decode_logits(model.encode(x))
 
 
-# Compiled on first use. A module-level function, not an attribute of the model, so that a copy
-# or a pickle of the model does not carry a function bound to the original.
-_compiled_reconstruction_logits = torch.compile(_reconstruction_logits)
+# Compiled on first use, one per torch.compile mode. Module-level functions, not attributes of the
+# model, so that a copy or a pickle of the model does not carry a function bound to the original.
+_compiled_reconstruction_logits = {
+    mode: torch.compile(_reconstruction_logits, mode=mode) for mode in TORCH_COMPILE_MODES
+}
 
 
-class Autoencoder(EpochMetricsModule):
+class Autoencoder(CompilableModule):
     """``x → relu(W x + b) = z → sigmoid(Wᵀ z + c)``, or a stack of such layers.
 
     With ``tied`` the decoder has no weight of its own: it uses ``Wᵀ``, which halves the
@@ -49,8 +52,9 @@ class Autoencoder(EpochMetricsModule):
         loss: ``bce`` (pixels as probabilities) or ``mse``; ``val/mse`` and ``test/mse`` are
             logged either way so runs with either loss can be compared.
         optimizer: the optimizer and its settings.
-        compile: compile the encoder–decoder pass with ``torch.compile`` (its first steps are
-            then slow); see docs/PERFORMANCE.md for where it pays.
+        compile: ``false``, ``default`` or ``reduce-overhead`` (the encoder–decoder pass compiled by
+            ``torch.compile``, its first steps then slow; ``true`` is ``default``) or ``cuda_graphs``
+            (the whole training step replayed as a CUDA graph); docs/PERFORMANCE.md says where each pays.
     """
 
     def __init__(
@@ -60,13 +64,12 @@ class Autoencoder(EpochMetricsModule):
         tied: bool = True,
         loss: Literal["bce", "mse"] = "bce",
         optimizer: OptimizerCallable = torch.optim.Adam,
-        compile: bool = False,
+        compile: CompileOption = False,
     ) -> None:
-        super().__init__()
+        super().__init__(compile)
         # `compile` is how this process runs, not what the model is: a checkpoint loads without it.
         self.save_hyperparameters(ignore=["compile"])
         self.optimizer = optimizer
-        self.compiled = compile
         sizes = [input_dim, *(latent_dim if isinstance(latent_dim, list) else [latent_dim])]
         if len(sizes) < 2:
             raise AmalError("model.latent_dim: give the size of the code, or of each layer ([256, 64])")
@@ -108,8 +111,8 @@ class Autoencoder(EpochMetricsModule):
 
     def reconstruction_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The decoder's logits for ``x``: what the losses are computed from."""
-        if self.compiled:
-            return _compiled_reconstruction_logits(self, x)
+        if self.compile_mode in TORCH_COMPILE_MODES:
+            return _compiled_reconstruction_logits[self.compile_mode](self, x)
         return self.decode_logits(self.encode(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -126,13 +129,19 @@ class Autoencoder(EpochMetricsModule):
         mse = F.mse_loss(reconstruction, x, reduction="none").mean(1)
         return {**known_targets(batch, "label"), "mse": mse, "original": x, "reconstruction": reconstruction}
 
+    def _loss(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if self.hparams.loss == "bce":
+            return F.binary_cross_entropy_with_logits(logits, x)
+        return F.mse_loss(torch.sigmoid(logits), x)
+
+    def training_loss(self, batch: Batch) -> torch.Tensor:
+        x = batch[0]
+        return self._loss(self.reconstruction_logits(x), x)
+
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, _ = batch
         logits = self.reconstruction_logits(x)
-        if self.hparams.loss == "bce":
-            loss = F.binary_cross_entropy_with_logits(logits, x)
-        else:
-            loss = F.mse_loss(torch.sigmoid(logits), x)
+        loss = self._loss(logits, x)
         getattr(self, f"{stage}_loss").update(loss, len(x))
         if stage != "train":  # the pixel MSE is a validation metric: training does not pay for it
             with torch.no_grad():

@@ -7,6 +7,7 @@ from torch import nn
 
 from amal_lightning.data.mnist import NUM_PIXELS
 from amal_lightning.tme3.classifier_base import MNISTClassifier
+from amal_lightning.tme3.compiling import CompileOption
 
 
 class Classifier(MNISTClassifier):
@@ -23,8 +24,9 @@ class Classifier(MNISTClassifier):
             (``net.0``, ``net.2``, ``net.4``) are those of checkpoints saved before this option.
         num_classes: number of digits.
         optimizer: the optimizer and its settings.
-        compile: compile the network with ``torch.compile`` (its first steps are then slow);
-            see docs/PERFORMANCE.md for where it pays.
+        compile: ``false``, ``default`` or ``reduce-overhead`` (the network compiled by
+            ``torch.compile``, its first steps then slow; ``true`` is ``default``) or ``cuda_graphs``
+            (the whole training step replayed as a CUDA graph); docs/PERFORMANCE.md says where each pays.
     """
 
     def __init__(
@@ -34,14 +36,13 @@ class Classifier(MNISTClassifier):
         num_hidden_layers: PositiveInt = 2,
         num_classes: PositiveInt = 10,
         optimizer: OptimizerCallable = torch.optim.Adam,
-        compile: bool = False,
+        compile: CompileOption = False,
     ) -> None:
-        super().__init__(num_classes, optimizer)
+        super().__init__(num_classes, optimizer, compile)
         # `compile` is how this process runs, not what the model is: a checkpoint loads without it.
         self.save_hyperparameters(ignore=["compile"])
         layers: list[nn.Module] = [nn.Linear(input_dim, hidden_dim), nn.ReLU()]
         for _ in range(num_hidden_layers - 1):
             layers += [nn.Linear(hidden_dim, hidden_dim), nn.ReLU()]
         self.net = nn.Sequential(*layers, nn.Linear(hidden_dim, num_classes))
-        if compile:
-            self.net.compile()  # in place: the parameter names, hence the checkpoints, stay the same
+        self.compile_module(self.net)

@@ -6,23 +6,25 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from amal_lightning.metrics import Batch, EpochMetricsModule
+from amal_lightning.metrics import Batch
 from amal_lightning.predictions import known_targets
+from amal_lightning.tme3.compiling import CompilableModule, CompileOption
 
 
-class MNISTClassifier(EpochMetricsModule):
+class MNISTClassifier(CompilableModule):
     """A classifier of flat images whose subclass only builds ``self.net`` (images → logits).
 
     Logs ``train/loss``, ``val/loss``, ``val/acc``, ``test/loss`` and ``test/acc``, each the mean
     over the epoch's examples, once per epoch (the test ones after each validation too when the
     datamodule has ``test_each_epoch``). Subclasses call ``save_hyperparameters()``
-    themselves, so that the saved arguments are theirs.
+    themselves, so that the saved arguments are theirs, and ``compile_module(self.net)`` once
+    it is built (``compile``: :class:`~amal_lightning.tme3.cuda_graphs.CompilableModule`).
     """
 
     net: nn.Module
 
-    def __init__(self, num_classes: int, optimizer: OptimizerCallable) -> None:
-        super().__init__()
+    def __init__(self, num_classes: int, optimizer: OptimizerCallable, compile: CompileOption = False) -> None:
+        super().__init__(compile)
         self.optimizer = optimizer
         # validate_args=False: the checks of the labels' range wait for the GPU at every step
         self.val_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
@@ -39,6 +41,10 @@ class MNISTClassifier(EpochMetricsModule):
     def _logits(self, x: torch.Tensor, stage: str) -> torch.Tensor:
         """The logits for a batch of ``stage``; a subclass may record more on the way."""
         return self(x)
+
+    def training_loss(self, batch: Batch) -> torch.Tensor:
+        x, y = batch
+        return F.cross_entropy(self._logits(x, "train"), y)
 
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, y = batch

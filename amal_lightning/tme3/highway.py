@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from amal_lightning.data.mnist import NUM_PIXELS
 from amal_lightning.metrics import BatchMean
 from amal_lightning.tme3.classifier_base import MNISTClassifier
+from amal_lightning.tme3.compiling import CompileOption
 
 
 class HighwayLayer(nn.Module):
@@ -64,6 +65,7 @@ class HighwayClassifier(MNISTClassifier):
         gate_bias: the transform gates' initial bias b_T (negative: start by carrying).
         num_classes: number of digits.
         optimizer: the optimizer and its settings.
+        compile: as :class:`~amal_lightning.tme3.Classifier`'s; not saved with the model.
     """
 
     def __init__(
@@ -74,15 +76,17 @@ class HighwayClassifier(MNISTClassifier):
         gate_bias: float = -2.0,
         num_classes: PositiveInt = 10,
         optimizer: OptimizerCallable = torch.optim.Adam,
+        compile: CompileOption = False,
     ) -> None:
-        super().__init__(num_classes, optimizer)
-        self.save_hyperparameters()
+        super().__init__(num_classes, optimizer, compile)
+        self.save_hyperparameters(ignore=["compile"])
         self.net = nn.Sequential(
             nn.Linear(input_dim, hidden_dim),
             nn.ReLU(),
             *(HighwayLayer(hidden_dim, gate_bias) for _ in range(num_layers)),
             nn.Linear(hidden_dim, num_classes),
         )
+        self.compile_module(self.net)
         # accumulated on the device at each validation step, read once per epoch
         self.val_gates = LayerMeans(num_layers)
         self._gate_names = [f"val/gate/layer_{i:0{max(2, len(str(num_layers)))}d}" for i in range(1, num_layers + 1)]
