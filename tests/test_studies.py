@@ -17,8 +17,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import amal_lightning.studies.figures as figures_module
 from amal_lightning.cli import main
 from amal_lightning.studies.check import check_study
-from amal_lightning.studies.events import read_run
-from amal_lightning.studies.spec import load_study
+from amal_lightning.studies.events import RunLog, Series, read_run
+from amal_lightning.studies.records import VariantRecord
+from amal_lightning.studies.spec import Variant, load_study
+from amal_lightning.studies.summary import summary_row
 from tests.helpers import AMAL, CONFIGS, REPO
 
 REGRESSION = CONFIGS / "regression.yaml"
@@ -270,3 +272,23 @@ def test_each_shipped_study_is_accepted_by_amal_fit_s_parser(monkeypatch, name):
     assert study.name == name and len(study.variants) >= 2
     for figure in study.figures:
         assert figure.ylabel and all(variant in {v.name for v in study.variants} for variant in figure.variants)
+
+
+def test_summary_rows_give_a_best_value_only_where_one_exists():
+    def series(metric: str, values: tuple[float, ...]) -> Series:
+        epochs = tuple(range(len(values)))
+        return Series(metric, epochs, epochs, epochs, values)
+
+    curves = {
+        "val/acc": series("val/acc", (0.5, 0.9, 0.8)),
+        "train/loss": series("train/loss", (3.0, 1.0, 2.0)),
+        "val/gate/layer_01": series("val/gate/layer_01", (0.2, 0.1, 0.3)),
+    }
+    log = RunLog(Path("logs/x/version_0"), curves, {"test/acc": 0.85}, {})
+    variant = Variant("v", "v", REGRESSION, ("--model.learning_rate=1",))
+    record = VariantRecord("v", "s.v", "finished", "version_0", 12.5)
+    row = summary_row(variant, record, log)
+    assert (row["best val/acc"], row["final val/acc"]) == ("0.9", "0.8")  # the highest accuracy
+    assert (row["best train/loss"], row["final train/loss"]) == ("1.0", "2.0")  # the lowest loss
+    assert row["final val/gate/layer_01"] == "0.3" and "best val/gate/layer_01" not in row
+    assert (row["tested test/acc"], row["epochs"], row["seconds"]) == ("0.85", "3", "12.5")

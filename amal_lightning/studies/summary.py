@@ -9,7 +9,8 @@ job array. The columns of ``summary.csv``:
   (completed), ``seconds`` (wall-clock, all attempts), ``run`` (its log folder), ``note`` (why
   it diverged or failed);
 - for each curve (``train/loss``, ``val/acc``, ``test/loss``, ...): ``final <metric>``, its
-  value at the last epoch, and ``best <metric>``, its lowest (its highest for an accuracy);
+  value at the last epoch, and for losses, MSEs and accuracies ``best <metric>``, the lowest
+  (the highest for an accuracy);
 - ``tested <metric>``: the test of the best checkpoint after the fit (the last checkpoint where
   there is no validation split).
 """
@@ -35,8 +36,8 @@ def number(value: float) -> str:
     return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
-def higher_is_better(metric: str) -> bool:
-    return metric.endswith("acc")
+# The curves that have a best value, and which way it lies; others (a gate's activity) only a final one.
+BEST = {"loss": min, "mse": min, "acc": max}
 
 
 def variant_log(record: Optional[VariantRecord]) -> Optional[RunLog]:
@@ -104,8 +105,9 @@ def summary_row(variant: Variant, record: Optional[VariantRecord], log: Optional
             finite = [value for value in series.values if math.isfinite(value)]
             if series:
                 row[f"final {name}"] = repr(series.values[-1])
-            if finite:
-                row[f"best {name}"] = repr(max(finite) if higher_is_better(name) else min(finite))
+            best = BEST.get(name.rsplit("/", 1)[-1])
+            if finite and best is not None:
+                row[f"best {name}"] = repr(best(finite))
         for name, value in log.tested.items():
             row[f"tested {name}"] = repr(value)
     return row
