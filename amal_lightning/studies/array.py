@@ -9,8 +9,9 @@ three changes: ``#SBATCH --array=0-(K-1)``, output files named by array job and 
         --trainer.accelerator gpu --trainer.strategy ddp --trainer.num_nodes 1 --trainer.devices 1
 
 Requeueing and the checkpoint on SIGUSR1 work per task, as for ``amal submit``: each task's run
-is ``slurm-<array job>_<task>``. Once the tasks are done, ``amal plot --study NAME`` (or the same
-``amal study`` command without ``--submit``) gathers the summary and draws the figures.
+is ``slurm-<array job>_<task>``. ``amal plot --study NAME`` gathers the summary and draws the
+figures from what the tasks have logged, at any time; the same ``amal study`` command without
+``--submit`` does too once every task is done, but it would train here any variant not finished.
 """
 
 import argparse
