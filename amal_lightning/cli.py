@@ -14,6 +14,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.environments import ClusterEnvironment, SLURMEnvironment
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from amal_lightning.checkpoint_checks import check_checkpoint_model, check_checkpoint_weights
 from amal_lightning.checkpoints import BestCheckpoint, LastCheckpoint, with_atomic_checkpoints
@@ -26,6 +27,7 @@ from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_c
 from amal_lightning.progress import RunProgressBar
 from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, claim_run_folders, plan_run, release_run_folders
 from amal_lightning.slurm import CheckpointAndRequeue, in_slurm_job, slurm_job_id, submit
+from amal_lightning.validation import check_no_special_files
 
 
 class AmalCLI(LightningCLI):
@@ -155,6 +157,7 @@ def prepare_data(argv: list[str]) -> None:
     cli = AmalCLI(
         model_class=None,
         datamodule_class=None,
+        parser_class=AmalArgumentParser,  # usage errors in one line, as for the other subcommands
         run=False,
         args=argv,
         save_config_callback=None,
@@ -171,6 +174,7 @@ def main(args: Optional[list[str]] = None) -> None:
     quiet_lightning()
     argv = sys.argv[1:] if args is None else args
     try:
+        check_no_special_files(argv)  # jsonargparse would open a FIFO given as --config, and wait forever
         if argv[:1] == ["submit"]:
             submit(argv[1:])
         elif argv[:1] == ["prepare-data"]:
@@ -191,9 +195,17 @@ def main(args: Optional[list[str]] = None) -> None:
                 parser_kwargs={"epilog": "Also: amal submit, amal prepare-data, amal study, amal plot (see --help)."},
                 args=args,
             )
-    except AmalError as error:
-        print(f"amal: error: {error}", file=sys.stderr)
-        sys.exit(DIVERGED_EXIT_STATUS if isinstance(error, DivergedError) else 1)
+    except MisconfigurationException as error:  # a Trainer option that Lightning refuses (max_epochs -5)
+        print(f"amal: error: {' '.join(str(error).split())}", file=sys.stderr)
+        sys.exit(2)
+    except (AmalError, TypeError, ValueError) as error:
+        cause: Optional[BaseException] = error  # jsonargparse wraps what a constructor raises: find the AmalError
+        while cause is not None and not isinstance(cause, AmalError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        print(f"amal: error: {cause}", file=sys.stderr)
+        sys.exit(DIVERGED_EXIT_STATUS if isinstance(cause, DivergedError) else 1)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,11 @@ import torch
 from torchmetrics import Metric
 
 from amal_lightning.data.evaluation import evaluation_stage
+from amal_lightning.errors import AmalError
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+# What each of the sizes that a model and a datamodule may both state counts, for the message.
+EXAMPLE_DIMS = {"input_dim": "features", "output_dim": "targets", "num_classes": "classes"}
 
 
 class BatchMean(Metric):
@@ -63,6 +66,28 @@ class EpochMetricsModule(L.LightningModule):
 
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         raise NotImplementedError
+
+    def example_dims(self) -> dict[str, int]:
+        """What the model expects of each example: those of its hyperparameters named in :data:`EXAMPLE_DIMS`."""
+        return {name: self.hparams[name] for name in EXAMPLE_DIMS if name in self.hparams}
+
+    def setup(self, stage: str) -> None:
+        """Checks that the datamodule's examples fit the model, before any batch reaches it.
+
+        An ``input_dim`` other than the data's fails inside the first matrix product with a
+        traceback, an ``output_dim`` other than the targets' is silently broadcast by the loss,
+        and a ``num_classes`` other than the labels' fails inside cross-entropy (on a GPU, as a
+        device assertion). A datamodule states its sizes in ``example_dims()``; Lightning runs
+        this after the datamodule's ``setup`` and before any loop, in every subcommand.
+        """
+        datamodule = self.trainer.datamodule
+        given = datamodule.example_dims() if hasattr(datamodule, "example_dims") else {}
+        for name, wanted in self.example_dims().items():
+            if name in given and given[name] != wanted:
+                raise AmalError(
+                    f"model.{name} {wanted} does not fit the data: the examples of {type(datamodule).__name__} "
+                    f"have {given[name]} {EXAMPLE_DIMS[name]}"
+                )
 
     def _log_epoch(self, stage: str) -> None:
         self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), prog_bar=True)

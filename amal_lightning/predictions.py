@@ -132,6 +132,10 @@ class PredictionWriter(BasePredictionWriter):
         check_one_process(trainer)
         if self.folder.exists():
             raise AmalError(f"{self.folder}: exists already; amal predict never overwrites earlier predictions")
+        # checked before predicting, not found out when the file is written
+        blocking = next((folder for folder in self.folder.parents if folder.exists() and not folder.is_dir()), None)
+        if blocking is not None:
+            raise AmalError(f"{blocking}: a file where amal predict needs a folder for {self.folder}/")
 
     def write_on_epoch_end(
         self,
@@ -147,13 +151,19 @@ class PredictionWriter(BasePredictionWriter):
         index = [i for batch in batch_indices[0] for i in batch]
         outputs = gather(predictions)
         names = getattr(trainer.predict_dataloaders.dataset, "names", None)
-        self.folder.mkdir(parents=True)
-        write_csv(self.folder / CSV_NAME, csv_columns(index, names, outputs))
-        where = str(self.folder / CSV_NAME)
-        if all(key in outputs for key in (*IMAGE_KEYS, RANK_KEY)):
-            count = min(GRID_COLUMNS, len(index))
-            write_reconstruction_grid(self.folder / GRID_NAME, outputs, count)
-            where += f" and {GRID_NAME} (the {count} worst reconstructions, then the {count} best, under the originals)"
+        where, count = str(self.folder / CSV_NAME), min(GRID_COLUMNS, len(index))
+        try:
+            self.folder.mkdir(parents=True)
+            write_csv(self.folder / CSV_NAME, csv_columns(index, names, outputs))
+            if all(key in outputs for key in (*IMAGE_KEYS, RANK_KEY)):
+                write_reconstruction_grid(self.folder / GRID_NAME, outputs, count)
+                where += (
+                    f" and {GRID_NAME} (the {count} worst reconstructions, then the {count} best, under the originals)"
+                )
+        except OSError as error:  # a full disk, a folder one may not write to
+            raise AmalError(
+                f"{error.filename or self.folder}: cannot write the predictions ({error.strerror})"
+            ) from None
         self.summary = f"{describe_run(trainer, len(index))}: {where}"
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

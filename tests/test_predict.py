@@ -8,6 +8,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from jsonargparse.typing import PositiveFloat
 from PIL import Image
 
 from amal_lightning.data import HousingDataModule
@@ -22,9 +23,13 @@ HOUSING_TEST_ROWS = round(0.2 * 506)
 
 
 class NoPredictStep(L.LightningModule):
-    """A model that can train but has nothing to say for ``amal predict``."""
+    """A model that can train but has nothing to say for ``amal predict``.
 
-    def __init__(self, learning_rate: float = 0.1) -> None:
+    Its ``learning_rate`` has the type of the regression's that the config sets: jsonargparse hands
+    over the value parsed for that class, which it could not serialize under another type.
+    """
+
+    def __init__(self, learning_rate: PositiveFloat = 0.1) -> None:
         super().__init__()
         self.layer = torch.nn.Linear(13, 1)
 

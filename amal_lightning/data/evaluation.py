@@ -12,8 +12,11 @@ epoch. The models send the second loader's batches to their ``test`` metrics
 from typing import Literal, Union
 
 import lightning as L
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
+
+from amal_lightning.errors import AmalError
 
 TEST_LOADER_INDEX = 1  # the test split's place among the validation loop's loaders
 
@@ -28,17 +31,42 @@ class HeldOutSplitsDataModule(L.LightningDataModule):
 
     The subclass builds ``val_set`` and ``test_set`` in ``setup``, makes the loader of a split in
     ``_loader(dataset, shuffle)`` (an empty list for an empty split: no such loop) and has a
-    ``test_each_epoch`` hyperparameter.
+    ``test_each_epoch`` hyperparameter. ``split_sizes`` says what sets the size of each held-out
+    split, for the error of ``amal validate`` or ``amal test`` on an empty one.
     """
 
     val_set: Dataset
     test_set: Dataset
+    split_sizes = {"val": "set by data.val_fraction", "test": "set by data.test_fraction"}
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> Union[DataLoader, list]:
         raise NotImplementedError
 
+    def example_dims(self) -> dict[str, int]:
+        """What each example holds, by the names of the model options that must match it.
+
+        ``input_dim`` (its features), ``output_dim`` (its targets), ``num_classes`` (the labels'
+        classes): the model compares them with its own in its ``setup``. Empty: nothing to compare.
+        """
+        return {}
+
+    def _check_not_empty(self, loader: Union[DataLoader, list], split: Literal["val", "test"]) -> None:
+        """Fails with one line if ``amal validate`` or ``amal test`` is to go through an empty split.
+
+        Within a fit, an empty split only turns its loop off (a fraction of 0 is how one asks for
+        that); for the subcommand whose whole point is that split, Lightning would measure nothing
+        and exit with status 0.
+        """
+        command = {"val": TrainerFn.VALIDATING, "test": TrainerFn.TESTING}[split]
+        if isinstance(loader, list) and self.trainer is not None and self.trainer.state.fn == command:
+            name = {"val": "validation", "test": "test"}[split]
+            raise AmalError(
+                f"the {name} split is empty ({self.split_sizes[split]}): amal {command.value} has nothing to evaluate"
+            )
+
     def val_dataloader(self) -> Union[DataLoader, list]:
         validation = self._loader(self.val_set, shuffle=False)
+        self._check_not_empty(validation, "val")
         if not self.hparams.test_each_epoch:
             return validation
         test = self._loader(self.test_set, shuffle=False)
@@ -48,4 +76,6 @@ class HeldOutSplitsDataModule(L.LightningDataModule):
         return [validation, test]  # in the order of TEST_LOADER_INDEX
 
     def test_dataloader(self) -> Union[DataLoader, list]:
-        return self._loader(self.test_set, shuffle=False)
+        test = self._loader(self.test_set, shuffle=False)
+        self._check_not_empty(test, "test")
+        return test

@@ -10,9 +10,12 @@ from torch.utils.data import TensorDataset
 
 from amal_lightning.data.tensor_splits import TensorSplitsDataModule
 from amal_lightning.errors import AmalError
+from amal_lightning.validation import HeldOutFraction, regular_file
 
 NUM_FEATURES = 13
 NUM_COLUMNS = NUM_FEATURES + 1  # the 13 features, then MEDV
+# The model sees float32: a larger magnitude would be infinite, and its loss with it.
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
 def bundled_housing_path() -> Path:
@@ -20,14 +23,18 @@ def bundled_housing_path() -> Path:
     return Path(str(resources.files("amal_lightning.data") / "housing.data"))
 
 
-def read_housing_table(path: Union[str, Path], targets_optional: bool = False) -> torch.Tensor:
+def read_housing_table(
+    path: Union[str, Path], targets_optional: bool = False, option: str = "--data.path"
+) -> torch.Tensor:
     """Reads a whitespace-separated table of 14 numbers per line into a float64 tensor.
 
-    Blank lines are skipped. Anything else that is not 14 finite numbers raises an
-    :class:`AmalError` naming the file and the line. With ``targets_optional`` (a table to
-    predict) every line may instead hold the 13 features alone, MEDV being what is unknown.
+    Blank lines are skipped. Anything else that is not 14 numbers, finite and within float32's
+    range, raises an :class:`AmalError` naming the file and the line. With ``targets_optional`` (a
+    table to predict) every line may instead hold the 13 features alone, MEDV being what is
+    unknown. ``path`` must be a regular file (``option`` names it in the message): a FIFO would
+    block the read forever.
     """
-    path = Path(path)
+    path = regular_file(path, option)
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as error:
@@ -49,6 +56,11 @@ def read_housing_table(path: Union[str, Path], targets_optional: bool = False) -
             raise AmalError(f"{path}, line {line_number}: {bad!r} is not a number") from None
         if any(value != value or value in (float("inf"), float("-inf")) for value in row):
             raise AmalError(f"{path}, line {line_number}: NaN or infinite value")
+        too_large = next((cell for cell, value in zip(cells, row, strict=True) if abs(value) > FLOAT32_MAX), None)
+        if too_large is not None:
+            raise AmalError(
+                f"{path}, line {line_number}: {too_large} does not fit in float32 (largest {FLOAT32_MAX:.4g})"
+            )
         rows.append(row)
     if not rows:
         raise AmalError(f"{path}: the housing table is empty")
@@ -92,19 +104,24 @@ class HousingDataModule(TensorSplitsDataModule):
         path: Optional[str] = None,
         predict_path: Optional[str] = None,
         batch_size: Union[PositiveInt, Literal["full"]] = "full",
-        val_fraction: float = 0.2,
-        test_fraction: float = 0.2,
+        val_fraction: HeldOutFraction = 0.2,
+        test_fraction: HeldOutFraction = 0.2,
         seed: int = 0,
         standardize: bool = True,
         test_each_epoch: bool = False,
     ) -> None:
         super().__init__()
         for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-            if not 0 <= fraction < 1:
+            if not 0 <= fraction < 1:  # the type says so on the command line; here for use from Python
                 raise AmalError(f"data.{name} must be in [0, 1), got {fraction}")
         if val_fraction + test_fraction >= 1:
-            raise AmalError("data.val_fraction + data.test_fraction leave no training rows")
+            raise AmalError(
+                f"data.val_fraction {val_fraction} + data.test_fraction {test_fraction} leave no training rows"
+            )
         self.save_hyperparameters()
+
+    def example_dims(self) -> dict[str, int]:
+        return {"input_dim": NUM_FEATURES, "output_dim": 1}
 
     def make_splits(self) -> tuple[TensorDataset, TensorDataset, TensorDataset]:
         path = self.hparams.path or bundled_housing_path()
@@ -113,6 +130,12 @@ class HousingDataModule(TensorSplitsDataModule):
         order = torch.randperm(len(table), generator=generator)
         num_val = round(self.hparams.val_fraction * len(table))
         num_test = round(self.hparams.test_fraction * len(table))
+        for name, count in (("val_fraction", num_val), ("test_fraction", num_test)):
+            if count == 0 and self.hparams[name] > 0:  # asked for, but too few rows to give one
+                raise AmalError(
+                    f"{path}: too few rows ({len(table)}) for data.{name} {self.hparams[name]}: not one would be held "
+                    f"out; use a larger table, or data.{name} 0 for none"
+                )
         if num_val + num_test >= len(table):
             raise AmalError(f"{path}: {len(table)} rows leave none for training after the split")
         test_rows, val_rows, train_rows = order.split([num_test, num_val, len(table) - num_val - num_test])
@@ -141,7 +164,7 @@ class HousingDataModule(TensorSplitsDataModule):
         path = self.hparams.predict_path
         if path is None:
             return super().predict_set()
-        table = read_housing_table(path, targets_optional=True)
+        table = read_housing_table(path, targets_optional=True, option="--data.predict_path")
         features = self.scaled(table[:, :NUM_FEATURES])
         if table.shape[1] == NUM_COLUMNS:
             return TensorDataset(features, table[:, NUM_FEATURES:].float()), str(path)

@@ -1,13 +1,10 @@
 """MNIST for TME3: the real 60k/10k set read through torchvision, or a bundled 5,000-digit sample."""
 
-import socket
 from importlib import resources
-from pathlib import Path
 from typing import Literal, Optional, Union
 
 import numpy as np
 import torch
-import torchvision
 from jsonargparse.typing import NonNegativeInt, PositiveInt
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import DataLoader
@@ -15,32 +12,22 @@ from torch.utils.data import DataLoader
 from amal_lightning.data.batching import PredictionSet, batch_loader, prediction_loader
 from amal_lightning.data.digits import MNISTDigits, read_digit_folder
 from amal_lightning.data.evaluation import HeldOutSplitsDataModule
-from amal_lightning.data.idx import IMAGE_SIZE, idx_files_present, raw_folder, read_mnist_split
+from amal_lightning.data.idx import (
+    IMAGE_SIZE,
+    NUM_CLASSES,
+    check_archives,
+    download_mnist,
+    idx_files_present,
+    missing_files_message,
+    raw_folder,
+    read_mnist_split,
+)
 from amal_lightning.errors import AmalError
 from amal_lightning.slurm import in_slurm_job
+from amal_lightning.validation import HeldOutFraction
 
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
-DOWNLOAD_TIMEOUT_S = 30
 SAMPLE_TEST_SIZE = 1000
-
-
-def download_mnist(data_dir: Union[str, Path]) -> None:
-    """Downloads (or unpacks the .gz files already in the raw folder) through torchvision."""
-    previous_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # torchvision sets none: a silent network would hang
-    try:
-        for train in (True, False):
-            torchvision.datasets.MNIST(str(data_dir), train=train, download=True)
-    finally:
-        socket.setdefaulttimeout(previous_timeout)
-
-
-def missing_files_message(data_dir: Union[str, Path], reason: str) -> str:
-    return (
-        f"MNIST is not in {raw_folder(data_dir)}/ and could not be downloaded ({reason}). "
-        "Put train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
-        "t10k-labels-idx1-ubyte there (or their .gz files), or use --data.source sample"
-    )
 
 
 def bundled_sample() -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,6 +68,8 @@ class MNISTDataModule(HeldOutSplitsDataModule):
     checkpoints show what a model was trained on, whatever ``source`` asked for.
     """
 
+    split_sizes = {"val": "set by data.val_fraction", "test": "the test IDX files hold no images"}
+
     def __init__(
         self,
         data_dir: str = "data",
@@ -88,7 +77,7 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         source: Literal["auto", "full", "sample"] = "auto",
         batch_size: PositiveInt = 128,
         num_workers: NonNegativeInt = 0,
-        val_fraction: float = 1 / 12,
+        val_fraction: HeldOutFraction = 1 / 12,
         seed: int = 0,
         download: Optional[bool] = None,
         on_device: bool = True,
@@ -105,6 +94,9 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         # Why `auto` did not get the full set, as prepare_data found it: quoted in the notice.
         self.fallback_reason: Optional[str] = None
 
+    def example_dims(self) -> dict[str, int]:
+        return {"input_dim": NUM_PIXELS, "num_classes": NUM_CLASSES}
+
     def _why_downloads_are_off(self) -> Optional[str]:
         download = self.hparams.download
         if download is False:
@@ -118,6 +110,7 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         data_dir = self.hparams.data_dir
         if idx_files_present(data_dir):
             return None
+        check_archives(data_dir)  # a damaged one is an error, not a reason to fall back to the sample
         downloads_off = self._why_downloads_are_off()
         if downloads_off and not idx_files_present(data_dir, ".gz"):  # unpacking the archives needs no network
             return downloads_off

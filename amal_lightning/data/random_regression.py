@@ -7,6 +7,7 @@ from jsonargparse.typing import NonNegativeInt, PositiveInt
 from torch.utils.data import TensorDataset
 
 from amal_lightning.data.tensor_splits import TensorSplitsDataModule
+from amal_lightning.validation import check_memory
 
 
 class RandomRegressionDataModule(TensorSplitsDataModule):
@@ -35,6 +36,8 @@ class RandomRegressionDataModule(TensorSplitsDataModule):
             curve in the same run. See :mod:`amal_lightning.data.evaluation`.
     """
 
+    split_sizes = {"val": "set by data.num_held_out", "test": "set by data.num_held_out"}
+
     def __init__(
         self,
         num_examples: PositiveInt = 50,
@@ -47,6 +50,14 @@ class RandomRegressionDataModule(TensorSplitsDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        rows = num_examples + 2 * num_held_out
+        sizes = (
+            f"num_examples {num_examples}, num_held_out {num_held_out}, input_dim {input_dim}, output_dim {output_dim}"
+        )
+        check_memory(f"{type(self).__name__} ({sizes})", rows * (input_dim + output_dim) * 4)  # float32 numbers
+
+    def example_dims(self) -> dict[str, int]:
+        return {"input_dim": self.hparams.input_dim, "output_dim": self.hparams.output_dim}
 
     def make_splits(self) -> tuple[TensorDataset, TensorDataset, TensorDataset]:
         generator = torch.Generator().manual_seed(self.hparams.seed)

@@ -1,13 +1,14 @@
 """TME1: linear regression trained by gradient descent with the hand-written gradients only."""
 
 import torch
-from jsonargparse.typing import PositiveInt
+from jsonargparse.typing import PositiveFloat, PositiveInt
 from torch import nn
 
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.metrics import Batch, EpochMetricsModule
 from amal_lightning.predictions import known_targets
 from amal_lightning.tme1.functions import MSE, Context, Linear
+from amal_lightning.validation import check_model_size, linear_parameters
 
 
 class HandGradientRegression(EpochMetricsModule):
@@ -22,14 +23,15 @@ class HandGradientRegression(EpochMetricsModule):
         output_dim: number of outputs p (weight n×p, bias (p,)): 1 for the housing price, 3 for
             the course's random targets (``x`` 50×13, ``y`` 50×3); the loss sums the squared
             errors over the outputs.
-        learning_rate: the step size ε.
+        learning_rate: the step size ε (positive: zero would not move, a negative step climbs the loss).
     """
 
     def __init__(
-        self, input_dim: PositiveInt = NUM_FEATURES, output_dim: PositiveInt = 1, learning_rate: float = 0.1
+        self, input_dim: PositiveInt = NUM_FEATURES, output_dim: PositiveInt = 1, learning_rate: PositiveFloat = 0.1
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        check_model_size(self, linear_parameters([input_dim, output_dim]))
         self.automatic_optimization = False
         self.weight = nn.Parameter(torch.randn(input_dim, output_dim) * 0.01, requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(output_dim), requires_grad=False)

@@ -6,6 +6,7 @@ Two ways to apply them: :class:`AutogradRegression` updates the weights itself u
 """
 
 import torch
+from jsonargparse.typing import PositiveFloat, PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
@@ -13,6 +14,7 @@ from torch.nn import functional as F
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.metrics import Batch, EpochMetricsModule
 from amal_lightning.predictions import known_targets
+from amal_lightning.validation import check_model_size, check_optimizer, linear_parameters
 
 
 class AutogradRegression(EpochMetricsModule):
@@ -20,15 +22,19 @@ class AutogradRegression(EpochMetricsModule):
 
     Args:
         input_dim: number of features.
-        learning_rate: the step size ε.
+        learning_rate: the step size ε (positive: zero would not move, a negative step climbs the loss).
     """
 
-    def __init__(self, input_dim: int = NUM_FEATURES, learning_rate: float = 0.1) -> None:
+    def __init__(self, input_dim: PositiveInt = NUM_FEATURES, learning_rate: PositiveFloat = 0.1) -> None:
         super().__init__()
         self.save_hyperparameters()
+        check_model_size(self, linear_parameters([input_dim, 1]))
         self.automatic_optimization = False
         self.weight = nn.Parameter(torch.randn(input_dim, 1) * 0.01)
         self.bias = nn.Parameter(torch.zeros(1))
+
+    def example_dims(self) -> dict[str, int]:
+        return {**super().example_dims(), "output_dim": 1}  # one target per example
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight + self.bias
@@ -58,18 +64,27 @@ class OptimRegression(EpochMetricsModule):
     """A regression network trained by a ``torch.optim`` optimizer on the mean squared error.
 
     Here the network is one linear layer; :class:`~amal_lightning.tme2.TanhMLP` builds a deeper
-    one in :meth:`build_net`.
+    one in :meth:`build_net`, whose sizes :meth:`layer_sizes` gives, so that the size is checked first.
 
     Args:
         input_dim: number of features.
         optimizer: the optimizer and its settings, e.g. ``torch.optim.SGD`` with ``lr: 0.01``.
     """
 
-    def __init__(self, input_dim: int = NUM_FEATURES, optimizer: OptimizerCallable = torch.optim.SGD) -> None:
+    def __init__(self, input_dim: PositiveInt = NUM_FEATURES, optimizer: OptimizerCallable = torch.optim.SGD) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.optimizer = optimizer
+        check_model_size(self, linear_parameters(self.layer_sizes()))
         self.net = self.build_net()
+        check_optimizer(optimizer, self)
+
+    def layer_sizes(self) -> list[int]:
+        """The sizes of the network's layers, from the features to the one output."""
+        return [self.hparams.input_dim, 1]
+
+    def example_dims(self) -> dict[str, int]:
+        return {**super().example_dims(), "output_dim": 1}  # one target per example
 
     def build_net(self) -> nn.Module:
         return nn.Linear(self.hparams.input_dim, 1)

@@ -26,6 +26,9 @@ class TanhMLP(OptimRegression):
     ) -> None:
         super().__init__(input_dim, optimizer)  # its save_hyperparameters() records hidden_dim too
 
+    def layer_sizes(self) -> list[int]:
+        return [self.hparams.input_dim, self.hparams.hidden_dim, 1]
+
     def build_net(self) -> nn.Module:
         hidden_dim = self.hparams.hidden_dim
         return nn.Sequential(nn.Linear(self.hparams.input_dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, 1))

@@ -13,6 +13,7 @@ from amal_lightning.errors import AmalError
 from amal_lightning.metrics import Batch, BatchMean
 from amal_lightning.predictions import known_targets
 from amal_lightning.tme3.compiling import TORCH_COMPILE_MODES, CompilableModule, CompileOption
+from amal_lightning.validation import check_model_size, check_optimizer
 
 
 def layer_name(name: str, layer: int) -> str:
@@ -74,7 +75,10 @@ class Autoencoder(CompilableModule):
         if len(sizes) < 2:
             raise AmalError("model.latent_dim: give the size of the code, or of each layer ([256, 64])")
         self.num_layers = len(sizes) - 1
-        for layer, (outer, inner) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
+        # per layer: the encoder's weight and bias, the decoder's bias and, untied, its own weight
+        check_model_size(self, sum(outer * inner * (1 if tied else 2) + inner + outer for outer, inner in pairs))
+        for layer, (outer, inner) in enumerate(pairs):
             self.add_module(layer_name("encoder", layer), nn.Linear(outer, inner))
             # None when tied: the decoder then uses the encoder's weight, transposed
             weight = None if tied else nn.Parameter(nn.Linear(inner, outer).weight.detach().clone())
@@ -82,6 +86,7 @@ class Autoencoder(CompilableModule):
             self.register_parameter(layer_name("decoder_bias", layer), nn.Parameter(torch.zeros(outer)))
         # Epoch means logged once per epoch: why in amal_lightning/metrics.py.
         self.val_mse, self.test_mse = BatchMean(), BatchMean()
+        check_optimizer(optimizer, self)
 
     def layers(self) -> list[tuple[nn.Linear, torch.Tensor, torch.Tensor]]:
         """Per layer, from the pixels inwards: its encoder, its decoder's weight (the encoder's,

@@ -8,6 +8,7 @@ from torch import nn
 from amal_lightning.data.mnist import NUM_PIXELS
 from amal_lightning.tme3.classifier_base import MNISTClassifier
 from amal_lightning.tme3.compiling import CompileOption
+from amal_lightning.validation import check_model_size, check_optimizer, linear_parameters
 
 
 class Classifier(MNISTClassifier):
@@ -41,8 +42,11 @@ class Classifier(MNISTClassifier):
         super().__init__(num_classes, optimizer, compile)
         # `compile` is how this process runs, not what the model is: a checkpoint loads without it.
         self.save_hyperparameters(ignore=["compile"])
+        hidden = (num_hidden_layers - 1) * linear_parameters([hidden_dim, hidden_dim])  # not a list of k sizes
+        check_model_size(self, linear_parameters([input_dim, hidden_dim, num_classes]) + hidden)
         layers: list[nn.Module] = [nn.Linear(input_dim, hidden_dim), nn.ReLU()]
         for _ in range(num_hidden_layers - 1):
             layers += [nn.Linear(hidden_dim, hidden_dim), nn.ReLU()]
         self.net = nn.Sequential(*layers, nn.Linear(hidden_dim, num_classes))
+        check_optimizer(optimizer, self)
         self.compile_module(self.net)

@@ -17,6 +17,7 @@ from amal_lightning.data.mnist import NUM_PIXELS
 from amal_lightning.metrics import BatchMean
 from amal_lightning.tme3.classifier_base import MNISTClassifier
 from amal_lightning.tme3.compiling import CompileOption
+from amal_lightning.validation import check_model_size, check_optimizer, linear_parameters
 
 
 class HighwayLayer(nn.Module):
@@ -80,6 +81,9 @@ class HighwayClassifier(MNISTClassifier):
     ) -> None:
         super().__init__(num_classes, optimizer, compile)
         self.save_hyperparameters(ignore=["compile"])
+        # the first layer and the last, then a transform and a gate per highway layer
+        ends = linear_parameters([input_dim, hidden_dim]) + linear_parameters([hidden_dim, num_classes])
+        check_model_size(self, ends + num_layers * 2 * linear_parameters([hidden_dim, hidden_dim]))
         self.net = nn.Sequential(
             nn.Linear(input_dim, hidden_dim),
             nn.ReLU(),
@@ -90,6 +94,7 @@ class HighwayClassifier(MNISTClassifier):
         # accumulated on the device at each validation step, read once per epoch
         self.val_gates = LayerMeans(num_layers)
         self._gate_names = [f"val/gate/layer_{i:0{max(2, len(str(num_layers)))}d}" for i in range(1, num_layers + 1)]
+        check_optimizer(optimizer, self)
 
     def logits_and_gates(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The logits and, for each highway layer, the mean of T over the batch and the units."""
