@@ -29,29 +29,13 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from amal_lightning.errors import AmalError, first_line
-from amal_lightning.runs import next_hpc_checkpoint
+from amal_lightning.runs import experiment_name, next_hpc_checkpoint
+from amal_lightning.validation import check_slurm_name, positive_int, regular_file, time_limit
 
 SCRIPT_DIR = Path("slurm")
-TIME_LIMIT = re.compile(r"(\d+-)?\d{1,2}:[0-5]\d:[0-5]\d")  # the whole value: fullmatch
 LINE_BREAKS = re.compile(r"[\n\r\x00]")
 # Lightning does not treat jobs with these names as batch jobs (they are interactive shells).
 RESERVED_JOB_NAMES = {"bash", "interactive"}
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def time_limit(text: str) -> str:
-    if not TIME_LIMIT.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"expected HH:MM:SS or D-HH:MM:SS, got {text!r}")
-    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +91,8 @@ def sbatch_script(
     args: argparse.Namespace, experiment: str, setup_lines: list[str], fit_overrides: list[str], amal: str
 ) -> str:
     """The text of the sbatch script; ``amal`` is the command to run, quoted for the shell."""
+    for option, value in (("--partition", args.partition), ("--account", args.account)):
+        check_slurm_name(option, value)  # written unquoted on an #SBATCH line
     log_name = SCRIPT_DIR / f"{experiment}-%j"
     directives = [
         f"--job-name={experiment}",
@@ -143,15 +129,11 @@ def submit(argv: list[str]) -> None:
     """Runs ``amal submit ARGV``; raises AmalError on bad input."""
     own, fit_overrides = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     args = build_parser().parse_args(own)
-    if not args.config.is_file():
-        raise AmalError(f"--config {args.config}: no such file")
-    experiment = args.config.stem
-    if experiment in RESERVED_JOB_NAMES:
-        raise AmalError(f"--config {args.config}: a job named {experiment!r} is not seen as a batch job by Lightning")
+    regular_file(args.config, "--config")
     file_lines = []
     if args.setup_file is not None:
         try:
-            file_lines = args.setup_file.read_text().splitlines()
+            file_lines = regular_file(args.setup_file, "--setup-file").read_text().splitlines()
         except (OSError, UnicodeDecodeError) as error:
             raise AmalError(f"--setup-file {args.setup_file}: cannot read it as text ({first_line(error)})") from None
     setup_lines, amal = [*args.setup, *file_lines], amal_command()
@@ -167,6 +149,9 @@ def submit(argv: list[str]) -> None:
     ]
     for option, value in values:
         check_one_line(option, value)
+    experiment = experiment_name([args.config], None)  # the job's `amal fit` would refuse any other name
+    if experiment in RESERVED_JOB_NAMES:
+        raise AmalError(f"--config {args.config}: a job named {experiment!r} is not seen as a batch job by Lightning")
     script = sbatch_script(args, experiment, setup_lines, fit_overrides, amal)
     if args.dry_run:
         print(script, end="")
