@@ -14,14 +14,13 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.environments import ClusterEnvironment, SLURMEnvironment
-from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from amal_lightning.checkpoint_checks import check_checkpoint_model, check_checkpoint_weights
 from amal_lightning.checkpoints import BestCheckpoint, LastCheckpoint, with_atomic_checkpoints
 from amal_lightning.console import AmalArgumentParser, FitSummary, quiet_lightning
 from amal_lightning.data.readiness import fetch_for_offline_use, has_test_data
-from amal_lightning.divergence import DIVERGED_EXIT_STATUS, DivergedError, DivergenceGuard
-from amal_lightning.errors import AmalError
+from amal_lightning.divergence import DivergenceGuard
+from amal_lightning.errors import user_error
 from amal_lightning.loggers import BufferedTensorBoardLogger
 from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict, check_one_process
 from amal_lightning.progress import RunProgressBar
@@ -42,24 +41,11 @@ class AmalCLI(LightningCLI):
             raise
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument(
-            "--experiment",
-            type=Optional[str],
-            default=None,
-            help="Run name for logs/ and checkpoints/ (default: the config file's name).",
-        )
-        parser.add_argument(
-            "--checkpoint_dir",
-            type=str,
-            default="checkpoints",
-            help="Folder that holds one sub-folder of checkpoints per experiment.",
-        )
-        parser.add_argument(
-            "--test",
-            type=bool,
-            default=True,
-            help="fit only: test the best checkpoint (the last without validation) in the same run afterwards.",
-        )
+        experiment_help = "Name of the run folders in logs/ and checkpoints/ (default: the config file's name)."
+        parser.add_argument("--experiment", type=Optional[str], default=None, help=experiment_help)
+        parser.add_argument("--checkpoint_dir", default="checkpoints", help="Folder of one folder per experiment.")
+        test_help = "fit only: test the best checkpoint (the last without validation) in the same run afterwards."
+        parser.add_argument("--test", type=bool, default=True, help=test_help)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         """Parses, then resolves the run folder and ``--ckpt_path last|best`` to a file: here, because
@@ -195,17 +181,12 @@ def main(args: Optional[list[str]] = None) -> None:
                 parser_kwargs={"epilog": "Also: amal submit, amal prepare-data, amal study, amal plot (see --help)."},
                 args=args,
             )
-    except MisconfigurationException as error:  # a Trainer option that Lightning refuses (max_epochs -5)
-        print(f"amal: error: {' '.join(str(error).split())}", file=sys.stderr)
-        sys.exit(2)
-    except (AmalError, TypeError, ValueError) as error:
-        cause: Optional[BaseException] = error  # jsonargparse wraps what a constructor raises: find the AmalError
-        while cause is not None and not isinstance(cause, AmalError):
-            cause = cause.__cause__
-        if cause is None:
+    except Exception as error:
+        reported = user_error(error)
+        if reported is None:
             raise
-        print(f"amal: error: {cause}", file=sys.stderr)
-        sys.exit(DIVERGED_EXIT_STATUS if isinstance(cause, DivergedError) else 1)
+        print(f"amal: error: {reported}", file=sys.stderr)
+        sys.exit(reported.exit_status)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ DIVERGED_EXIT_STATUS = 3
 class DivergedError(AmalError):
     """Training produced a non-finite loss or non-finite weights."""
 
+    exit_status = DIVERGED_EXIT_STATUS
+
     def __init__(self, epoch: int, metric: str, value: float) -> None:
         super().__init__(f"training diverged at epoch {epoch} ({metric} = {value}): try a smaller learning rate")
         self.epoch, self.metric, self.value = epoch, metric, value
