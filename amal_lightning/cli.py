@@ -20,7 +20,7 @@ from amal_lightning.checkpoints import BestCheckpoint, LastCheckpoint, with_atom
 from amal_lightning.console import AmalArgumentParser, FitSummary, quiet_lightning
 from amal_lightning.data.readiness import fetch_for_offline_use, has_test_data
 from amal_lightning.divergence import DivergenceGuard
-from amal_lightning.errors import user_error
+from amal_lightning.errors import UsageError, first_line, user_error
 from amal_lightning.loggers import BufferedTensorBoardLogger
 from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict, check_one_process
 from amal_lightning.progress import RunProgressBar
@@ -116,7 +116,10 @@ class AmalCLI(LightningCLI):
             callbacks.append(CheckpointAndRequeue())
         kwargs["plugins"] = plugins
         kwargs["callbacks"] = callbacks
-        trainer = super().instantiate_trainer(**kwargs)
+        try:
+            trainer = super().instantiate_trainer(**kwargs)
+        except ValueError as error:  # the Trainer checks its own options: `--trainer.accelerator foo`
+            raise UsageError(f"--trainer: {first_line(error)}") from None
         if subcommand == "predict":
             check_one_process(trainer)  # before any other process is started
         return trainer

@@ -124,6 +124,12 @@ CASES = [
         in_subprocess=True,
     ),
     case(["fit", "--config", REGRESSION, "--trainer.max_steps=-5"], USAGE, "`max_steps` must be", name="steps-neg"),
+    case(
+        ["fit", "--config", REGRESSION, "--trainer.accelerator=foo"],
+        USAGE,
+        "--trainer: You selected an invalid accelerator name",
+        name="accelerator-unknown",
+    ),
     case(["fit", "--config", REGRESSION, "--trainer.max_epochs=abc"], USAGE, "max_epochs", name="epochs-text"),
     case(
         ["fit", "--config", REGRESSION, "--trainer.limit_train_batches=-1"],
