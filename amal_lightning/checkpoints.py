@@ -148,6 +148,10 @@ class BestCheckpoint(ModelCheckpoint):
             dirpath=dirpath, filename=BEST, monitor=monitor, mode="min", save_top_k=1, enable_version_counter=False
         )
 
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        """Nothing: ``best.ckpt`` is judged after each validation. Lightning's own hook checks at every
+        step whether a step or time interval is due (none is set here), about 0.04 ms a step."""
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         recorded = state_dict.get("dirpath")
         if recorded and recorded != self.dirpath and Path(recorded).name == Path(self.dirpath).name:
