@@ -30,6 +30,15 @@ class RunProgressBar(TQDMProgressBar):
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         return with_run_name(super().get_metrics(trainer, pl_module), trainer)
 
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        # Lightning's own test of whether to redraw costs about 0.015 ms a step: the batches between redraws end here
+        done = batch_idx + 1
+        if self.refresh_rate > 0 and done % self.refresh_rate and done != trainer.num_training_batches:
+            return
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
 
 class EpochProgressBar(ProgressBar):
     """One bar for the whole fit, advanced once per epoch, with the latest logged metrics.

@@ -1,0 +1,51 @@
+"""amal's bar over batches redraws every ``refresh_rate`` batches and at the end of each epoch, no more."""
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from amal_lightning.progress import RunProgressBar
+
+
+class Regression(L.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 1)
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return torch.nn.functional.mse_loss(self.layer(x), y)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+class RecordedBar(RunProgressBar):
+    """Records the batch count that the training bar shows at each redraw."""
+
+    def __init__(self, refresh_rate: int) -> None:
+        super().__init__(refresh_rate)
+        self.shown: list[int] = []
+
+    def init_train_tqdm(self):  # type: ignore[no-untyped-def]
+        bar = super().init_train_tqdm()
+        refresh = bar.refresh
+
+        def recorded_refresh(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.shown.append(bar.n)
+            return refresh(*args, **kwargs)
+
+        bar.refresh = recorded_refresh
+        return bar
+
+
+def test_the_batch_bar_redraws_every_refresh_rate_batches_and_at_each_epochs_end(tmp_path):
+    data = TensorDataset(torch.randn(14, 2), torch.randn(14, 1))
+    bar = RecordedBar(refresh_rate=3)
+    trainer = L.Trainer(
+        max_epochs=2, callbacks=[bar], logger=False, enable_checkpointing=False, default_root_dir=tmp_path
+    )
+    trainer.fit(Regression(), DataLoader(data, batch_size=2))  # 7 batches an epoch
+    # the counts shown, each once (a redraw refreshes the bar and its metrics), without the resets to 0
+    shown = [count for count, before in zip(bar.shown, [None, *bar.shown], strict=False) if count and count != before]
+    assert shown == [3, 6, 7, 3, 6, 7]
