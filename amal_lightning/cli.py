@@ -21,7 +21,7 @@ from amal_lightning.console import AmalArgumentParser, FitSummary, quiet_lightni
 from amal_lightning.data.readiness import fetch_for_offline_use, has_test_data
 from amal_lightning.divergence import DivergenceGuard
 from amal_lightning.errors import UsageError, first_line, user_error
-from amal_lightning.loggers import BufferedTensorBoardLogger
+from amal_lightning.loggers import BufferedTensorBoardLogger, SilentProfiler
 from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict, check_one_process
 from amal_lightning.progress import RunProgressBar
 from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, claim_run_folders, plan_run, release_run_folders
@@ -89,6 +89,8 @@ class AmalCLI(LightningCLI):
             kwargs["logger"] = BufferedTensorBoardLogger(str(LOG_DIR), plan.experiment, plan.name, keep_open=keep_open)
         if trainer_config.get("default_root_dir") is None:
             kwargs["default_root_dir"] = str(plan.checkpoint_dir)  # where SLURM's signal checkpoint goes
+        if trainer_config.get("profiler") is None:  # Lightning's default, without its cost per hook call
+            kwargs["profiler"] = SilentProfiler()
         wants_bar = trainer_config.get("enable_progress_bar") is not False
         # `--trainer.enable_progress_bar false` also turns off a bar that the config chose
         callbacks = [

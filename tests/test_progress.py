@@ -1,10 +1,16 @@
-"""amal's bar over batches redraws every ``refresh_rate`` batches and at the end of each epoch, no more."""
+"""What amal runs around every training step stays cheap: the bar over batches redraws every
+``refresh_rate`` batches and at each epoch's end, no more; Lightning's calls to the profiler around
+each hook cost nothing unless a profiler is asked for."""
 
 import lightning as L
+import pytest
 import torch
+from lightning.pytorch.profilers import SimpleProfiler
 from torch.utils.data import DataLoader, TensorDataset
 
+from amal_lightning.loggers import SilentProfiler
 from amal_lightning.progress import RunProgressBar
+from tests.helpers import CONFIGS, run_inprocess
 
 
 class Regression(L.LightningModule):
@@ -49,3 +55,31 @@ def test_the_batch_bar_redraws_every_refresh_rate_batches_and_at_each_epochs_end
     # the counts shown, each once (a redraw refreshes the bar and its metrics), without the resets to 0
     shown = [count for count, before in zip(bar.shown, [None, *bar.shown], strict=False) if count and count != before]
     assert shown == [3, 6, 7, 3, 6, 7]
+
+
+class ProfilerSeen(L.Callback):
+    """Remembers which profiler the Trainer of an ``amal`` run was given."""
+
+    seen: list = []
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        ProfilerSeen.seen.append(type(trainer.profiler))
+
+
+ASKED = [([], SilentProfiler), (["--trainer.profiler=simple"], SimpleProfiler)]
+
+
+@pytest.mark.parametrize(("option", "profiler"), ASKED)
+def test_amal_profiles_nothing_unless_asked(workdir, option, profiler):
+    ProfilerSeen.seen.clear()
+    seen = "--trainer.callbacks+=tests.test_progress.ProfilerSeen"
+    run_inprocess("fit", "--config", str(CONFIGS / "regression.yaml"), "--trainer.max_epochs=1", seen, *option)
+    assert ProfilerSeen.seen == [profiler]
+
+
+def test_the_silent_profiler_hands_back_one_reusable_context():
+    profiler = SilentProfiler()
+    with profiler.profile("outer") as outer, profiler.profile("inner"):  # Lightning nests them
+        assert outer is None
+    assert profiler.profile("a") is profiler.profile("b")  # nothing is built per call
+    assert profiler.summary() == ""
