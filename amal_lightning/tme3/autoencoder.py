@@ -1,5 +1,7 @@
 """TME3: an autoencoder on MNIST whose decoder reuses the transpose of the encoder's weights."""
 
+import functools
+from collections.abc import Callable
 from typing import Literal, Optional, Union
 
 import torch
@@ -25,11 +27,12 @@ def _reconstruction_logits(model: "Autoencoder", x: torch.Tensor) -> torch.Tenso
     return model.decode_logits(model.encode(x))
 
 
-# Compiled on first use, one per torch.compile mode. Module-level functions, not attributes of the
-# model, so that a copy or a pickle of the model does not carry a function bound to the original.
-_compiled_reconstruction_logits = {
-    mode: torch.compile(_reconstruction_logits, mode=mode) for mode in TORCH_COMPILE_MODES
-}
+@functools.cache
+def _compiled_reconstruction_logits(mode: str) -> Callable[["Autoencoder", torch.Tensor], torch.Tensor]:
+    """The pass compiled in ``mode``, made on first use: ``torch.compile`` imports the compiler, about
+    a second that every ``amal`` command importing the models would pay. Module-level functions, not
+    attributes of the model, so that a copy or a pickle of the model carries no function bound to it."""
+    return torch.compile(_reconstruction_logits, mode=mode)
 
 
 class Autoencoder(CompilableModule):
@@ -117,7 +120,7 @@ class Autoencoder(CompilableModule):
     def reconstruction_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The decoder's logits for ``x``: what the losses are computed from."""
         if self.compile_mode in TORCH_COMPILE_MODES:
-            return _compiled_reconstruction_logits[self.compile_mode](self, x)
+            return _compiled_reconstruction_logits(self.compile_mode)(self, x)
         return self.decode_logits(self.encode(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
