@@ -149,7 +149,7 @@ def run_amal(args: argparse.Namespace) -> dict[str, list[float]]:
     return epoch_gaps(EpochClock.last.stamps)
 
 
-CHILD_OPTIONS = ("model", "epochs", "device", "data_dir", "batch_size", "hidden_dim", "compile")
+CHILD_OPTIONS = ("model", "epochs", "device", "data_dir", "batch_size", "hidden_dim", "compile", "threads")
 
 
 def measure(route: str, args: argparse.Namespace) -> dict:
@@ -166,6 +166,8 @@ def measure(route: str, args: argparse.Namespace) -> dict:
 
 def run_child(args: argparse.Namespace) -> None:
     routes = {"amal": run_amal, "lightning": run_lightning, "hand": run_hand, "torchvision": run_torchvision}
+    if args.threads:
+        torch.set_num_threads(args.threads)
     epochs = routes[args.child](args)
     cuda_mb = torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda" else None
     print(json.dumps({"epochs": epochs, "cuda_mb": cuda_mb}))
@@ -175,7 +177,8 @@ def report(args: argparse.Namespace, results: dict[str, list[dict]]) -> str:
     extra = f", amal also given `{' '.join(args.amal_args)}`" if args.amal_args else ""
     header = [
         f"Model `{args.model}`, {args.epochs} epochs per run ({args.epochs - 1} timed), {args.repeats} rounds of"
-        f" alternating runs, batch {args.batch_size}, device {args.device}, compile {args.compile}{extra}, data"
+        f" alternating runs, batch {args.batch_size}, device {args.device}, compile {args.compile}{extra},"
+        f" {args.threads or 'default'} threads, data"
         f" {args.data_label}.",
         f"Machine: {machine()}.",
         "",
@@ -194,6 +197,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--hidden-dim", type=int, default=256)
     parser.add_argument("--compile", type=str.lower, choices=COMPILE_CHOICES, default="false", help="--model.compile")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch's threads in every route (0: its default, one per core)"
+    )
     parser.add_argument("--data-dir", help="a folder with MNIST/raw/*-ubyte files; synthetic data if omitted")
     parser.add_argument("--routes", nargs="+", choices=ROUTES, default=list(ROUTES))
     parser.add_argument("--torchvision-epochs", type=int, default=2, help="the slow route runs fewer epochs")
