@@ -51,10 +51,15 @@ class _DropBoilerplate(logging.Filter):
         return not str(record.getMessage()).startswith(BOILERPLATE)
 
 
+# One instance: a logger adds a filter it already holds only once, so the many fits of one
+# `amal study` process do not pile up copies.
+_DROP_BOILERPLATE = _DropBoilerplate()
+
+
 def quiet_lightning() -> None:
     """Leaves Lightning's boilerplate lines and the expected warnings out of ``amal``'s output."""
     for name in ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", "lightning.fabric"):
-        logging.getLogger(name).addFilter(_DropBoilerplate())
+        logging.getLogger(name).addFilter(_DROP_BOILERPLATE)
     for pattern in EXPECTED_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
 
