@@ -26,7 +26,7 @@ from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_c
 from amal_lightning.progress import RunProgressBar
 from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, claim_run_folders, plan_run, release_run_folders
 from amal_lightning.slurm import CheckpointAndRequeue, in_slurm_job, slurm_job_id, submit
-from amal_lightning.validation import check_no_special_files
+from amal_lightning.validation import check_no_special_files, check_run_options
 
 
 class AmalCLI(LightningCLI):
@@ -53,6 +53,7 @@ class AmalCLI(LightningCLI):
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         config = self.config[subcommand] if subcommand else self.config
+        check_run_options(config)
         self.run_plan: RunPlan = plan_run(
             subcommand,
             config.get("config"),

@@ -19,7 +19,7 @@ import torch
 from jsonargparse.typing import restricted_number_type
 from torch import nn
 
-from amal_lightning.errors import AmalError, first_line
+from amal_lightning.errors import AmalError, UsageError, first_line
 
 # A share of the rows (or images) held out for validation or testing: 0 turns that loop off,
 # and some must be left to train on.
@@ -168,3 +168,29 @@ def check_slurm_name(option: str, value: Optional[str]) -> None:
     """Fails with one line unless ``value`` (if given) is a plain SLURM name: see :data:`SLURM_NAME`."""
     if value is not None and not SLURM_NAME.fullmatch(value):
         raise AmalError(f"{option} {value!r}: not a SLURM name (letters, digits and . , _ - : + @, no spaces)")
+
+
+# Trainer options that Lightning takes without checking, with the least each accepts: 0 for
+# `check_val_every_n_epoch` divides by zero inside the loop, a negative `gradient_clip_val`
+# flips the clipped gradients (training climbs the loss), a negative minimum is ignored.
+TRAINER_MINIMUMS = {
+    "check_val_every_n_epoch": (1, "validate every N epochs, 1 or more, or null for by steps only"),
+    "min_epochs": (0, "a number of epochs, 0 or more"),
+    "min_steps": (0, "a number of steps, 0 or more"),
+    "gradient_clip_val": (0, "a norm or value, 0 or more (0: no clipping)"),
+    "log_every_n_steps": (1, "a number of steps, 1 or more"),
+}
+SEED_RANGE = (0, 2**32 - 1)  # what numpy's generator accepts, and so Lightning's seed_everything
+
+
+def check_run_options(config: argparse.Namespace) -> None:
+    """Fails with one line on a ``--trainer`` number or ``--seed_everything`` that Lightning would
+    take and then fail on with a traceback, or silently misuse (:data:`TRAINER_MINIMUMS`)."""
+    trainer = config.get("trainer") or {}
+    for option, (least, accepts) in TRAINER_MINIMUMS.items():
+        value = trainer.get(option)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < least:
+            raise UsageError(f"--trainer.{option} {value}: expected {accepts}")
+    seed = config.get("seed_everything")
+    if isinstance(seed, int) and not isinstance(seed, bool) and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise UsageError(f"--seed_everything {seed}: expected a seed from {SEED_RANGE[0]} to {SEED_RANGE[1]}, or true")

@@ -132,6 +132,27 @@ CASES = [
     ),
     case(["fit", "--config", REGRESSION, "--trainer.max_epochs=abc"], USAGE, "max_epochs", name="epochs-text"),
     case(
+        ["fit", "--config", REGRESSION, "--trainer.check_val_every_n_epoch=0"],
+        USAGE,
+        "--trainer.check_val_every_n_epoch 0: expected validate every N epochs, 1 or more",
+        name="val-every-zero",
+        in_subprocess=True,
+    ),
+    case(["fit", "--config", REGRESSION, "--trainer.min_epochs=-3"], USAGE, "--trainer.min_epochs -3", name="min-neg"),
+    case(
+        ["fit", "--config", REGRESSION, "--trainer.gradient_clip_val=-1"],
+        USAGE,
+        "--trainer.gradient_clip_val -1.0: expected a norm or value, 0 or more",
+        name="clip-neg",
+    ),
+    case(
+        ["fit", "--config", REGRESSION, "--seed_everything=-1"],
+        USAGE,
+        "--seed_everything -1: expected a seed from 0 to 4294967295",
+        name="seed-neg",
+        in_subprocess=True,
+    ),
+    case(
         ["fit", "--config", REGRESSION, "--trainer.limit_train_batches=-1"],
         USAGE,
         "limit_train_batches",

@@ -229,6 +229,10 @@ def test_submit_dry_run_prints_a_job_array_and_its_tasks_are_gathered_afterwards
         ),
         (TINY.replace("trainer.max_epochs: 2", "trainer.max_epochz: 2"), "tiny.yaml: common options:"),
         (
+            TINY.replace("{model.learning_rate: 0.05}", "{model.learning_rate: 0.05, trainer.gradient_clip_val: -1}"),
+            "tiny.yaml: variant 'eps 0.05': --trainer.gradient_clip_val -1.0: expected a norm or value, 0 or more",
+        ),
+        (
             f"config: {REGRESSION}\ngrid: {{model.learning_rate: []}}\n",
             "tiny.yaml, grid: model.learning_rate has no values",
         ),

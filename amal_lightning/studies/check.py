@@ -18,6 +18,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from amal_lightning.cli import AmalCLI
 from amal_lightning.errors import AmalError
 from amal_lightning.studies.spec import Study
+from amal_lightning.validation import check_run_options
 
 # Lines of jsonargparse's error messages that say how it searched, not what is wrong.
 NOISE = (
@@ -39,6 +40,8 @@ class _ParsedError(Exception):
 class _ParseOnly(AmalCLI):
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         LightningCLI.parse_arguments(self, parser, args)  # not AmalCLI's: it would claim a run folder
+        subcommand = self.config.get("subcommand")
+        check_run_options(self.config[subcommand] if subcommand else self.config)
         raise _ParsedError
 
 
