@@ -47,13 +47,13 @@ def run_process(command: list[str], workdir: Path) -> tuple[str, float]:
 
 
 def machine() -> str:
-    """The CPU, its cores, torch's version and threads, and the GPU if any: the line under each table."""
+    """The CPU, its cores, torch's version and default threads, and the GPU if any: the line under each table."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
         cpu = names[0] if names else cpu
-    text = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    text = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads by default)"
     if torch.cuda.is_available():
         text += f", GPU {torch.cuda.get_device_name()}"
     return text

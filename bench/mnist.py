@@ -178,7 +178,7 @@ def report(args: argparse.Namespace, results: dict[str, list[dict]]) -> str:
     header = [
         f"Model `{args.model}`, {args.epochs} epochs per run ({args.epochs - 1} timed), {args.repeats} rounds of"
         f" alternating runs, batch {args.batch_size}, device {args.device}, compile {args.compile}{extra},"
-        f" {args.threads or 'default'} threads, data"
+        f" torch threads per route: {args.threads or 'its default'}, data"
         f" {args.data_label}.",
         f"Machine: {machine()}.",
         "",
