@@ -2,6 +2,7 @@
 
 from typing import Optional
 
+import torch
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 
@@ -21,11 +22,27 @@ class UsageError(AmalError):
     exit_status = 2
 
 
+class OutOfDeviceMemoryError(AmalError):
+    """The GPU ran out of memory: the batch or the model is too large for it, not a bug.
+
+    torch's message goes on for several sentences about the allocator; its first two (what was
+    asked for) are kept, with what the user can change.
+    """
+
+    def __init__(self, error: torch.OutOfMemoryError) -> None:
+        sentences = [part.strip() for part in str(error).split(". ") if part.strip()]
+        said = ". ".join(sentences[:2]).rstrip(".") or "out of memory"
+        super().__init__(f"{said}: try a smaller --data.batch_size or a smaller model")
+
+
 def user_error(error: BaseException) -> Optional[AmalError]:
     """The AmalError behind ``error``: itself, one that jsonargparse wrapped while building a class,
-    or Lightning's refusal of a Trainer option (``--trainer.max_epochs -5``); None for a bug."""
+    Lightning's refusal of a Trainer option (``--trainer.max_epochs -5``) or a GPU out of memory;
+    None for a bug."""
     if isinstance(error, MisconfigurationException):
         return UsageError(" ".join(str(error).split()))
+    if isinstance(error, torch.OutOfMemoryError):
+        return OutOfDeviceMemoryError(error)
     cause: Optional[BaseException] = error
     while cause is not None and not isinstance(cause, AmalError):
         cause = cause.__cause__

@@ -20,6 +20,7 @@ from typing import Optional
 
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from amal_lightning.cli import main
 from tests.helpers import AMAL, CONFIGS, run_amal, synthetic_digits, write_idx
@@ -87,6 +88,16 @@ def checkpoint_with(**hyperparameters: object) -> Callable[[Path], None]:
     return write
 
 
+class OutOfMemoryAtFirstStep(Callback):
+    """What a GPU too small for the batch does at the first training step (no GPU needed)."""
+
+    def on_train_batch_start(self, *args: object) -> None:
+        raise torch.OutOfMemoryError(
+            "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 7.60 GiB of which"
+            " 1.10 GiB is free. Of the allocated memory 5.9 GiB is allocated by PyTorch. See documentation"
+        )
+
+
 def case(
     argv: list[str],
     status: int,
@@ -131,6 +142,18 @@ CASES = [
         name="accelerator-unknown",
     ),
     case(["fit", "--config", REGRESSION, "--trainer.max_epochs=abc"], USAGE, "max_epochs", name="epochs-text"),
+    case(
+        [
+            "fit",
+            "--config",
+            REGRESSION,
+            "--ckpt_path=last",
+            "--trainer.callbacks+=tests.test_bad_inputs.OutOfMemoryAtFirstStep",
+        ],
+        BAD_INPUT,
+        "CUDA out of memory. Tried to allocate 2.00 GiB: try a smaller --data.batch_size or a smaller model",
+        name="gpu-out-of-memory",
+    ),
     case(
         ["fit", "--config", REGRESSION, "--trainer.check_val_every_n_epoch=0"],
         USAGE,
