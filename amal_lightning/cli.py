@@ -76,6 +76,12 @@ class AmalCLI(LightningCLI):
         if "ckpt_path" in config:
             config.ckpt_path = None if self.run_plan.ckpt_path is None else str(self.run_plan.ckpt_path)
         os.environ[RUN_NAME_VARIABLE] = self.run_plan.name  # inherited by the processes of a multi-device run
+        if self.run_plan.hyperparameters and isinstance(parser, AmalArgumentParser):
+            parser.reading_checkpoint = self.run_plan.ckpt_path  # LightningCLI parses them next
+
+    def before_instantiate_classes(self) -> None:
+        if isinstance(self.parser, AmalArgumentParser):
+            self.parser.reading_checkpoint = None  # its hyperparameters are parsed: errors are the options' again
 
     def after_instantiate_classes(self) -> None:
         if self.run_plan.weight_shapes is not None and self.model is not None:

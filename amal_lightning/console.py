@@ -24,6 +24,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, Timer
 from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from amal_lightning.errors import UsageError
 from amal_lightning.runs import RunPlan
 
 # Lines of Lightning's own logging that say nothing about this run.
@@ -144,10 +145,17 @@ class AmalArgumentParser(LightningArgumentParser):
     union types it tried: a typo in one option name was hard to find at the bottom.
     """
 
+    # Set while LightningCLI parses the hyperparameters saved in this checkpoint (``--ckpt_path``):
+    # an error then is the file's, not the command line's.
+    reading_checkpoint: Optional[Path] = None
+
     def error(self, message: str, ex: Optional[Exception] = None) -> NoReturn:
         if not self.exit_on_error:  # parsing a checkpoint's hyperparameters: the caller handles it
             super().error(message, ex)
         parser = getattr(ex, "subcommand_parser", None) or self
+        if self.reading_checkpoint is not None:
+            reason = re.sub(r" \(given \{.*\}\)$", "", short_usage_error(message, parser).removeprefix("--"))
+            raise UsageError(f"{self.reading_checkpoint}: a hyperparameter it holds is not accepted: {reason}")
         print(f"amal: error: {short_usage_error(message, parser)}", file=sys.stderr)
         command = " ".join(["amal", *parser.prog.replace(" [options]", "").split()[1:]])
         print(f"  (all options: {command} --help)", file=sys.stderr)

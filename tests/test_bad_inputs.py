@@ -392,7 +392,7 @@ CASES = [
     case(
         ["test", "--config", REGRESSION, "--ckpt_path=odd.ckpt"],
         USAGE,
-        "learning_rate",
+        "odd.ckpt: a hyperparameter it holds is not accepted: model.learning_rate: Not of type PositiveFloat",
         checkpoint_with(learning_rate=-1.0),
         name="ckpt-lr-neg",
     ),
