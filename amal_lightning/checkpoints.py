@@ -147,6 +147,13 @@ class BestCheckpoint(ModelCheckpoint):
         super().__init__(
             dirpath=dirpath, filename=BEST, monitor=monitor, mode="min", save_top_k=1, enable_version_counter=False
         )
+        self.fixed_state_key = super().state_key
+
+    @property
+    def state_key(self) -> str:
+        """ModelCheckpoint's key, built once: Lightning formats it into a label at each of the callback's
+        hook calls, six a training step, and ModelCheckpoint rebuilds it from its settings every time."""
+        return self.fixed_state_key
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         """Nothing: ``best.ckpt`` is judged after each validation. Lightning's own hook checks at every

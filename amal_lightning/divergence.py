@@ -58,6 +58,7 @@ class DivergenceGuard(Callback):
         self.run_dir = Path(run_dir)
         self.seen_bad: Optional[torch.Tensor] = None  # whether a step of this epoch had a non-finite loss
         self.bad_value: Optional[torch.Tensor] = None  # the latest such loss
+        self.read_on_host = False  # one CPU process: each step's loss is read as a float
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:  # trained again (resumed with other settings): no longer diverged
@@ -66,6 +67,7 @@ class DivergenceGuard(Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.seen_bad = torch.zeros((), dtype=torch.bool, device=pl_module.device)
         self.bad_value = torch.zeros((), device=pl_module.device)
+        self.read_on_host = pl_module.device.type == "cpu" and trainer.world_size == 1
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -73,15 +75,15 @@ class DivergenceGuard(Callback):
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if not isinstance(loss, torch.Tensor) or self.seen_bad is None:
             return
-        loss = loss.detach().reshape(-1)[0]
-        if loss.device.type == "cpu" and trainer.world_size == 1:
+        if self.read_on_host and loss.numel() == 1:
             # Reading a CPU tensor waits for nothing: one float, where the device bookkeeping below
-            # costs about 0.15 ms a step (docs/PERFORMANCE.md).
+            # costs about 0.15 ms a step; one call, since each step's hooks run with cold caches
+            # (docs/PERFORMANCE.md).
             value = loss.item()
             if not math.isfinite(value):
                 self._stop(trainer, "train/loss", value)
             return
-        loss = loss.float()
+        loss = loss.detach().reshape(-1)[0].float()
         bad = ~torch.isfinite(loss)
         self.seen_bad = self.seen_bad | bad
         self.bad_value = torch.where(bad, loss, self.bad_value)
