@@ -172,7 +172,7 @@ def check_slurm_name(option: str, value: Optional[str]) -> None:
 
 # Trainer options that Lightning takes without checking, with the least each accepts: 0 for
 # `check_val_every_n_epoch` divides by zero inside the loop, a negative `gradient_clip_val`
-# flips the clipped gradients (training climbs the loss), a negative minimum is ignored.
+# turns clipping off without a word, a negative minimum is ignored.
 TRAINER_MINIMUMS = {
     "check_val_every_n_epoch": (1, "validate every N epochs, 1 or more, or null for by steps only"),
     "min_epochs": (0, "a number of epochs, 0 or more"),
