@@ -170,26 +170,29 @@ def check_slurm_name(option: str, value: Optional[str]) -> None:
         raise AmalError(f"{option} {value!r}: not a SLURM name (letters, digits and . , _ - : + @, no spaces)")
 
 
-# Trainer options that Lightning takes without checking, with the least each accepts: 0 for
-# `check_val_every_n_epoch` divides by zero inside the loop, a negative `gradient_clip_val`
-# turns clipping off without a word, a negative minimum is ignored.
-TRAINER_MINIMUMS = {
-    "check_val_every_n_epoch": (1, "validate every N epochs, 1 or more, or null for by steps only"),
-    "min_epochs": (0, "a number of epochs, 0 or more"),
-    "min_steps": (0, "a number of steps, 0 or more"),
-    "gradient_clip_val": (0, "a norm or value, 0 or more (0: no clipping)"),
-    "log_every_n_steps": (1, "a number of steps, 1 or more"),
+# Trainer options that Lightning takes without checking, with what each accepts: 0 for
+# `check_val_every_n_epoch` or `val_check_interval` divides by zero inside the loop, a negative
+# `gradient_clip_val` turns clipping off without a word, a negative minimum is ignored.
+TRAINER_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "check_val_every_n_epoch": (lambda n: n >= 1, "validate every N epochs, 1 or more, or null for by steps only"),
+    "val_check_interval": (lambda v: v > 0, "a share of the epoch in (0, 1] or a number of batches, 1 or more"),
+    "min_epochs": (lambda n: n >= 0, "a number of epochs, 0 or more"),
+    "min_steps": (lambda n: n >= 0, "a number of steps, 0 or more"),
+    "num_sanity_val_steps": (lambda n: n >= -1, "a number of batches, 0 or more, or -1 for all"),
+    "accumulate_grad_batches": (lambda n: n >= 1, "a number of batches, 1 or more"),
+    "gradient_clip_val": (lambda v: v >= 0, "a norm or value, 0 or more (0: no clipping)"),
+    "log_every_n_steps": (lambda n: n >= 1, "a number of steps, 1 or more"),
 }
 SEED_RANGE = (0, 2**32 - 1)  # what numpy's generator accepts, and so Lightning's seed_everything
 
 
 def check_run_options(config: argparse.Namespace) -> None:
     """Fails with one line on a ``--trainer`` number or ``--seed_everything`` that Lightning would
-    take and then fail on with a traceback, or silently misuse (:data:`TRAINER_MINIMUMS`)."""
+    take and then fail on with a traceback, or silently misuse (:data:`TRAINER_RANGES`)."""
     trainer = config.get("trainer") or {}
-    for option, (least, accepts) in TRAINER_MINIMUMS.items():
+    for option, (accepted, accepts) in TRAINER_RANGES.items():
         value = trainer.get(option)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < least:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not accepted(value):
             raise UsageError(f"--trainer.{option} {value}: expected {accepts}")
     seed = config.get("seed_everything")
     if isinstance(seed, int) and not isinstance(seed, bool) and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:

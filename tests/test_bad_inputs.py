@@ -163,6 +163,18 @@ CASES = [
     ),
     case(["fit", "--config", REGRESSION, "--trainer.min_epochs=-3"], USAGE, "--trainer.min_epochs -3", name="min-neg"),
     case(
+        ["fit", "--config", REGRESSION, "--trainer.val_check_interval=0"],
+        USAGE,
+        "--trainer.val_check_interval 0: expected a share of the epoch in (0, 1]",
+        name="val-interval-zero",
+    ),
+    case(
+        ["fit", "--config", REGRESSION, "--trainer.accumulate_grad_batches=0"],
+        USAGE,
+        "--trainer.accumulate_grad_batches 0: expected a number of batches, 1 or more",
+        name="accumulate-zero",
+    ),
+    case(
         ["fit", "--config", REGRESSION, "--trainer.gradient_clip_val=-1"],
         USAGE,
         "--trainer.gradient_clip_val -1.0: expected a norm or value, 0 or more",
