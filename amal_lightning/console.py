@@ -132,10 +132,14 @@ class FitSummary(Callback):
 
 # The lines of a jsonargparse error that say what is wrong, by priority (the others list the types it tried).
 REASONS = (
-    r"Expected a <class '(?!NoneType)",
+    r"Expected a (?!<class 'NoneType'>)",
     r"Not of type|does not conform|does not exist|invalid choice",
     r"not accessible|Unable|Problem|error",
 )
+
+
+# The names of jsonargparse's simple types, as a user writes their values.
+TYPE_WORDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string"}
 
 
 class AmalArgumentParser(LightningArgumentParser):
@@ -186,5 +190,20 @@ def short_usage_error(message: str, parser: LightningArgumentParser) -> str:
         return " ".join(lines[:3])
     reason = next((line for pattern in REASONS for line in lines if re.search(pattern, line)), lines[0])
     given = re.search(r"Given value: (.*?)(?:\. Got value:|$)", message, re.M)
+    if reason.startswith("Expected a "):
+        innermost = message[message.rfind('Parser key "') :]
+        reason = f"expected {accepted_values(innermost)}"
+        given = given if given and "NestedArg" not in given.group(1) else re.search(r"Got value: (.*)", innermost)
     shown = f" (given {given.group(1)})" if given and "NestedArg" not in given.group(1) else ""
     return f"--{'.'.join(keys)}: {reason}{shown}"
+
+
+def accepted_values(error: str) -> str:
+    """What one option accepts, from jsonargparse's ``Expected a ...`` lines: one for each type of a
+    union, such as ``Union[bool, Literal['default', ...]]``, read as ``true or false or one of default, ...``."""
+    kinds = []
+    for found in re.finditer(r"Expected a (?:<class '(\w+)'>|typing\.Literal\[(.*?)\])", error):
+        simple_type, choices = found.groups()
+        if simple_type != "NoneType":
+            kinds.append(TYPE_WORDS.get(simple_type, simple_type) or f"one of {choices.replace(chr(39), '')}")
+    return " or ".join(kinds) or "another value"

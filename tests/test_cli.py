@@ -238,7 +238,12 @@ def test_housing_progress_bar_counts_epochs_and_resumes_where_it_stopped(tmp_pat
         ),
         (["--trainer.max_epochz", "3"], "--trainer.max_epochz is not an option (did you mean --trainer.max_epochs?)"),
         (["--data.batch_size", "-3"], "--data.batch_size: Not of type PositiveInt: -3 does not conform"),
-        (["--model.optimizer.lr", "abc"], "--model.optimizer.lr: Expected a <class 'float'> (given abc)"),
+        (["--model.optimizer.lr", "abc"], "--model.optimizer.lr: expected a number (given abc)"),
+        (
+            ["--model.compile", "fast"],
+            "--model.compile: expected true or false or one of default, reduce-overhead, cuda_graphs (given fast)",
+        ),
+        (["--data.source", "nope"], "--data.source: expected one of auto, full, sample (given nope)"),
     ],
 )
 def test_a_mistyped_option_is_named_first_with_the_closest_one(workdir, capsys, args, first_line):
