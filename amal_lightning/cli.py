@@ -26,7 +26,7 @@ from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_c
 from amal_lightning.progress import RunProgressBar
 from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, claim_run_folders, plan_run, release_run_folders
 from amal_lightning.slurm import CheckpointAndRequeue, in_slurm_job, slurm_job_id, submit
-from amal_lightning.validation import check_no_special_files, check_run_options
+from amal_lightning.validation import check_config_files, check_no_special_files, check_run_options
 
 
 class AmalCLI(LightningCLI):
@@ -173,6 +173,7 @@ def main(args: Optional[list[str]] = None) -> None:
     argv = sys.argv[1:] if args is None else args
     try:
         check_no_special_files(argv)  # jsonargparse would open a FIFO given as --config, and wait forever
+        check_config_files(argv)
         if argv[:1] == ["submit"]:
             submit(argv[1:])
         elif argv[:1] == ["prepare-data"]:

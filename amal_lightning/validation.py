@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 import torch
+import yaml
 from jsonargparse.typing import restricted_number_type
 from torch import nn
 
@@ -78,6 +79,39 @@ def check_no_special_files(argv: Sequence[str]) -> None:
             continue
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             raise AmalError(f"{shown(value)}: not a regular file (a FIFO, a socket or a device); amal reads only files")
+
+
+def config_files(argv: Sequence[str]) -> list[str]:
+    """The values given to ``--config`` on a command line, as ``--config X`` or ``--config=X``."""
+    return [
+        argument.split("=", 1)[1] if argument.startswith("--config=") else argv[index + 1]
+        for index, argument in enumerate(argv)
+        if argument.startswith("--config=") or (argument == "--config" and index + 1 < len(argv))
+    ]
+
+
+def check_config_files(argv: Sequence[str]) -> None:
+    """Fails with one line on a ``--config`` file that is not UTF-8 text or holds no mapping of sections.
+
+    jsonargparse ends the first in a traceback and says only ``Unexpected config`` of the others,
+    without the file's name. A file it cannot parse as YAML is left to it: it names the line.
+    """
+    for value in config_files(argv):
+        if not os.path.isfile(value):
+            continue  # missing: jsonargparse says so with the option's name
+        try:
+            text = Path(value).read_bytes().decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise AmalError(
+                f"--config {shown(value)}: not UTF-8 text (byte {error.start}); a config is a YAML file"
+            ) from None
+        try:
+            content = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        if not isinstance(content, dict):
+            found = "empty" if content is None else f"a {type(content).__name__}"
+            raise AmalError(f"--config {shown(value)}: {found}, not a mapping of sections (trainer:, model:, data:)")
 
 
 def available_memory() -> int:

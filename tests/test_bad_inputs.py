@@ -266,6 +266,28 @@ CASES = [
     case(
         ["fit", "--config", "fifo"], BAD_INPUT, "fifo: not a regular file", fifo, name="config-fifo", in_subprocess=True
     ),
+    case(
+        ["fit", "--config=empty.yaml"],
+        BAD_INPUT,
+        "--config empty.yaml: empty, not a mapping of sections",
+        file_named("empty.yaml"),
+        name="config-empty",
+    ),
+    case(
+        ["fit", "--config", "list.yaml"],
+        BAD_INPUT,
+        "--config list.yaml: a list, not a mapping of sections",
+        file_named("list.yaml", "- trainer\n- model\n"),
+        name="config-list",
+    ),
+    case(
+        ["fit", "--config", "binary.yaml"],
+        BAD_INPUT,
+        "--config binary.yaml: not UTF-8 text (byte 2)",
+        lambda folder: (folder / "binary.yaml").write_bytes(b"a:\xff\xfe"),
+        name="config-binary",
+        in_subprocess=True,
+    ),
     # fit: the housing table
     case(
         ["fit", "--config", REGRESSION, "--data.path=fifo"],
@@ -487,7 +509,7 @@ CASES = [
         ["submit", "--config", "my config.yaml", "--time=01:00:00", "--dry-run"],
         BAD_INPUT,
         "'my config' is not a plain folder name",
-        file_named("my config.yaml"),
+        file_named("my config.yaml", "trainer:\n  max_epochs: 1\n"),
         name="config-space",
     ),
     case(
