@@ -80,8 +80,9 @@ class AmalCLI(LightningCLI):
             parser.reading_checkpoint = self.run_plan.ckpt_path  # LightningCLI parses them next
 
     def before_instantiate_classes(self) -> None:
+        """The checkpoint's hyperparameters are parsed by now: later parser errors are the options' again."""
         if isinstance(self.parser, AmalArgumentParser):
-            self.parser.reading_checkpoint = None  # its hyperparameters are parsed: errors are the options' again
+            self.parser.reading_checkpoint = None
 
     def after_instantiate_classes(self) -> None:
         if self.run_plan.weight_shapes is not None and self.model is not None:

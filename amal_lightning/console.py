@@ -132,14 +132,17 @@ class FitSummary(Callback):
 
 # The lines of a jsonargparse error that say what is wrong, by priority (the others list the types it tried).
 REASONS = (
-    r"Expected a (?!<class 'NoneType'>)",
     r"Not of type|does not conform|does not exist|invalid choice",
+    r"Expected a (?!<class 'NoneType'>)",
     r"not accessible|Unable|Problem|error",
 )
 
 
 # The names of jsonargparse's simple types, as a user writes their values.
-TYPE_WORDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string"}
+TYPE_WORDS = {
+    **{"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string", "dict": "a mapping"},
+    **dict.fromkeys(("list", "tuple", "Iterable", "Sequence"), "a list"),
+}
 
 
 class AmalArgumentParser(LightningArgumentParser):
@@ -202,8 +205,11 @@ def accepted_values(error: str) -> str:
     """What one option accepts, from jsonargparse's ``Expected a ...`` lines: one for each type of a
     union, such as ``Union[bool, Literal['default', ...]]``, read as ``true or false or one of default, ...``."""
     kinds = []
-    for found in re.finditer(r"Expected a (?:<class '(\w+)'>|typing\.Literal\[(.*?)\])", error):
-        simple_type, choices = found.groups()
-        if simple_type != "NoneType":
-            kinds.append(TYPE_WORDS.get(simple_type, simple_type) or f"one of {choices.replace(chr(39), '')}")
+    for found in re.finditer(r"Expected a (?:<class '([\w.]+)'>|typing\.Literal\[(.*?)\])", error):
+        type_path, choices = found.groups()
+        if type_path is None:
+            kinds.append(f"one of {choices.replace(chr(39), '')}")
+        elif type_path != "NoneType":
+            name = type_path.rpartition(".")[2]
+            kinds.append(TYPE_WORDS.get(name, f"a {name}"))
     return " or ".join(kinds) or "another value"

@@ -29,7 +29,7 @@ class OutOfDeviceMemoryError(AmalError):
     asked for) are kept, with what the user can change.
     """
 
-    def __init__(self, error: torch.OutOfMemoryError) -> None:
+    def __init__(self, error: torch.cuda.OutOfMemoryError) -> None:
         sentences = [part.strip() for part in str(error).split(". ") if part.strip()]
         said = ". ".join(sentences[:2]).rstrip(".") or "out of memory"
         super().__init__(f"{said}: try a smaller --data.batch_size or a smaller model")
@@ -41,7 +41,7 @@ def user_error(error: BaseException) -> Optional[AmalError]:
     None for a bug."""
     if isinstance(error, MisconfigurationException):
         return UsageError(" ".join(str(error).split()))
-    if isinstance(error, torch.OutOfMemoryError):
+    if isinstance(error, torch.cuda.OutOfMemoryError):
         return OutOfDeviceMemoryError(error)
     cause: Optional[BaseException] = error
     while cause is not None and not isinstance(cause, AmalError):

@@ -81,13 +81,20 @@ def check_no_special_files(argv: Sequence[str]) -> None:
             raise AmalError(f"{shown(value)}: not a regular file (a FIFO, a socket or a device); amal reads only files")
 
 
+CONFIG_OPTIONS = ("--config", "-c")  # LightningCLI's names for a config file
+
+
 def config_files(argv: Sequence[str]) -> list[str]:
-    """The values given to ``--config`` on a command line, as ``--config X`` or ``--config=X``."""
-    return [
-        argument.split("=", 1)[1] if argument.startswith("--config=") else argv[index + 1]
-        for index, argument in enumerate(argv)
-        if argument.startswith("--config=") or (argument == "--config" and index + 1 < len(argv))
-    ]
+    """The values given to ``--config`` (or ``-c``) on a command line, as ``--config X`` or
+    ``--config=X``: the files jsonargparse will read before any of amal's checks run."""
+    files = []
+    for index, argument in enumerate(argv):
+        name, equals, value = argument.partition("=")
+        if name in CONFIG_OPTIONS and equals:
+            files.append(value)
+        elif argument in CONFIG_OPTIONS and index + 1 < len(argv):
+            files.append(argv[index + 1])
+    return files
 
 
 def check_config_files(argv: Sequence[str]) -> None:
@@ -101,6 +108,8 @@ def check_config_files(argv: Sequence[str]) -> None:
             continue  # missing: jsonargparse says so with the option's name
         try:
             text = Path(value).read_bytes().decode("utf-8")
+        except OSError as error:
+            raise AmalError(f"--config {shown(value)}: cannot read it ({error.strerror or error})") from None
         except UnicodeDecodeError as error:
             raise AmalError(
                 f"--config {shown(value)}: not UTF-8 text (byte {error.start}); a config is a YAML file"

@@ -227,6 +227,12 @@ CASES = [
         name="hidden-huge",
     ),
     case(
+        ["fit", "--config", RANDOM, "--data.batch_size=-3"],  # Union[PositiveInt, Literal["full"]]
+        USAGE,
+        "--data.batch_size: Not of type PositiveInt: does not conform to restriction v>0",
+        name="batch-negative-or-full",
+    ),
+    case(
         ["fit", "--config", RANDOM, f"--data.num_examples={HUGE}"],
         BAD_INPUT,
         "memory available",
@@ -274,7 +280,7 @@ CASES = [
         name="config-empty",
     ),
     case(
-        ["fit", "--config", "list.yaml"],
+        ["fit", "-c", "list.yaml"],
         BAD_INPUT,
         "--config list.yaml: a list, not a mapping of sections",
         file_named("list.yaml", "- trainer\n- model\n"),
