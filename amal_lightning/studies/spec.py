@@ -34,6 +34,7 @@ import yaml
 from amal_lightning.errors import AmalError
 from amal_lightning.runs import PLAIN_NAME
 from amal_lightning.studies.events import X_AXES
+from amal_lightning.validation import shown
 
 STUDY_DIR = Path("studies")
 STUDY_KEYS = ("name", "description", "config", "common", "variants", "grid", "figures", "images")
@@ -128,7 +129,12 @@ def config_path(where: str, text: Any) -> Path:
         raise AmalError(f"{where}: expected a config file name")
     path = Path(text)
     if not path.is_file():
-        raise AmalError(f"{where}: {text}: no such file")
+        hint = (
+            ""
+            if path.is_absolute()
+            else f" in {shown(Path.cwd())} (a study's config paths are read from the folder amal runs in)"
+        )
+        raise AmalError(f"{where}: {text}: no such file{hint}")
     return path
 
 
