@@ -193,10 +193,12 @@ def short_usage_error(message: str, parser: LightningArgumentParser) -> str:
         return " ".join(lines[:3])
     reason = next((line for pattern in REASONS for line in lines if re.search(pattern, line)), lines[0])
     given = re.search(r"Given value: (.*?)(?:\. Got value:|$)", message, re.M)
+    if given and "NestedArg" in given.group(1):  # jsonargparse's wrapper of a nested option, not the value
+        given = None
     if reason.startswith("Expected a "):
         innermost = message[message.rfind('Parser key "') :]
         reason = f"expected {accepted_values(innermost)}"
-        given = given if given and "NestedArg" not in given.group(1) else re.search(r"Got value: (.*)", innermost)
+        given = given or re.search(r"Got value: (.*)", innermost)
     shown = f" (given {given.group(1)})" if given and "NestedArg" not in given.group(1) else ""
     return f"--{'.'.join(keys)}: {reason}{shown}"
 
