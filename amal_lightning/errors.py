@@ -1,9 +1,17 @@
-"""The one exception type that the ``amal`` command reports as a single line, without a traceback."""
+"""The project's typed errors: what went wrong for a reason the user can act on, said in one line.
 
-from typing import Optional
+The run function (:mod:`amal_lightning.api`) and the commands raise them; only the command-line
+entry (:mod:`amal_lightning.command_line.main`) prints them, as ``amal: error: <message>``, and
+exits with their ``exit_status``. This module imports neither torch nor Lightning, so that the
+commands that train nothing start at once.
+"""
 
-import torch
-from lightning.pytorch.utilities.exceptions import MisconfigurationException
+import sys
+from typing import Any, Optional
+
+# The exit status of `amal fit` for a diverged run, apart from 1 (bad input) and 2 (usage).
+DIVERGED_EXIT_STATUS = 3
+INTERRUPTED_EXIT_STATUS = 130  # the shell's status for Ctrl+C
 
 
 class AmalError(Exception):
@@ -14,12 +22,32 @@ class AmalError(Exception):
     """
 
     exit_status = 1
+    # What the run had done when the error stopped it, where a run had started (set by amal_lightning.api).
+    outcome: Optional[Any] = None
 
 
 class UsageError(AmalError):
-    """An option that cannot be used, found after parsing (a Trainer option Lightning refuses)."""
+    """An option that cannot be used: refused by the parser, or found unusable after parsing.
+
+    ``hint`` says where to look next (``all options: amal fit --help``); ``amal`` prints it on a
+    second line, indented.
+    """
 
     exit_status = 2
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class DivergedError(AmalError):
+    """Training produced a non-finite loss or non-finite weights."""
+
+    exit_status = DIVERGED_EXIT_STATUS
+
+    def __init__(self, epoch: int, metric: str, value: float) -> None:
+        super().__init__(f"training diverged at epoch {epoch} ({metric} = {value}): try a smaller learning rate")
+        self.epoch, self.metric, self.value = epoch, metric, value
 
 
 class OutOfDeviceMemoryError(AmalError):
@@ -29,7 +57,7 @@ class OutOfDeviceMemoryError(AmalError):
     asked for) are kept, with what the user can change.
     """
 
-    def __init__(self, error: torch.cuda.OutOfMemoryError) -> None:
+    def __init__(self, error: BaseException) -> None:
         sentences = [part.strip() for part in str(error).split(". ") if part.strip()]
         said = ". ".join(sentences[:2]).rstrip(".") or "out of memory"
         super().__init__(f"{said}: try a smaller --data.batch_size or a smaller model")
@@ -39,14 +67,20 @@ def user_error(error: BaseException) -> Optional[AmalError]:
     """The AmalError behind ``error``: itself, one that jsonargparse wrapped while building a class,
     Lightning's refusal of a Trainer option (``--trainer.max_epochs -5``) or a GPU out of memory;
     None for a bug."""
-    if isinstance(error, MisconfigurationException):
-        return UsageError(" ".join(str(error).split()))
-    if isinstance(error, torch.cuda.OutOfMemoryError):
-        return OutOfDeviceMemoryError(error)
     cause: Optional[BaseException] = error
     while cause is not None and not isinstance(cause, AmalError):
         cause = cause.__cause__
-    return cause
+    if cause is not None:
+        return cause
+    # Taken from the modules already loaded: an error of torch or Lightning comes from a process that
+    # imported them, and importing them here would slow every command that trains nothing.
+    lightning_errors = sys.modules.get("lightning.fabric.utilities.exceptions")
+    if lightning_errors is not None and isinstance(error, lightning_errors.MisconfigurationException):
+        return UsageError(" ".join(str(error).split()))
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(error, torch.cuda.OutOfMemoryError):
+        return OutOfDeviceMemoryError(error)
+    return None
 
 
 def first_line(error: BaseException) -> str:

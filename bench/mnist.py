@@ -143,7 +143,7 @@ def amal_arguments(args: argparse.Namespace) -> list[str]:
 
 def run_amal(args: argparse.Namespace) -> dict[str, list[float]]:
     """``amal fit`` in this process, so that its peak CUDA memory can be read afterwards."""
-    from amal_lightning.cli import main
+    from amal_lightning.command_line.main import main
 
     main(amal_arguments(args))
     return epoch_gaps(EpochClock.last.stamps)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amal_lightning.cli import main
+from amal_lightning.command_line.main import main
 from amal_lightning.data.idx import write_idx
 
 REPO = Path(__file__).resolve().parents[1]

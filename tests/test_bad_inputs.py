@@ -22,7 +22,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from amal_lightning.cli import main
+from amal_lightning.command_line.main import main
 from tests.helpers import AMAL, CONFIGS, run_amal, synthetic_digits, write_idx
 
 REGRESSION = str(CONFIGS / "regression.yaml")

@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch import Trainer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from amal_lightning.cli import main
+from amal_lightning.command_line.main import main
 from tests.helpers import CONFIGS, run_amal, run_inprocess
 
 HOUSING_CONFIGS = ["tme1_gradient_descent", "regression", "regression_sgd", "regression_minibatch", "tanh_mlp"]

@@ -11,7 +11,8 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader, TensorDataset
 
-from amal_lightning.tme3 import Autoencoder, AutoencoderPictures
+from amal_lightning.callbacks import AutoencoderPictures
+from amal_lightning.tme3 import Autoencoder
 
 
 def loader(labels: torch.Tensor) -> DataLoader:

@@ -6,9 +6,9 @@ import matplotlib.image
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import amal_lightning.plot as plot_module
-from amal_lightning.cli import main
-from amal_lightning.plot import PlottedRun, draw
+import amal_lightning.studies.plot as plot_module
+from amal_lightning.command_line.main import main
+from amal_lightning.studies.plot import PlottedRun, draw
 from amal_lightning.studies.events import RunLog, Series, read_run
 from tests.helpers import CONFIGS, run_inprocess
 

@@ -8,8 +8,8 @@ import torch
 from lightning.pytorch.profilers import SimpleProfiler
 from torch.utils.data import DataLoader, TensorDataset
 
-from amal_lightning.loggers import SilentProfiler
-from amal_lightning.progress import RunProgressBar
+from amal_lightning.api.loggers import SilentProfiler
+from amal_lightning.callbacks import RunProgressBar
 from tests.helpers import CONFIGS, run_inprocess
 
 

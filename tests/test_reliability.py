@@ -8,8 +8,10 @@ from types import SimpleNamespace
 
 import torch
 
-from amal_lightning.checkpoints import AtomicCheckpointIO
-from amal_lightning.divergence import DIVERGED_EXIT_STATUS, DivergenceGuard, diverged_record
+from amal_lightning.callbacks.checkpoints import AtomicCheckpointIO
+from amal_lightning.callbacks.divergence import DivergenceGuard
+from amal_lightning.errors import DIVERGED_EXIT_STATUS
+from amal_lightning.runs.outcome import diverged_record
 from tests.helpers import CONFIGS, REPO, run_amal
 
 REGRESSION = str(CONFIGS / "regression.yaml")
@@ -19,7 +21,7 @@ KILLED_WRITER = textwrap.dedent(
     """
     import os, signal, sys
     import torch
-    from amal_lightning.checkpoints import AtomicCheckpointIO
+    from amal_lightning.callbacks.checkpoints import AtomicCheckpointIO
 
     real_save = torch.save
 

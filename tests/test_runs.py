@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from amal_lightning.checkpoint_checks import check_checkpoint_model, check_checkpoint_weights, read_checkpoint
+from amal_lightning.runs.checkpoint_files import check_checkpoint_model, check_checkpoint_weights, read_checkpoint
 from amal_lightning.errors import AmalError
-from amal_lightning.runs import (
+from amal_lightning.runs.folders import (
     RUN_NAME_VARIABLE,
     claim_run_folders,
     experiment_name,

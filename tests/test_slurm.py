@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from amal_lightning.cli import main
-from amal_lightning.slurm import amal_command
+from amal_lightning.command_line.main import main
+from amal_lightning.cluster.sbatch import amal_command
 from tests.helpers import AMAL, CONFIGS, REPO, run_amal, write_synthetic_mnist
 
 FAKE_COMMAND = """#!/bin/sh

@@ -15,7 +15,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import amal_lightning.studies.figures as figures_module
-from amal_lightning.cli import main
+from amal_lightning.command_line.main import main
 from amal_lightning.studies.check import check_study
 from amal_lightning.studies.events import RunLog, Series, read_run
 from amal_lightning.studies.records import VariantRecord

@@ -4,7 +4,7 @@ TME2 asks for the training and the test loss during training, and the labs' repo
 With the option, a datamodule's ``val_dataloader()`` returns two loaders, the validation split
 then the test split, so Lightning's validation loop goes through both after every training
 epoch. The models send the second loader's batches to their ``test`` metrics
-(:func:`evaluation_stage`) and log them once per epoch as ``test/loss`` (and ``test/acc``,
+(:func:`amal_lightning.batches.evaluation_stage`) and log them once per epoch as ``test/loss`` (and ``test/acc``,
 ``test/mse``) beside ``val/loss``. Model selection does not change: ``best.ckpt`` monitors
 ``val/loss``, which only the first loader feeds.
 """
@@ -17,13 +17,6 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
 
 from amal_lightning.errors import AmalError
-
-TEST_LOADER_INDEX = 1  # the test split's place among the validation loop's loaders
-
-
-def evaluation_stage(dataloader_idx: int) -> Literal["val", "test"]:
-    """The stage whose metrics a batch of the validation loop's loader ``dataloader_idx`` feeds."""
-    return "test" if dataloader_idx == TEST_LOADER_INDEX else "val"
 
 
 class HeldOutSplitsDataModule(L.LightningDataModule):

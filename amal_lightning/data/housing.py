@@ -8,9 +8,9 @@ import torch
 from jsonargparse.typing import PositiveInt
 from torch.utils.data import TensorDataset
 
+from amal_lightning.checks import HeldOutFraction, regular_file
 from amal_lightning.data.tensor_splits import TensorSplitsDataModule
 from amal_lightning.errors import AmalError
-from amal_lightning.validation import HeldOutFraction, regular_file
 
 NUM_FEATURES = 13
 NUM_COLUMNS = NUM_FEATURES + 1  # the 13 features, then MEDV

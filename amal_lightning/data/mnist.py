@@ -6,9 +6,11 @@ from typing import Literal, Optional, Union
 import numpy as np
 import torch
 from jsonargparse.typing import NonNegativeInt, PositiveInt
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import DataLoader
 
+from amal_lightning.checks import HeldOutFraction
 from amal_lightning.data.batching import PredictionSet, batch_loader, prediction_loader
 from amal_lightning.data.digits import MNISTDigits, read_digit_folder
 from amal_lightning.data.evaluation import HeldOutSplitsDataModule
@@ -23,8 +25,6 @@ from amal_lightning.data.idx import (
     read_mnist_split,
 )
 from amal_lightning.errors import AmalError
-from amal_lightning.slurm import in_slurm_job
-from amal_lightning.validation import HeldOutFraction
 
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 SAMPLE_TEST_SIZE = 1000
@@ -101,7 +101,7 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         download = self.hparams.download
         if download is False:
             return "data.download is false"
-        if download is None and in_slurm_job():  # compute nodes are usually offline
+        if download is None and SLURMEnvironment.detect():  # compute nodes are usually offline
             return "downloads are off inside a SLURM job: run `amal prepare-data` on the login node first"
         return None
 

@@ -6,8 +6,8 @@ import torch
 from jsonargparse.typing import NonNegativeInt, PositiveInt
 from torch.utils.data import TensorDataset
 
+from amal_lightning.checks import check_memory
 from amal_lightning.data.tensor_splits import TensorSplitsDataModule
-from amal_lightning.validation import check_memory
 
 
 class RandomRegressionDataModule(TensorSplitsDataModule):

@@ -18,26 +18,11 @@ import argparse
 import shlex
 from pathlib import Path
 
+from amal_lightning.cluster.sbatch import RESERVED_JOB_NAMES, amal_command, check_one_line, sbatch_script, submit_script
 from amal_lightning.errors import AmalError, first_line
-from amal_lightning.slurm import (
-    RESERVED_JOB_NAMES,
-    amal_command,
-    build_parser,
-    check_one_line,
-    sbatch_script,
-    submit_script,
-)
 from amal_lightning.studies.spec import Study
 
 TASK_INDEX = '"$SLURM_ARRAY_TASK_ID"'
-
-
-def slurm_options(argv: list[str], study: Study) -> argparse.Namespace:
-    """``amal submit``'s options (``--time``, ``--partition``, ``--gpus-per-node``, ``--dry-run``, ...), parsed."""
-    parser = build_parser()
-    parser.prog = "amal study --submit"
-    # `amal submit` needs a config; the study has its own, so the first variant's stands in.
-    return parser.parse_args([*argv, "--config", str(study.variants[0].config)])
 
 
 def setup_lines(args: argparse.Namespace) -> list[str]:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Optional
 
 from amal_lightning.errors import AmalError
-from amal_lightning.plot import PlottedRun, draw, save_png
 from amal_lightning.studies.events import RunLog
+from amal_lightning.studies.plot import PlottedRun, draw, save_png
 from amal_lightning.studies.records import DIVERGED, VariantRecord
 from amal_lightning.studies.spec import FigureSpec, Study, Variant, slug
 from amal_lightning.studies.summary import diverged_epoch

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Optional
 
 from amal_lightning.errors import AmalError
+from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT
+from amal_lightning.runs.outcome import DIVERGED, FAILED, FINISHED, RUNNING
 
-RUNNING, FINISHED, DIVERGED, FAILED = "running", "finished", "diverged", "failed"
+__all__ = ["DIVERGED", "ENDED", "FAILED", "FINISHED", "RUNNING", "VariantRecord", "read_record", "write_record"]
 ENDED = (FINISHED, DIVERGED)  # kept as they are when the study runs again (same options); a failed one runs again
 
 
@@ -36,6 +38,12 @@ class VariantRecord:
     started: Optional[float] = None  # time.time() when the attempt now running began
     note: str = ""  # why it diverged or failed
     command: Optional[list[str]] = None  # its `amal fit` options: a variant whose options changed runs again
+    checkpoint_root: str = str(DEFAULT_CHECKPOINT_ROOT)  # its `--checkpoint_dir`
+
+    @property
+    def checkpoint_dir(self) -> Optional[Path]:
+        """The run's checkpoint folder, ``<checkpoint_root>/<experiment>/<run>``, once the run is known."""
+        return None if self.run is None else Path(self.checkpoint_root) / self.experiment / self.run
 
 
 def record_path(study_folder: Path, slug: str) -> Path:

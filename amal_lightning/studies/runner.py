@@ -1,6 +1,6 @@
 """Runs a study's variants one after another, each a full ``amal fit`` (and the test that follows it).
 
-The fits run in this process, through :func:`amal_lightning.cli.main`: starting a Python process
+The fits run in this process, through :func:`amal_lightning.api.run`: starting a Python process
 per variant costs the import of torch and Lightning again, several seconds, more than a whole
 housing fit (measured in docs/LABS.md). Each variant has its own experiment,
 ``<study>.<variant slug>``, hence its own run folders, and a record in the study folder
@@ -15,37 +15,22 @@ A variant that diverges or fails does not stop the study. Ctrl+C does: the varia
 ``running`` and resumes next time.
 """
 
-import contextlib
-import signal
-import sys
+import dataclasses
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, TextIO
+from typing import Optional
 
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from amal_lightning.cli import main
-from amal_lightning.divergence import DIVERGED_EXIT_STATUS
-from amal_lightning.errors import AmalError, first_line
-from amal_lightning.runs import DIVERGED_FILE, LOG_DIR, newest_state
-from amal_lightning.studies.check import alone_on_the_command_line
-from amal_lightning.studies.records import (
-    DIVERGED,
-    ENDED,
-    FAILED,
-    FINISHED,
-    RUNNING,
-    VariantRecord,
-    read_record,
-    write_record,
-)
+from amal_lightning.api import run
+from amal_lightning.errors import AmalError, DivergedError, first_line
+from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT, DIVERGED_FILE, LOG_DIR, newest_state
+from amal_lightning.runs.outcome import DIVERGED, FAILED, INTERRUPTED, RUNNING
+from amal_lightning.studies.records import ENDED, VariantRecord, read_record, write_record
 from amal_lightning.studies.spec import Study, Variant
 from amal_lightning.studies.summary import outcome
 
-CHECKPOINT_ROOT = Path("checkpoints")
-ERROR_PREFIX = "amal: error: "
 # Where and how a variant runs, not what it is: a variant that finished on a GPU node of a job
 # array is the one the login node gathers, without them.
 PLACEMENT = {
@@ -62,54 +47,20 @@ class StudyInterruptedError(Exception):
     """Ctrl+C during a variant: the study stops, the variant resumes when the study runs again."""
 
 
-class _ErrorLines:
-    """A stand-in for stderr that passes everything on and keeps the ``amal: error:`` lines."""
+def fit_variant(args: list[str]) -> tuple[str, Optional[str], str]:
+    """Runs ``amal ARGS`` (a fit) here: (its status, its run folder's name or None, why it diverged or failed).
 
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.errors: list[str] = []
-
-    def write(self, text: str) -> int:
-        for line in text.splitlines():
-            if line.startswith(ERROR_PREFIX):
-                self.errors.append(line[len(ERROR_PREFIX) :])
-        return self.stream.write(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-
-def fit_in_process(args: list[str]) -> tuple[int, str]:
-    """Runs ``amal ARGS`` here: (its exit status, the error it reported or '').
-
-    Raises StudyInterruptedError on Ctrl+C. Lightning turns Ctrl+C into exit status 1 and ignores
-    further Ctrl+C from then on; this tells the two apart and restores the handler.
+    A bug or an unforeseen error in one variant is reported as a failure and does not end the study.
     """
-    interrupted = False
-
-    def on_interrupt(signum: int, frame: Any) -> None:
-        nonlocal interrupted
-        interrupted = True
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    stderr = _ErrorLines(sys.stderr)
-    code, message = 0, ""
     try:
-        with alone_on_the_command_line(), contextlib.redirect_stderr(stderr):
-            main(args)
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-    except KeyboardInterrupt:
-        interrupted = True
-    except Exception as error:  # a bug or an unforeseen error in one variant must not end the study
-        traceback.print_exc()
-        code, message = 1, f"{type(error).__name__}: {first_line(error)}"
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted:
-        raise StudyInterruptedError
-    return code, message or (stderr.errors[-1] if stderr.errors else "")
+        result = run(args)
+    except DivergedError as error:
+        return DIVERGED, error.outcome.run if error.outcome else None, str(error)
+    except AmalError as error:
+        return FAILED, error.outcome.run if error.outcome else None, str(error)
+    except Exception as error:
+        return FAILED, None, f"{type(error).__name__}: {first_line(error)}"
+    return result.status, result.run, ""
 
 
 def identity(command: Optional[list[str]]) -> Optional[list[str]]:
@@ -141,9 +92,19 @@ def newest_run(experiment: str, before: set[str]) -> Optional[str]:
     return max(candidates, key=lambda name: (LOG_DIR / experiment / name).stat().st_mtime)
 
 
+def checkpoint_root(command: Sequence[str]) -> Path:
+    """The ``--checkpoint_dir`` of a variant's command line (the last one given), else the default."""
+    root = DEFAULT_CHECKPOINT_ROOT
+    for index, word in enumerate(command):
+        name, equals, value = word.partition("=")
+        if name == "--checkpoint_dir":
+            root = Path(value) if equals else Path(command[index + 1]) if index + 1 < len(command) else root
+    return root
+
+
 def interrupted_state(experiment: str, record: VariantRecord) -> Optional[Path]:
     """The latest state (``last.ckpt``, ``hpc_ckpt_N.ckpt``) that an interrupted attempt left, if any."""
-    experiment_dir = CHECKPOINT_ROOT / experiment
+    experiment_dir = Path(record.checkpoint_root) / experiment
     if record.run is not None:
         folders = [experiment_dir / record.run]
     else:  # killed before it could say which run: the newest written since it started
@@ -175,16 +136,20 @@ def run_variant(study: Study, variant: Variant) -> str:
     if resume is not None:
         args += ["--ckpt_path", str(resume)]
     started = time.time()
-    run = None if resume is None else resume.parent.name
-    running = VariantRecord(variant.name, experiment, RUNNING, run, seconds, started, "", command)
+    run_name = None if resume is None else resume.parent.name
+    root = str(checkpoint_root(command))
+    running = VariantRecord(variant.name, experiment, RUNNING, run_name, seconds, started, "", command, root)
     if rank_zero_only.rank == 0:  # the other processes of a multi-GPU task run the same fit
         write_record(study.folder, variant.slug, running)
     before = run_folders(experiment)
-    code, message = fit_in_process(args)
-    run = run or newest_run(experiment, before)
-    status = FINISHED if code == 0 else DIVERGED if code == DIVERGED_EXIT_STATUS else FAILED
-    note = "" if code == 0 else message or f"exit status {code}"
-    record = VariantRecord(variant.name, experiment, status, run, seconds + time.time() - started, None, note, command)
+    status, run_name_now, note = fit_variant(args)
+    run_name = run_name or run_name_now or newest_run(experiment, before)
+    if status == INTERRUPTED:  # the record stays `running`, with its run: the same command resumes it
+        if rank_zero_only.rank == 0:
+            write_record(study.folder, variant.slug, dataclasses.replace(running, run=run_name))
+        raise StudyInterruptedError
+    seconds += time.time() - started
+    record = VariantRecord(variant.name, experiment, status, run_name, seconds, None, note, command, root)
     if rank_zero_only.rank == 0:
         write_record(study.folder, variant.slug, record)
     return outcome(study, variant, record, kept=False)

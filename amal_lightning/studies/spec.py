@@ -31,10 +31,10 @@ from typing import Any, Optional
 
 import yaml
 
+from amal_lightning.checks import shown
 from amal_lightning.errors import AmalError
-from amal_lightning.runs import PLAIN_NAME
+from amal_lightning.runs.folders import PLAIN_NAME
 from amal_lightning.studies.events import X_AXES
-from amal_lightning.validation import shown
 
 STUDY_DIR = Path("studies")
 STUDY_KEYS = ("name", "description", "config", "common", "variants", "grid", "figures", "images")

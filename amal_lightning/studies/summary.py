@@ -20,14 +20,13 @@ import math
 from pathlib import Path
 from typing import Optional
 
-from amal_lightning.divergence import diverged_record
 from amal_lightning.errors import AmalError
-from amal_lightning.runs import LOG_DIR
+from amal_lightning.runs.folders import LOG_DIR
+from amal_lightning.runs.outcome import diverged_record
 from amal_lightning.studies.events import RunLog, read_run
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, VariantRecord, read_record
 from amal_lightning.studies.spec import Study, Variant
 
-CHECKPOINT_ROOT = Path("checkpoints")
 STAGE_ORDER = {"train": 0, "val": 1, "test": 2}
 
 
@@ -52,9 +51,9 @@ def variant_log(record: Optional[VariantRecord]) -> Optional[RunLog]:
 
 def diverged_epoch(record: VariantRecord) -> Optional[int]:
     """The epoch at which a diverged variant's run stopped (from its ``diverged.json``), if known."""
-    if record.run is None:
+    if record.checkpoint_dir is None:
         return None
-    mark = diverged_record(CHECKPOINT_ROOT / record.experiment / record.run)
+    mark = diverged_record(record.checkpoint_dir)
     return None if mark is None else mark.get("epoch")
 
 

@@ -4,11 +4,11 @@ import torch
 from jsonargparse.typing import PositiveFloat, PositiveInt
 from torch import nn
 
+from amal_lightning.base_module import EpochMetricsModule
+from amal_lightning.batches import Batch, known_targets
+from amal_lightning.checks import check_model_size, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
-from amal_lightning.metrics import Batch, EpochMetricsModule
-from amal_lightning.predictions import known_targets
 from amal_lightning.tme1.functions import MSE, Context, Linear
-from amal_lightning.validation import check_model_size, linear_parameters
 
 
 class HandGradientRegression(EpochMetricsModule):

@@ -11,10 +11,10 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
 
+from amal_lightning.base_module import EpochMetricsModule
+from amal_lightning.batches import Batch, known_targets
+from amal_lightning.checks import check_model_size, check_optimizer, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
-from amal_lightning.metrics import Batch, EpochMetricsModule
-from amal_lightning.predictions import known_targets
-from amal_lightning.validation import check_model_size, check_optimizer, linear_parameters
 
 
 class AutogradRegression(EpochMetricsModule):

@@ -10,12 +10,12 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
 
+from amal_lightning.base_module import BatchMean
+from amal_lightning.batches import Batch, known_targets
+from amal_lightning.checks import check_model_size, check_optimizer
 from amal_lightning.data.mnist import NUM_PIXELS
 from amal_lightning.errors import AmalError
-from amal_lightning.metrics import Batch, BatchMean
-from amal_lightning.predictions import known_targets
 from amal_lightning.tme3.compiling import TORCH_COMPILE_MODES, CompilableModule, CompileOption
-from amal_lightning.validation import check_model_size, check_optimizer
 
 
 def layer_name(name: str, layer: int) -> str:
@@ -46,7 +46,7 @@ class Autoencoder(CompilableModule):
     its encoder layer. Layer 1's parameters keep the one-layer names (``encoder``,
     ``decoder_bias``, ``decoder_weight``), so one-layer checkpoints load as before; layer k adds
     ``_k`` (``encoder_2``, ``decoder_bias_2``…). Its pictures in TensorBoard are drawn by
-    :class:`~amal_lightning.tme3.AutoencoderPictures`.
+    :class:`~amal_lightning.callbacks.AutoencoderPictures`.
 
     Args:
         input_dim: pixels per image.

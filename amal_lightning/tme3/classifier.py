@@ -5,10 +5,10 @@ from jsonargparse.typing import PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
+from amal_lightning.checks import check_model_size, check_optimizer, linear_parameters
 from amal_lightning.data.mnist import NUM_PIXELS
 from amal_lightning.tme3.classifier_base import MNISTClassifier
 from amal_lightning.tme3.compiling import CompileOption
-from amal_lightning.validation import check_model_size, check_optimizer, linear_parameters
 
 
 class Classifier(MNISTClassifier):

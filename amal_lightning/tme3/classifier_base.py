@@ -6,8 +6,7 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from amal_lightning.metrics import Batch
-from amal_lightning.predictions import known_targets
+from amal_lightning.batches import Batch, known_targets
 from amal_lightning.tme3.compiling import CompilableModule, CompileOption
 
 

@@ -18,8 +18,9 @@ import lightning as L
 import torch
 from torch import nn
 
+from amal_lightning.base_module import EpochMetricsModule
+from amal_lightning.batches import Batch
 from amal_lightning.errors import AmalError
-from amal_lightning.metrics import Batch, EpochMetricsModule
 from amal_lightning.tme3.cuda_graphs import StepGraph, check_capturable, eager_optimizer_state, make_capturable
 
 CompileOption = Union[bool, Literal["default", "reduce-overhead", "cuda_graphs"]]

@@ -20,8 +20,8 @@ from typing import Any, Optional
 
 import torch
 
+from amal_lightning.batches import Batch
 from amal_lightning.errors import AmalError
-from amal_lightning.metrics import Batch
 
 WARMUP_STEPS = 3  # eager steps before the capture: cuBLAS handles, autograd's and Adam's state
 

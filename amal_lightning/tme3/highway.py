@@ -13,11 +13,11 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
 
+from amal_lightning.base_module import BatchMean
+from amal_lightning.checks import check_model_size, check_optimizer, linear_parameters
 from amal_lightning.data.mnist import NUM_PIXELS
-from amal_lightning.metrics import BatchMean
 from amal_lightning.tme3.classifier_base import MNISTClassifier
 from amal_lightning.tme3.compiling import CompileOption
-from amal_lightning.validation import check_model_size, check_optimizer, linear_parameters
 
 
 class HighwayLayer(nn.Module):

@@ -11,9 +11,8 @@ import torch
 from jsonargparse.typing import PositiveInt
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from amal_lightning.tme3.pictures import find_tensorboard
-
-Batch = tuple[torch.Tensor, torch.Tensor]
+from amal_lightning.batches import Batch
+from amal_lightning.callbacks.pictures import find_tensorboard
 
 
 class PRCurves(L.Callback):

@@ -13,10 +13,9 @@ from jsonargparse.typing import PositiveInt
 from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
+from amal_lightning.batches import Batch
 from amal_lightning.data.mnist import IMAGE_SIZE
 from amal_lightning.tme3.autoencoder import Autoencoder
-
-Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 def as_images(flat: torch.Tensor) -> torch.Tensor:

@@ -24,10 +24,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from amal_lightning.checkpoint_checks import read_checkpoint
 from amal_lightning.errors import AmalError
+from amal_lightning.runs.checkpoint_files import read_checkpoint
 
 LOG_DIR = Path("logs")
+DEFAULT_CHECKPOINT_ROOT = Path("checkpoints")  # `--checkpoint_dir`
 LAST = "last"
 BEST = "best"
 CHECKPOINT_SUFFIX = ".ckpt"

@@ -10,10 +10,9 @@ Drawn with matplotlib's object interface on an Agg canvas: no display and no pyp
 works on a cluster's login node and in tests. :func:`draw` returns the Figure, whose Axes hold
 the plotted data (what the tests check); :func:`save_png` writes it.
 
-``amal plot --study NAME`` gathers a study's summary and figures instead (:mod:`amal_lightning.studies`).
+``amal plot`` (:mod:`amal_lightning.command_line.plot`) draws them for the command line.
 """
 
-import argparse
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,10 +26,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-from amal_lightning.divergence import diverged_record
 from amal_lightning.errors import AmalError
-from amal_lightning.runs import LOG_DIR
-from amal_lightning.studies.events import X_AXES, RunLog, XAxis, read_run
+from amal_lightning.studies.events import RunLog, XAxis
 
 X_LABELS = {"epoch": "epoch (0 = the first)", "step": "optimizer step", "time": "wall-clock time since the start (s)"}
 STAGE_STYLES = {"train": "-", "val": ":", "test": "--"}
@@ -172,54 +169,3 @@ def run_label(log_dir: Path) -> str:
 def checkpoint_folder(log_dir: Path, checkpoint_root: Path) -> Path:
     """``checkpoints/<experiment>/<run>``, the checkpoint folder of the run logged in ``logs/<experiment>/<run>``."""
     return checkpoint_root / log_dir.resolve().parent.name / log_dir.resolve().name
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="amal plot",
-        description="Draw runs' curves from their TensorBoard event files into a PNG file, "
-        "or gather a study's summary and figures (--study).",
-        epilog=f"Example: amal plot {LOG_DIR}/regression/version_0 {LOG_DIR}/tanh_mlp/version_0 "
-        "--metric train/loss --metric test/loss -o losses.png",
-    )
-    parser.add_argument("runs", nargs="*", type=Path, help="run folders, logs/<experiment>/<run>")
-    parser.add_argument("--metric", action="append", default=[], help="a logged metric, e.g. train/loss (repeatable)")
-    parser.add_argument("--x", choices=X_AXES, default="epoch", help="horizontal axis (default epoch)")
-    parser.add_argument("-o", "--output", type=Path, help="the PNG file to write")
-    parser.add_argument("--title", default="", help="the figure's title")
-    parser.add_argument("--ylabel", default="", help="the vertical axis' label, with its unit")
-    parser.add_argument("--label", action="append", default=[], help="legend label of each run, in order")
-    parser.add_argument(
-        "--checkpoint_dir", type=Path, default=Path("checkpoints"), help="where diverged runs are marked"
-    )
-    parser.add_argument("--study", help="gather studies/STUDY/: summary.csv and figures, training nothing")
-    return parser
-
-
-def plot(argv: list[str]) -> None:
-    """Runs ``amal plot ARGV``; raises AmalError on bad input."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.study is not None:
-        if args.runs or args.metric or args.output:
-            parser.error("--study takes no run folders, --metric or -o (the study file says what to draw)")
-        from amal_lightning.studies.command import gather_study
-
-        gather_study(args.study)
-        return
-    if not args.runs:
-        parser.error("give run folders (logs/<experiment>/<run>) or --study NAME")
-    if not args.metric:
-        parser.error("give at least one --metric, e.g. --metric train/loss")
-    if args.output is None or args.output.suffix.lower() != ".png":
-        parser.error("give the output file with -o FILE.png")
-    if args.label and len(args.label) != len(args.runs):
-        parser.error(f"{len(args.label)} --label for {len(args.runs)} runs: give one per run or none")
-    labels = args.label or [run_label(path) for path in args.runs]
-    runs = []
-    for label, path in zip(labels, args.runs, strict=True):
-        record = diverged_record(checkpoint_folder(path, args.checkpoint_dir))
-        epoch = None if record is None else record.get("epoch")
-        runs.append(PlottedRun(label, read_run(path), record is not None, epoch))
-    save_png(draw(runs, args.metric, args.x, args.title, args.ylabel), args.output)
-    print(f"{args.output}: {', '.join(args.metric)} of {len(runs)} run(s) against {args.x}")

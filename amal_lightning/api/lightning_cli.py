@@ -1,13 +1,15 @@
-"""The ``amal`` command: LightningCLI with the project's run folders, checks and one-line errors.
+"""LightningCLI with the project's run folders, checks, callbacks and outcome.
 
 Where a run's files go, and which checkpoint ``--ckpt_path last|best`` picks, is decided in
-:mod:`amal_lightning.runs`; this module asks it and hands the answer to the Trainer. Besides
-``fit``, ``validate``, ``test`` and ``predict``: ``amal submit`` (SLURM, :mod:`amal_lightning.slurm`)
-and ``amal prepare-data`` (downloads what a config needs, for offline compute nodes).
+:mod:`amal_lightning.runs.folders`; this class asks it and hands the answer to the Trainer, adds
+amal's callbacks (checkpoints, divergence guard, Ctrl+C, progress, SLURM requeue), tests the best
+checkpoint after a fit, and records what the command did as an
+:class:`~amal_lightning.runs.outcome.Outcome` (``self.outcome``). It prints nothing of its own:
+:mod:`amal_lightning.api` runs it, the command line says what happened.
 """
 
 import os
-import sys
+import time
 from typing import Any, Optional
 
 from lightning.pytorch import Trainer
@@ -15,29 +17,60 @@ from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.environments import ClusterEnvironment, SLURMEnvironment
 
-from amal_lightning.checkpoint_checks import check_checkpoint_model, check_checkpoint_weights
-from amal_lightning.checkpoints import BestCheckpoint, LastCheckpoint, with_atomic_checkpoints
-from amal_lightning.console import AmalArgumentParser, FitSummary, quiet_lightning
-from amal_lightning.data.readiness import fetch_for_offline_use, has_test_data
-from amal_lightning.divergence import DivergenceGuard
-from amal_lightning.errors import UsageError, first_line, user_error
-from amal_lightning.loggers import BufferedTensorBoardLogger, SilentProfiler
-from amal_lightning.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict, check_one_process
-from amal_lightning.progress import RunProgressBar
-from amal_lightning.runs import LOG_DIR, RUN_NAME_VARIABLE, RunPlan, claim_run_folders, plan_run, release_run_folders
-from amal_lightning.slurm import CheckpointAndRequeue, in_slurm_job, slurm_job_id, submit
-from amal_lightning.validation import check_config_files, check_no_special_files, check_run_options
+from amal_lightning.api.arguments import check_run_options
+from amal_lightning.api.loggers import BufferedTensorBoardLogger, SilentProfiler
+from amal_lightning.api.parser import AmalArgumentParser
+from amal_lightning.callbacks.checkpoints import BestCheckpoint, LastCheckpoint, with_atomic_checkpoints
+from amal_lightning.callbacks.divergence import DivergenceGuard
+from amal_lightning.callbacks.interrupt import StopOnInterrupt
+from amal_lightning.callbacks.predictions import (
+    CSV_NAME,
+    PREDICTION_DIR,
+    PredictionWriter,
+    check_can_predict,
+    check_one_process,
+)
+from amal_lightning.callbacks.progress import RunProgressBar
+from amal_lightning.callbacks.requeue import CheckpointAndRequeue
+from amal_lightning.callbacks.summary import FitSummary
+from amal_lightning.cluster.jobs import in_slurm_job, slurm_job_id
+from amal_lightning.data.readiness import has_test_data
+from amal_lightning.errors import AmalError, DivergedError, UsageError, first_line
+from amal_lightning.runs.checkpoint_files import check_checkpoint_model, check_checkpoint_weights
+from amal_lightning.runs.folders import (
+    LOG_DIR,
+    RUN_NAME_VARIABLE,
+    RunPlan,
+    claim_run_folders,
+    plan_run,
+    release_run_folders,
+)
+from amal_lightning.runs.outcome import DIVERGED, FAILED, FINISHED, INTERRUPTED, Outcome
+
+
+def metrics_of(trainer: Trainer, *prefixes: str) -> dict[str, float]:
+    """The trainer's current metrics whose names start with one of ``prefixes``, as floats."""
+    return {
+        name: float(value)
+        for name, value in trainer.callback_metrics.items()
+        if name.startswith(prefixes) and getattr(value, "numel", lambda: 1)() == 1
+    }
 
 
 class AmalCLI(LightningCLI):
-    """LightningCLI that names runs after their config and keeps their checkpoints apart."""
+    """LightningCLI that names runs after their config, keeps their checkpoints apart and records an outcome."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.started_at = time.monotonic()
+        self.outcome: Optional[Outcome] = None
         try:
             super().__init__(*args, **kwargs)
-        except BaseException:
+        except BaseException as error:
             if hasattr(self, "run_plan"):
                 release_run_folders(self.run_plan)  # a run that failed before writing anything leaves no trace
+                if isinstance(error, AmalError) and error.outcome is None:  # what the run had done, for the caller
+                    status = DIVERGED if isinstance(error, DivergedError) else FAILED
+                    error.outcome = self.record_outcome(self.config.get("subcommand") or "", status, str(error))
             raise
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -117,7 +150,7 @@ class AmalCLI(LightningCLI):
         # states find the same callbacks when it is loaded by `amal test`.
         if trainer_config.get("enable_checkpointing", True) is not False:
             callbacks += [LastCheckpoint(plan.checkpoint_dir), BestCheckpoint(plan.checkpoint_dir)]
-        callbacks += [DivergenceGuard(plan.checkpoint_dir), FitSummary()]
+        callbacks += [DivergenceGuard(plan.checkpoint_dir), FitSummary(), StopOnInterrupt()]
         plugins = with_atomic_checkpoints(trainer_config.get("plugins"))
         if in_slurm_job() and not any(isinstance(plugin, ClusterEnvironment) for plugin in plugins):
             # Lightning's own handler checkpoints wherever in a step the signal lands; ours waits
@@ -134,74 +167,78 @@ class AmalCLI(LightningCLI):
             check_one_process(trainer)  # before any other process is started
         return trainer
 
+    def _callback(self, kind: type) -> Any:
+        return next((callback for callback in self.trainer.callbacks if isinstance(callback, kind)), None)
+
+    def record_outcome(self, command: str, status: str, reason: str, **results: Any) -> Outcome:
+        """Sets and returns ``self.outcome``: what ``command`` did so far (also for an error that stopped it)."""
+        plan, trainer = self.run_plan, getattr(self, "trainer", None)
+        summary = self._callback(FitSummary) if trainer is not None else None
+        logged = isinstance(getattr(trainer, "logger", None), BufferedTensorBoardLogger)
+        fields: dict[str, Any] = dict(
+            command=command,
+            status=status,
+            reason=reason,
+            experiment=plan.experiment,
+            run=plan.name,
+            checkpoint_dir=plan.checkpoint_dir,
+            log_dir=plan.log_dir if logged else None,
+            epochs=0 if trainer is None or summary is None else trainer.current_epoch - summary.first_epoch,
+            steps=0 if trainer is None else trainer.global_step,
+            seconds=time.monotonic() - self.started_at,
+            final_metrics={} if trainer is None else metrics_of(trainer, "train/", "val/"),
+            best_epoch=None if summary is None else summary.best_epoch,
+            best_metrics={} if summary is None else dict(summary.best_metrics),
+            global_zero=trainer is None or trainer.is_global_zero,
+        )
+        self.outcome = Outcome(**{**fields, **results})
+        return self.outcome
+
     def after_fit(self) -> None:
-        """Tests the best checkpoint in the same run (unless ``--test false``), then says what the fit did."""
+        """Tests the best checkpoint in the same run (unless ``--test false`` or interrupted); records the outcome."""
         trainer, plan = self.trainer, self.run_plan
+        summary = self._callback(FitSummary)
+        reason = summary.stop_reason(trainer)
+        interrupted = self._callback(StopOnInterrupt).interrupted
+        final_metrics = metrics_of(trainer, "train/", "val/")
         tested, test_metrics = None, {}
-        if self.config.fit.test and has_test_data(self.datamodule):
+        if self.config.fit.test and not interrupted and has_test_data(self.datamodule):
             saved = [plan.checkpoint_dir / name for name in ("best.ckpt", "last.ckpt")]
             tested = next((path for path in saved if path.is_file()), None)
             results = trainer.test(self.model, datamodule=self.datamodule, ckpt_path=tested, verbose=False)
-            test_metrics = results[0] if results else {}
-        summary = next(callback for callback in trainer.callbacks if isinstance(callback, FitSummary))
+            test_metrics = {name: float(value) for name, value in (results[0] if results else {}).items()}
         if isinstance(trainer.logger, BufferedTensorBoardLogger):
             hyperparameters = {**self.model.hparams_initial, **getattr(self.datamodule, "hparams_initial", {})}
             trainer.logger.close_with_results(hyperparameters, {**summary.best_metrics, **test_metrics})
-        if trainer.is_global_zero:
-            print("\n".join(summary.lines(trainer, plan, tested, test_metrics)))
+        status = INTERRUPTED if interrupted else FINISHED
+        self.record_outcome(
+            "fit", status, reason, final_metrics=final_metrics, tested_checkpoint=tested, test_metrics=test_metrics
+        )
 
+    def after_validate(self) -> None:
+        self.record_outcome(
+            "validate",
+            FINISHED,
+            "validated",
+            tested_checkpoint=self.run_plan.ckpt_path,
+            test_metrics=metrics_of(self.trainer, "val/"),
+        )
 
-def prepare_data(argv: list[str]) -> None:
-    """``amal prepare-data --config X``: download what the config's data needs, then check it reads."""
-    cli = AmalCLI(
-        model_class=None,
-        datamodule_class=None,
-        parser_class=AmalArgumentParser,  # usage errors in one line, as for the other subcommands
-        run=False,
-        args=argv,
-        save_config_callback=None,
-        trainer_defaults={"logger": False},
-    )
-    fetch_for_offline_use(cli.datamodule)
-    print(f"{type(cli.datamodule).__name__}: data ready")
+    def after_test(self) -> None:
+        self.record_outcome(
+            "test",
+            FINISHED,
+            "tested",
+            tested_checkpoint=self.run_plan.ckpt_path,
+            test_metrics=metrics_of(self.trainer, "test/"),
+        )
 
-
-def main(args: Optional[list[str]] = None) -> None:
-    """Entry point of the ``amal`` console script."""
-    # LightningCLI still calls jsonargparse functions deprecated in 4.49: a matter for Lightning, not for users.
-    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
-    quiet_lightning()
-    argv = sys.argv[1:] if args is None else args
-    try:
-        check_no_special_files(argv)  # jsonargparse would open a FIFO given as --config, and wait forever
-        check_config_files(argv)
-        if argv[:1] == ["submit"]:
-            submit(argv[1:])
-        elif argv[:1] == ["prepare-data"]:
-            prepare_data(argv[1:])
-        elif argv[:1] in (["study"], ["plot"]):
-            from amal_lightning.studies.command import COMMANDS  # imports this module: not at the top
-
-            COMMANDS[argv[0]](argv[1:])
-        else:
-            AmalCLI(
-                model_class=None,
-                datamodule_class=None,
-                parser_class=AmalArgumentParser,
-                seed_everything_default=0,
-                save_config_kwargs={"overwrite": True},
-                # The datamodules give each process its share of the batches themselves.
-                trainer_defaults={"use_distributed_sampler": False},
-                parser_kwargs={"epilog": "Also: amal submit, amal prepare-data, amal study, amal plot (see --help)."},
-                args=args,
-            )
-    except Exception as error:
-        reported = user_error(error)
-        if reported is None:
-            raise
-        print(f"amal: error: {reported}", file=sys.stderr)
-        sys.exit(reported.exit_status)
-
-
-if __name__ == "__main__":
-    main()
+    def after_predict(self) -> None:
+        writer = self._callback(PredictionWriter)
+        written = writer is not None and writer.summary is not None
+        self.record_outcome(
+            "predict",
+            FINISHED,
+            writer.summary if written else "nothing to predict",
+            predictions=writer.folder / CSV_NAME if written else None,
+        )

@@ -36,16 +36,6 @@ IMAGE_KEYS = ("original", "reconstruction")
 RANK_KEY = "mse"
 
 
-def known_targets(batch: Sequence[torch.Tensor], name: str) -> dict[str, torch.Tensor]:
-    """``{name: targets}`` for a batch ``(x, y)``, ``{}`` for a batch ``(x,)`` of data without them.
-
-    The first columns of a model's predictions after the index: the true label or value beside
-    the predicted one, where the data has it (the test split, a user's table with its last column,
-    an IDX folder with its labels file).
-    """
-    return {name: batch[1]} if len(batch) > 1 else {}
-
-
 def check_can_predict(model: L.LightningModule, datamodule: Optional[L.LightningDataModule]) -> None:
     """Fails with one line unless the model has a ``predict_step`` and the data a ``predict_dataloader``.
 
@@ -112,7 +102,7 @@ def write_reconstruction_grid(path: Path, outputs: dict[str, torch.Tensor], coun
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Writes ``amal predict``'s file(s) into ``folder`` once every batch is predicted, then says where.
+    """Writes ``amal predict``'s file(s) into ``folder`` once every batch is predicted; ``summary`` says where.
 
     Runs in one process (the CLI sets ``devices`` to 1 unless told otherwise; see
     :func:`check_one_process`). ``folder`` must not exist yet,
@@ -165,11 +155,6 @@ class PredictionWriter(BasePredictionWriter):
                 f"{error.filename or self.folder}: cannot write the predictions ({error.strerror})"
             ) from None
         self.summary = f"{describe_run(trainer, len(index))}: {where}"
-
-    def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.summary is not None and trainer.is_global_zero:
-            print(self.summary)
-            self.summary = None
 
 
 def describe_run(trainer: L.Trainer, count: int) -> str:

@@ -15,32 +15,8 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from amal_lightning.errors import AmalError
-from amal_lightning.runs import DIVERGED_FILE
-
-# The exit status of `amal fit` for a diverged run, apart from 1 (bad input) and 2 (usage).
-DIVERGED_EXIT_STATUS = 3
-
-
-class DivergedError(AmalError):
-    """Training produced a non-finite loss or non-finite weights."""
-
-    exit_status = DIVERGED_EXIT_STATUS
-
-    def __init__(self, epoch: int, metric: str, value: float) -> None:
-        super().__init__(f"training diverged at epoch {epoch} ({metric} = {value}): try a smaller learning rate")
-        self.epoch, self.metric, self.value = epoch, metric, value
-
-
-def diverged_record(run_dir: Path) -> Optional[dict[str, Any]]:
-    """What a run folder records of its divergence (epoch, metric, value), or None if it did not diverge."""
-    path = Path(run_dir) / DIVERGED_FILE
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {"epoch": None, "metric": None, "value": None}
+from amal_lightning.errors import DivergedError
+from amal_lightning.runs.folders import DIVERGED_FILE
 
 
 class DivergenceGuard(Callback):

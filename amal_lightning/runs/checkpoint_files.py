@@ -11,17 +11,20 @@ import importlib
 import inspect
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from amal_lightning.errors import AmalError, first_line
+
+if TYPE_CHECKING:
+    import torch
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """Loads a checkpoint with ``weights_only=True``; one line of error if it is not a Lightning checkpoint."""
     if not path.is_file():
         raise AmalError(f"--ckpt_path {path}: no such file")
+    import torch  # here: the run-folder policy that imports this module serves commands that train nothing
+
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
@@ -57,7 +60,7 @@ def check_checkpoint_model(path: Path, hyperparameters: Mapping[str, Any], model
         )
 
 
-def check_checkpoint_weights(path: Path, saved: Mapping[str, tuple[int, ...]], model: torch.nn.Module) -> None:
+def check_checkpoint_weights(path: Path, saved: Mapping[str, tuple[int, ...]], model: "torch.nn.Module") -> None:
     """Fails with one line unless a checkpoint's weights have the names and shapes of ``model``'s."""
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
     problems = [f"{key} missing" for key in expected if key not in saved]

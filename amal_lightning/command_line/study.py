@@ -17,18 +17,13 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-import yaml
-
-from amal_lightning.errors import AmalError
-from amal_lightning.plot import plot
-from amal_lightning.studies.array import array_script, slurm_options, submit_array
+from amal_lightning.command_line.submit import build_parser as submit_parser
+from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, AmalError
+from amal_lightning.studies.array import array_script, submit_array
 from amal_lightning.studies.check import check_study
-from amal_lightning.studies.figures import draw_figures
+from amal_lightning.studies.gathering import STUDY_FILE, finish, save_study
 from amal_lightning.studies.runner import StudyInterruptedError, run_study
-from amal_lightning.studies.spec import STUDY_DIR, Study, adhoc_study, load_study
-from amal_lightning.studies.summary import gather, write_summary
-
-STUDY_FILE = "study.yaml"
+from amal_lightning.studies.spec import Study, adhoc_study, load_study
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def slurm_options(argv: list[str], study: Study) -> argparse.Namespace:
+    """``amal submit``'s options (``--time``, ``--partition``, ``--gpus-per-node``, ``--dry-run``, ...), parsed."""
+    parser = submit_parser()
+    parser.prog = "amal study --submit"
+    # `amal submit` needs a config; the study has its own, so the first variant's stands in.
+    return parser.parse_args([*argv, "--config", str(study.variants[0].config)])
+
+
 def parse_study(argv: list[str]) -> tuple[argparse.Namespace, Study, list[str], list[str]]:
     """The options (``slurm``: those left for ``--submit``), the study, the words that name it, the fit options."""
     own, fit_options = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
@@ -77,42 +80,8 @@ def parse_study(argv: list[str]) -> tuple[argparse.Namespace, Study, list[str], 
     return args, adhoc_study(args.name, args.config, args.grid, fit_options), naming, fit_options
 
 
-def save_study(study: Study) -> None:
-    """``studies/<name>/study.yaml``: the study as run, for gathering it later (``amal plot --study``)."""
-    path = study.folder / STUDY_FILE
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        header = f"# written by `amal study` from {study.source}\n"
-        path.write_text(header + yaml.safe_dump(study.data, sort_keys=False, allow_unicode=True))
-    except OSError as error:
-        raise AmalError(f"{path}: cannot write the study folder ({error.strerror})") from None
-
-
-def finish(study: Study) -> None:
-    """Writes the summary and the figures, and says where they are."""
-    results = gather(study)
-    summary = write_summary(study, results)
-    figures = draw_figures(study, results)
-    counts: dict[str, int] = {}
-    for _, record, _ in results:
-        status = "missing" if record is None else record.status
-        counts[status] = counts.get(status, 0) + 1
-    print(f"{study.name}: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
-    print(f"  summary: {summary}")
-    if figures:
-        print(f"  figures: {', '.join(str(path) for path in figures)}")
-
-
-def gather_study(name: str) -> None:
-    """``amal plot --study NAME``: the summary and figures of a study that ran (or runs) elsewhere."""
-    path = STUDY_DIR / name / STUDY_FILE
-    if not path.is_file():
-        raise AmalError(f"--study {name}: no {path} (run `amal study` on it first, or --submit it)")
-    finish(load_study(path))
-
-
-def study(argv: list[str]) -> None:
-    """Runs ``amal study ARGV``; raises AmalError on bad input."""
+def study(argv: list[str]) -> int:
+    """Runs ``amal study ARGV``; returns the exit status; raises AmalError on bad input."""
     args, chosen, naming, fit_options = parse_study(argv)
     check_study(chosen)
     if args.submit:
@@ -122,10 +91,10 @@ def study(argv: list[str]) -> None:
         script = array_script(slurm, chosen, naming, fit_options)
         if slurm.dry_run:
             print(script, end="")
-            return
+            return 0
         save_study(chosen)
         submit_array(chosen, script)
-        return
+        return 0
     if args.variant_index is not None:
         if not 0 <= args.variant_index < len(chosen.variants):
             last = len(chosen.variants) - 1
@@ -137,9 +106,7 @@ def study(argv: list[str]) -> None:
     try:
         run_study(chosen, None if args.variant_index is None else [args.variant_index])
     except StudyInterruptedError:
-        raise SystemExit(130) from None  # the shell's status for Ctrl+C
+        return INTERRUPTED_EXIT_STATUS
     if args.variant_index is None:  # a task of an array leaves the gathering to the login node
         finish(chosen)
-
-
-COMMANDS = {"study": study, "plot": plot}  # dispatched by amal_lightning.cli.main
+    return 0

@@ -20,7 +20,7 @@ from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
 
 from amal_lightning.errors import AmalError
-from amal_lightning.runs import BEST, CHECKPOINT_SUFFIX, LAST
+from amal_lightning.runs.folders import BEST, CHECKPOINT_SUFFIX, LAST
 
 # mkstemp makes files only the owner can read; a checkpoint gets the usual permissions instead.
 _UMASK = os.umask(0o022)

@@ -15,10 +15,9 @@ import lightning as L
 import torch
 from torchmetrics import Metric
 
-from amal_lightning.data.evaluation import evaluation_stage
+from amal_lightning.batches import Batch, evaluation_stage
 from amal_lightning.errors import AmalError
 
-Batch = tuple[torch.Tensor, torch.Tensor]
 # What each of the sizes that a model and a datamodule may both state counts, for the message.
 EXAMPLE_DIMS = {"input_dim": "features", "output_dim": "targets", "num_classes": "classes"}
 

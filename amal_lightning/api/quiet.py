@@ -1,0 +1,46 @@
+"""Lightning's boilerplate lines and the warnings expected in amal's runs, left out of what a run prints.
+
+Every run used to print what hardware is (not) available, a tip to install another package,
+and warnings that are expected here (a test of a checkpoint from another run folder, a resumed
+run going on in its non-empty folder): they read like errors and hid what mattered.
+"""
+
+import logging
+import warnings
+
+# Lines of Lightning's own logging that say nothing about this run.
+BOILERPLATE = (
+    "GPU available",
+    "TPU available",
+    "HPU available",
+    "💡 Tip",
+    "You are using a CUDA device",
+    "`Trainer.fit` stopped",  # the fit's summary says why it stopped
+)
+# Warnings that are expected in amal's run folders, with the reason.
+EXPECTED_WARNINGS = (
+    r".*The dirpath has changed from.*",  # `amal test` of another run's checkpoint logs to a run of its own
+    r".*Checkpoint directory .* exists and is not empty.*",  # a resumed fit goes on in its own folder
+    r".*does not have many workers.*",  # in-memory tensors fetched a batch at a time: workers only add copies
+    r".*configure_optimizers. returned .None.*",  # the gradient-descent modules update their weights themselves
+    r".*smaller than the logging interval.*",  # the modules log epoch means only
+    r".*isinstance\(treespec, LeafSpec\).*",  # raised inside Lightning by newer torch releases
+)
+
+
+class _DropBoilerplate(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith(BOILERPLATE)
+
+
+# One instance: a logger adds a filter it already holds only once, so the many fits of one
+# `amal study` process do not pile up copies.
+_DROP_BOILERPLATE = _DropBoilerplate()
+
+
+def quiet_lightning() -> None:
+    """Leaves Lightning's boilerplate lines and the expected warnings out of ``amal``'s output."""
+    for name in ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", "lightning.fabric"):
+        logging.getLogger(name).addFilter(_DROP_BOILERPLATE)
+    for pattern in EXPECTED_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)

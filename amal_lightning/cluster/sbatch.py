@@ -1,0 +1,106 @@
+"""``amal submit``: writes an sbatch script for one experiment into ``slurm/`` and submits it.
+
+The script asks SLURM for ``--nodes`` × ``--gpus-per-node`` GPUs with one task per GPU, sends
+SIGUSR1 a little before the time limit (``--signal-lead``) and allows requeueing. ``amal fit``
+then saves a checkpoint on that signal, requeues the job, and the requeued job resumes from it.
+The ``srun amal fit`` line repeats the allocation as ``--trainer.num_nodes``/``--trainer.devices``
+because Lightning's SLURM support refuses a mismatch between the two.
+
+The job runs the ``amal`` that submitted it, by its absolute path: ``make`` installs into ``.venv``
+and activates nothing, so a bare ``amal`` would not be found, whatever ``--setup`` activates. A
+value holding a line break or NUL is refused: it would end its line and start a command nobody wrote.
+"""
+
+import argparse
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from amal_lightning.cluster.options import check_slurm_name
+from amal_lightning.errors import AmalError
+
+SCRIPT_DIR = Path("slurm")
+LINE_BREAKS = re.compile(r"[\n\r\x00]")
+# Lightning does not treat jobs with these names as batch jobs (they are interactive shells).
+RESERVED_JOB_NAMES = {"bash", "interactive"}
+
+
+def amal_command() -> str:
+    """The absolute path of the ``amal`` that runs now, quoted for the shell: beside this Python, else on PATH.
+
+    Failing both (``python -m amal_lightning`` in an environment without the console script),
+    the job runs this Python with ``-m amal_lightning``, which is the same command.
+    """
+    beside = Path(sys.executable).absolute().with_name("amal")
+    found = str(beside) if beside.is_file() else shutil.which("amal")
+    if found is not None:
+        return shlex.quote(str(Path(found).absolute()))
+    return shlex.join([str(Path(sys.executable).absolute()), "-m", "amal_lightning"])
+
+
+def check_one_line(option: str, value: str) -> None:
+    """Fails unless ``value`` holds no line break and no NUL character: each value takes one line of the script."""
+    if LINE_BREAKS.search(value):
+        raise AmalError(f"{option}: {value!r} holds a line break or a NUL character; each value must be one line")
+
+
+def sbatch_script(
+    args: argparse.Namespace, experiment: str, setup_lines: list[str], fit_overrides: list[str], amal: str
+) -> str:
+    """The text of the sbatch script; ``amal`` is the command to run, quoted for the shell."""
+    for option, value in (("--partition", args.partition), ("--account", args.account)):
+        check_slurm_name(option, value)  # written unquoted on an #SBATCH line
+    log_name = SCRIPT_DIR / f"{experiment}-%j"
+    directives = [
+        f"--job-name={experiment}",
+        f"--nodes={args.nodes}",
+        f"--ntasks-per-node={args.gpus_per_node}",
+        f"--gpus-per-node={args.gpus_per_node}",
+        f"--time={args.time}",
+        *([f"--partition={args.partition}"] if args.partition else []),
+        *([f"--account={args.account}"] if args.account else []),
+        *([f"--cpus-per-task={args.cpus_per_task}"] if args.cpus_per_task else []),
+        f"--signal=SIGUSR1@{args.signal_lead}",
+        "--requeue",
+        "--open-mode=append",
+        f"--output={log_name}.out",
+        f"--error={log_name}.err",
+    ]
+    fit = ["fit", "--config", str(args.config), "--trainer.accelerator", "gpu", "--trainer.strategy", "ddp"]
+    allocation = ["--trainer.num_nodes", str(args.nodes), "--trainer.devices", str(args.gpus_per_node)]
+    lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in directives), ""]
+    lines += [
+        "# Written by `amal submit`. A requeued job reruns this script unchanged: `amal fit` finds the",
+        "# checkpoint it saved on SIGUSR1 in checkpoints/<experiment>/slurm-<job id>/ and resumes from it.",
+        "set -euo pipefail",
+        f"cd {shlex.quote(str(Path.cwd()))}",
+        *setup_lines,
+        "",
+        f"srun {amal} {shlex.join([*fit, *allocation, *fit_overrides])}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def submit_script(script: str, name: str) -> str:
+    """Writes ``slurm/<name>-<date>-<time>.sbatch`` and submits it; returns its path and sbatch's answer."""
+    sbatch = shutil.which("sbatch")
+    if sbatch is None:
+        raise AmalError("sbatch is not on PATH: submit from a SLURM login node (or use --dry-run)")
+    stamp, suffix = time.strftime("%Y%m%d-%H%M%S"), 0
+    while (path := SCRIPT_DIR / f"{name}-{stamp}{f'-{suffix}' if suffix else ''}.sbatch").exists():
+        suffix += 1  # two submissions in the same second keep both scripts
+    try:
+        SCRIPT_DIR.mkdir(exist_ok=True)
+        path.write_text(script)
+        result = subprocess.run([sbatch, str(path)], capture_output=True, text=True)
+    except OSError as error:
+        raise AmalError(f"{error.filename or path}: {error.strerror}") from None
+    if result.returncode != 0:
+        reason = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}").splitlines()[0]
+        raise AmalError(f"sbatch {path} failed: {reason}")
+    return f"{path}: {result.stdout.strip()}"

@@ -1,0 +1,36 @@
+"""What ``amal fit`` (and ``validate``, ``test``, ``predict``) prints at its end, from the run's outcome."""
+
+import math
+from typing import Any
+
+from amal_lightning.runs.outcome import Outcome
+
+
+def number(value: Any) -> str:
+    value = float(value)
+    return f"{value:.4g}" if math.isfinite(value) else str(value)
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {number(value)}" for name, value in sorted(metrics.items()))
+
+
+def report_lines(outcome: Outcome) -> list[str]:
+    """The summary of a fit (why it stopped, its best validation, its test, its folders); one line otherwise."""
+    if outcome.command == "predict":
+        return [outcome.reason]
+    if outcome.command != "fit":
+        return []  # Lightning's own table of the metrics says it
+    lines = [f"Fit: {outcome.epochs} epochs in {outcome.seconds:.0f} s ({outcome.reason}), {outcome.steps} steps"]
+    if outcome.best_epoch is not None:
+        lines.append(f"  best validation (epoch {outcome.best_epoch}): {format_metrics(outcome.best_metrics)}")
+    if outcome.tested_checkpoint is not None:
+        lines.append(f"  test of {outcome.tested_checkpoint.name}: {format_metrics(outcome.test_metrics)}")
+    lines.append(f"  checkpoints: {outcome.checkpoint_dir}/")
+    if outcome.log_dir is not None:
+        lines.append(f"  logs:        {outcome.log_dir}/  (curves: tensorboard --logdir {outcome.log_dir.parent})")
+    if outcome.status == "interrupted":
+        lines.append(
+            f"  interrupted: `--ckpt_path {outcome.checkpoint_dir}/last.ckpt` goes on from its last checkpoint"
+        )
+    return lines

@@ -1,0 +1,44 @@
+"""A study's folder: the study as run (``study.yaml``), and its summary and figures gathered from its runs."""
+
+import yaml
+
+from amal_lightning.errors import AmalError
+from amal_lightning.studies.figures import draw_figures
+from amal_lightning.studies.spec import STUDY_DIR, Study, load_study
+from amal_lightning.studies.summary import gather, write_summary
+
+STUDY_FILE = "study.yaml"
+
+
+def save_study(study: Study) -> None:
+    """``studies/<name>/study.yaml``: the study as run, for gathering it later (``amal plot --study``)."""
+    path = study.folder / STUDY_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = f"# written by `amal study` from {study.source}\n"
+        path.write_text(header + yaml.safe_dump(study.data, sort_keys=False, allow_unicode=True))
+    except OSError as error:
+        raise AmalError(f"{path}: cannot write the study folder ({error.strerror})") from None
+
+
+def finish(study: Study) -> None:
+    """Writes the summary and the figures, and says where they are."""
+    results = gather(study)
+    summary = write_summary(study, results)
+    figures = draw_figures(study, results)
+    counts: dict[str, int] = {}
+    for _, record, _ in results:
+        status = "missing" if record is None else record.status
+        counts[status] = counts.get(status, 0) + 1
+    print(f"{study.name}: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
+    print(f"  summary: {summary}")
+    if figures:
+        print(f"  figures: {', '.join(str(path) for path in figures)}")
+
+
+def gather_study(name: str) -> None:
+    """``amal plot --study NAME``: the summary and figures of a study that ran (or runs) elsewhere."""
+    path = STUDY_DIR / name / STUDY_FILE
+    if not path.is_file():
+        raise AmalError(f"--study {name}: no {path} (run `amal study` on it first, or --submit it)")
+    finish(load_study(path))
