@@ -1,0 +1,153 @@
+"""The package's layers: imports point down, never close a circle, and the commands that train nothing
+import neither torch nor Lightning.
+
+Each module's imports are read with ``ast`` (those inside functions too: a lazy import is still a
+dependency). A module's layer is that of its top-level part of the package (``amal_lightning.api``,
+``amal_lightning.data``, ...); a module may import from its own layer or a lower one.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "amal_lightning"
+# From the bottom up: what a part may import is what lies below it (or beside it in its own layer).
+LAYERS = [
+    {"errors", "checks", "batches", "__init__"},  # the vocabulary every part shares
+    {"data"},
+    {"base_module"},  # the models' shared base
+    {"tme1", "tme2", "tme3"},  # the labs' models
+    {"runs"},  # a run: folders, checkpoint files, outcome
+    {"cluster"},  # SLURM: the job's identity, sbatch scripts
+    {"callbacks"},
+    {"api"},  # one function runs a command and returns its outcome
+    {"studies"},  # studies, their figures, plot
+    {"command_line", "__main__"},  # the only part that prints errors and exits
+]
+LAYER_OF = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The ``amal_lightning`` modules that ``path`` imports, anywhere in its code."""
+    name = module_name(path)
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # a relative import, from the module's package
+                base = name.split(".")[: len(name.split(".")) - node.level + (path.name == "__init__.py")]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)  # `from package import module`
+    modules = {module_name(source) for source in PACKAGE.rglob("*.py")}
+    return {module for module in found if module in modules and module != name}
+
+
+def layer(module: str) -> int:
+    parts = module.split(".")
+    return LAYER_OF["__init__"] if len(parts) == 1 else LAYER_OF[parts[1]]
+
+
+def import_graph() -> dict[str, set[str]]:
+    return {module_name(path): imported_modules(path) for path in PACKAGE.rglob("*.py")}
+
+
+def test_every_part_of_the_package_has_a_layer():
+    parts = {path.relative_to(PACKAGE).parts[0].removesuffix(".py") for path in PACKAGE.rglob("*.py")}
+    assert parts <= set(LAYER_OF), f"parts without a layer in this test: {sorted(parts - set(LAYER_OF))}"
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
+        f"{module} (layer {layer(module)}) imports {target} (layer {layer(target)})"
+        for module, targets in graph.items()
+        for target in targets
+        if layer(target) > layer(module)
+    )
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[str]:
+    """Each circle found by a depth-first walk, as ``a -> b -> a``."""
+    state: dict[str, str] = {}
+    circles = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == "open":
+                circles.append(" -> ".join([*path[path.index(target) :], target]))
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    return circles
+
+
+def test_imports_point_down():
+    upward = upward_imports(import_graph())
+    assert not upward, "imports pointing up a layer:\n" + "\n".join(upward)
+
+
+def test_no_import_closes_a_circle():
+    circles = import_circles(import_graph())
+    assert not circles, "import circles:\n" + "\n".join(circles)
+
+
+def test_the_checks_catch_an_upward_import_and_a_circle():
+    """The checks themselves, on made-up graphs: a model importing the command line, a circle of two."""
+    upward = {"amal_lightning.tme1.functions": {"amal_lightning.command_line.main"}}
+    assert upward_imports(upward) == [
+        "amal_lightning.tme1.functions (layer 3) imports amal_lightning.command_line.main (layer 9)"
+    ]
+    circle = {"amal_lightning.api.a": {"amal_lightning.api.b"}, "amal_lightning.api.b": {"amal_lightning.api.a"}}
+    assert import_circles(circle) == ["amal_lightning.api.a -> amal_lightning.api.b -> amal_lightning.api.a"]
+    assert not upward_imports(circle) and not import_circles(upward)
+
+
+def test_models_and_data_know_nothing_of_the_shell():
+    shell = ("amal_lightning.command_line", "amal_lightning.studies", "amal_lightning.cluster", "amal_lightning.runs")
+    crossing = [
+        f"{module} imports {target}"
+        for module, targets in import_graph().items()
+        if module.startswith(("amal_lightning.data", "amal_lightning.tme", "amal_lightning.base_module"))
+        for target in targets
+        if target.startswith(shell)
+        or target.startswith("amal_lightning.api")
+        or target.startswith("amal_lightning.callbacks")
+    ]
+    assert not crossing, "\n".join(crossing)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["--version"], ["plot", "--help"], ["plot", "logs/none", "--metric", "train/loss", "-o", "x.png"]],
+)
+def test_commands_that_train_nothing_import_no_torch(args, tmp_path):
+    """``amal --help`` and ``amal plot`` import neither torch nor Lightning (they start at once)."""
+    script = (
+        "import sys\n"
+        "from amal_lightning.command_line.main import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('torch', 'lightning', 'torchvision', 'torchmetrics')\n"
+        "loaded = sorted(name for name in heavy if name in sys.modules)\n"
+        "print('LOADED', loaded)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "LOADED []" in result.stdout, result.stdout + result.stderr
