@@ -1,0 +1,60 @@
+"""The run function: ``amal_lightning.api.fit`` (and test, validate, predict) return an outcome or raise
+the project's typed errors, printing no error and ending no process."""
+
+import pytest
+
+from amal_lightning.api import check_command_line, fit, predict, test
+from amal_lightning.errors import AmalError, DivergedError, UsageError
+from tests.helpers import CONFIGS
+
+REGRESSION = str(CONFIGS / "regression.yaml")
+QUIET = ("--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false")
+
+
+def test_a_fit_returns_its_outcome(workdir, capsys):
+    outcome = fit(REGRESSION, "--trainer.max_epochs", "4", *QUIET)
+    assert (outcome.command, outcome.status, outcome.reason) == ("fit", "finished", "max_epochs=4 reached")
+    assert (outcome.experiment, outcome.run, outcome.epochs, outcome.steps) == ("regression", "version_0", 4, 4)
+    assert outcome.last_checkpoint == outcome.checkpoint_dir / "last.ckpt" and outcome.last_checkpoint.is_file()
+    assert outcome.best_checkpoint.is_file() and outcome.tested_checkpoint == outcome.best_checkpoint
+    assert set(outcome.test_metrics) == {"test/loss"} and outcome.test_metrics["test/loss"] > 0
+    assert {"train/loss", "val/loss"} <= set(outcome.final_metrics)
+    assert outcome.best_epoch is not None and "val/loss" in outcome.best_metrics
+    assert outcome.log_dir is not None and outcome.log_dir.is_dir()
+    assert capsys.readouterr().err == ""
+
+    tested = test(REGRESSION, "--ckpt_path", "best", *QUIET)
+    assert tested.command == "test" and tested.test_metrics["test/loss"] == pytest.approx(
+        outcome.test_metrics["test/loss"]
+    )
+    predicted = predict(REGRESSION, "--ckpt_path", "last", *QUIET)
+    assert predicted.predictions is not None and predicted.predictions.is_file()
+
+
+def test_a_diverging_fit_raises_the_diverged_error_with_its_outcome(workdir, capsys):
+    with pytest.raises(DivergedError) as raised:
+        fit(REGRESSION, "--model.learning_rate=10", "--trainer.max_epochs", "50", *QUIET)
+    assert str(raised.value).startswith("training diverged at epoch ")
+    outcome = raised.value.outcome
+    assert outcome is not None and (outcome.status, outcome.run) == ("diverged", "version_0")
+    assert (outcome.checkpoint_dir / "diverged.json").is_file()
+    assert capsys.readouterr().err == ""  # the caller decides what to say
+
+
+def test_a_bad_option_raises_a_usage_error_naming_it(workdir, capsys):
+    with pytest.raises(UsageError) as raised:
+        fit(REGRESSION, "--model.learning_rat", "0.1")
+    assert "--model.learning_rat" in str(raised.value) and "learning_rate" in str(raised.value)
+    with pytest.raises(UsageError) as raised:
+        check_command_line(["fit", "--config", REGRESSION, "--model.learning_rate", "-1"])
+    assert "--model.learning_rate" in str(raised.value)
+    check_command_line(["fit", "--config", REGRESSION, "--trainer.max_epochs", "3"])  # accepted: nothing raised
+    assert not (workdir / "checkpoints").exists() and not (workdir / "logs").exists()
+    assert capsys.readouterr().err == ""
+
+
+def test_a_bad_file_raises_the_project_error(workdir):
+    (workdir / "bad.data").write_text("1 2 3\n")
+    with pytest.raises(AmalError) as raised:
+        fit(REGRESSION, "--data.path", "bad.data", *QUIET)
+    assert "bad.data" in str(raised.value) and not isinstance(raised.value, UsageError)
