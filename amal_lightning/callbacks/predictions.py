@@ -5,7 +5,7 @@ test split in order, or the file or folder named by ``--data.predict_path``; eac
 ``predict_step`` returns a dict of columns for its batch (its prediction, and the true label or
 target where the data has one); :class:`PredictionWriter`, a ``BasePredictionWriter``, writes
 them once all batches are done to ``predictions/<experiment>/<run>/predictions.csv``, ``<run>``
-being the run's name (:mod:`amal_lightning.runs`), and prints where.
+being the run's name (:mod:`amal_lightning.runs.folders`); its ``summary`` says where, for the outcome.
 
 The rows follow the predicted set: ``index`` is an example's position in it (its row in the test
 split, in the user's table or IDX file), ``file`` its PNG file for a folder of digits. For the

@@ -33,7 +33,7 @@ LAST = "last"
 BEST = "best"
 CHECKPOINT_SUFFIX = ".ckpt"
 HPC_PREFIX = "hpc_ckpt_"
-# Written in a run's checkpoint folder when its training diverged (amal_lightning.divergence).
+# Written in a run's checkpoint folder when its training diverged (amal_lightning.callbacks.divergence).
 DIVERGED_FILE = "diverged.json"
 HPC_PATTERN = re.compile(rf"^{HPC_PREFIX}(\d+)\{CHECKPOINT_SUFFIX}$")
 VERSION_PATTERN = re.compile(r"^version_(\d+)$")
