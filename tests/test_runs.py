@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from amal_lightning.runs.checkpoint_files import check_checkpoint_model, check_checkpoint_weights, read_checkpoint
 from amal_lightning.errors import AmalError
+from amal_lightning.runs.checkpoint_files import check_checkpoint_model, check_checkpoint_weights, read_checkpoint
 from amal_lightning.runs.folders import (
     RUN_NAME_VARIABLE,
     claim_run_folders,

@@ -9,8 +9,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 from torch.nn import functional as F
 
-from amal_lightning.data import MNISTDataModule
 from amal_lightning.base_module import BatchMean
+from amal_lightning.data import MNISTDataModule
 from amal_lightning.tme3 import Autoencoder, Classifier
 from tests.helpers import CONFIGS, run_inprocess, write_synthetic_mnist
 

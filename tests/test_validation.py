@@ -8,6 +8,8 @@ import torch
 from jsonargparse import ArgumentParser
 
 from amal_lightning import checks as validation
+from amal_lightning.api.arguments import check_no_special_files
+from amal_lightning.checks import HeldOutFraction, check_optimizer, regular_file, shown
 from amal_lightning.data import HousingDataModule, MNISTDataModule
 from amal_lightning.data.housing import read_housing_table
 from amal_lightning.data.idx import check_archives, raw_folder, write_idx
@@ -15,8 +17,6 @@ from amal_lightning.errors import AmalError
 from amal_lightning.tme1 import HandGradientRegression
 from amal_lightning.tme2 import AutogradRegression, OptimRegression, TanhMLP
 from amal_lightning.tme3 import Autoencoder, Classifier, HighwayClassifier
-from amal_lightning.api.arguments import check_no_special_files
-from amal_lightning.checks import HeldOutFraction, check_optimizer, regular_file, shown
 from tests.helpers import synthetic_digits
 
 ROW = "0.1 0 7 0 0.5 6 60 4 2 300 17 390 9 21"
