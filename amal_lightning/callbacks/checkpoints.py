@@ -19,7 +19,7 @@ from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
 
-from amal_lightning.errors import AmalError
+from amal_lightning.errors import AmalError, first_line
 from amal_lightning.runs.folders import BEST, CHECKPOINT_SUFFIX, LAST
 
 # mkstemp makes files only the owner can read; a checkpoint gets the usual permissions instead.
@@ -61,6 +61,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         except OSError as error:
             raise AmalError(
                 f"{path}: cannot write the checkpoint ({error.strerror or error}); the previous one is intact"
+            ) from None
+        except RuntimeError as error:  # torch's zip writer says a failed write (a full disk) this way, not as OSError
+            raise AmalError(
+                f"{path}: cannot write the checkpoint (the write failed, is the disk full? {first_line(error)}); "
+                "the previous one is intact"
             ) from None
         finally:
             if temporary is not None and os.path.exists(temporary):

@@ -100,9 +100,7 @@ def slug(name: str) -> str:
 
 def option_text(value: Any) -> str:
     """A YAML value as the command line spells it (``true``, ``null``, JSON for lists and mappings)."""
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, (list, dict)):
+    if isinstance(value, (bool, list, dict)) or value is None:
         return json.dumps(value)
     return str(value)
 
@@ -226,8 +224,9 @@ def load_study(path: Path) -> Study:
     """Reads and checks a study file (its shape; the options are checked by studies.check)."""
     try:
         data = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise AmalError(f"{path}: cannot read the study file ({error.strerror})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = f"not UTF-8 text, byte {error.start}" if isinstance(error, UnicodeDecodeError) else error.strerror
+        raise AmalError(f"{path}: cannot read the study file ({reason})") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""

@@ -1,0 +1,35 @@
+"""Inputs a hostile probe found that ended in a traceback: each is now one line, and nothing saved is lost."""
+
+import pytest
+import torch
+
+from amal_lightning.callbacks import checkpoints as checkpoints_module
+from amal_lightning.callbacks.checkpoints import AtomicCheckpointIO
+from amal_lightning.errors import AmalError
+from amal_lightning.studies.spec import load_study
+
+
+def test_a_save_that_fails_mid_write_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "run" / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)
+
+    def full_disk(checkpoint, file):  # what torch's zip writer raises when the disk fills under it
+        file.write(b"PK\x03\x04 half a checkpoint")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(checkpoints_module.torch, "save", full_disk)
+    with pytest.raises(AmalError) as raised:
+        AtomicCheckpointIO().save_checkpoint({"state_dict": {"w": torch.zeros(3)}}, path)
+    message = str(raised.value)
+    assert "\n" not in message and str(path) in message and "the previous one is intact" in message
+    monkeypatch.undo()
+    assert torch.equal(torch.load(path, weights_only=True)["state_dict"]["w"], torch.ones(3))
+    assert [child.name for child in path.parent.iterdir()] == ["last.ckpt"]  # no temporary file left
+
+
+def test_a_study_file_that_is_not_utf8_is_one_line(tmp_path):
+    study = tmp_path / "latin1.yaml"
+    study.write_bytes("name: étude\n".encode("latin-1"))
+    with pytest.raises(AmalError) as raised:
+        load_study(study)
+    assert str(raised.value) == f"{study}: cannot read the study file (not UTF-8 text, byte 6)"
