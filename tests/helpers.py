@@ -1,9 +1,12 @@
 """Run ``amal`` in-process or as a subprocess, as the tests need."""
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -14,16 +17,57 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 AMAL = [str(Path(sys.executable).with_name("amal"))]  # the console script, as a user runs it
 
+# The test settings every in-process run gets unless the test sets them itself: on the CPU (as CI
+# runs, and the same numbers on a GPU machine), one device, no progress bar, no model summary.
+TEST_SETTINGS = {
+    "--trainer.accelerator": "cpu",
+    "--trainer.devices": "1",
+    "--trainer.enable_progress_bar": "false",
+    "--trainer.enable_model_summary": "false",
+}
+
+
+def with_test_settings(args: tuple[str, ...] | list[str]) -> list[str]:
+    """``args`` followed by the test settings that they do not set themselves."""
+    given = {arg.split("=")[0] for arg in args}
+    return [*args, *(f"{name}={value}" for name, value in TEST_SETTINGS.items() if name not in given)]
+
 
 def run_inprocess(subcommand: str, *args: str) -> None:
     """Runs ``amal SUBCOMMAND ARGS`` quietly in this process (no second import of torch)."""
-    main([subcommand, *args, "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"])
+    main([subcommand, *with_test_settings(args)])
 
 
-def run_amal(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+def amal_status(*argv: str, settings: bool = True) -> int:
+    """Runs ``amal ARGV`` in this process as the console script would; returns its exit status.
+
+    A status other than 0 is ``SystemExit``'s code; any other exception escapes, as a traceback
+    would for a user. ``settings`` adds the test settings to a training command.
+    """
+    if settings and argv and argv[0] in ("fit", "validate", "test", "predict"):
+        argv = (argv[0], *with_test_settings(argv[1:]))
+    try:
+        main(list(argv))
+    except SystemExit as stop:
+        return 0 if stop.code is None else stop.code
+    return 0
+
+
+@contextlib.contextmanager
+def inside(folder: Path) -> Iterator[None]:
+    """The current folder is ``folder`` for the block (a second project beside the test's)."""
+    before = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def run_amal(*args: str, cwd: Path, check: bool = True, timeout: Optional[float] = 600) -> subprocess.CompletedProcess:
     """Runs ``amal ARGS`` as a user would, in a subprocess."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    result = subprocess.run([*AMAL, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+    result = subprocess.run([*AMAL, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"amal {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result

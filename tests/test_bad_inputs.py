@@ -5,7 +5,7 @@ option's value) naming what is wrong, with no traceback and no hang, and must le
 run's checkpoints byte for byte as they were. Most cases run in this process, where the exit
 status is ``SystemExit``'s code and a traceback would be any other exception escaping ``main``;
 those that could hang (FIFOs) and a few of each kind run as a user runs them, in a subprocess
-with a time limit.
+with a time limit (marked slow: each starts torch and Lightning anew).
 """
 
 import gzip
@@ -22,8 +22,9 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from amal_lightning.api import fit
 from amal_lightning.command_line.main import main
-from tests.helpers import AMAL, CONFIGS, run_amal, synthetic_digits, write_idx
+from tests.helpers import AMAL, CONFIGS, inside, synthetic_digits, write_idx
 
 REGRESSION = str(CONFIGS / "regression.yaml")
 TANH = str(CONFIGS / "tanh_mlp.yaml")
@@ -106,8 +107,12 @@ def case(
     name: str = "",
     in_subprocess: bool = False,
 ) -> object:
-    """One row of the table: the command, its exit status, what its error line must say, what to set up first."""
-    return pytest.param(argv, status, message, prepare, in_subprocess, id=name)
+    """One row of the table: the command, its exit status, what its error line must say, what to set up first.
+
+    A case run in a subprocess starts torch and Lightning anew (seconds): those are marked slow.
+    """
+    marks = [pytest.mark.slow] if in_subprocess else []
+    return pytest.param(argv, status, message, prepare, in_subprocess, id=name, marks=marks)
 
 
 CASES = [
@@ -132,7 +137,6 @@ CASES = [
         USAGE,
         "`max_epochs` must be",
         name="epochs-neg",
-        in_subprocess=True,
     ),
     case(["fit", "--config", REGRESSION, "--trainer.max_steps=-5"], USAGE, "`max_steps` must be", name="steps-neg"),
     case(
@@ -159,7 +163,6 @@ CASES = [
         USAGE,
         "--trainer.check_val_every_n_epoch 0: expected validate every N epochs, 1 or more",
         name="val-every-zero",
-        in_subprocess=True,
     ),
     case(["fit", "--config", REGRESSION, "--trainer.min_epochs=-3"], USAGE, "--trainer.min_epochs -3", name="min-neg"),
     case(
@@ -185,7 +188,6 @@ CASES = [
         USAGE,
         "--seed_everything -1: expected a seed from 0 to 4294967295",
         name="seed-neg",
-        in_subprocess=True,
     ),
     case(
         ["fit", "--config", REGRESSION, "--trainer.limit_train_batches=-1"],
@@ -292,7 +294,6 @@ CASES = [
         "--config binary.yaml: not UTF-8 text (byte 2)",
         lambda folder: (folder / "binary.yaml").write_bytes(b"a:\xff\xfe"),
         name="config-binary",
-        in_subprocess=True,
     ),
     # fit: the housing table
     case(
@@ -543,7 +544,6 @@ CASES = [
         "train-images-idx3-ubyte.gz: a damaged gzip archive",
         mnist_archives(lambda archive: archive[:-20]),
         name="prepare-gz",
-        in_subprocess=True,
     ),
     case(
         ["prepare-data", "--config", "broken.yaml"],
@@ -567,7 +567,8 @@ CASES = [
 def earlier_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding one short housing run: the checkpoints that no bad input may touch."""
     folder = tmp_path_factory.mktemp("earlier")
-    run_amal("fit", "--config", REGRESSION, "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false", cwd=folder)
+    with inside(folder):
+        fit(REGRESSION, "--trainer.max_epochs=2", *QUIET)
     return folder
 
 
