@@ -1,5 +1,7 @@
 """The ``amal`` command as a user runs it: configs, loggers, checkpoints and errors."""
 
+import logging
+import os
 import re
 import shutil
 import time
@@ -11,7 +13,7 @@ from lightning.pytorch import Trainer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from amal_lightning.command_line.main import main
-from tests.helpers import CONFIGS, run_amal, run_inprocess
+from tests.helpers import CONFIGS, amal_status, inside, run_inprocess
 
 HOUSING_CONFIGS = ["tme1_gradient_descent", "regression", "regression_sgd", "regression_minibatch", "tanh_mlp"]
 
@@ -23,15 +25,15 @@ def scalar_tags(log_dir: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("config", HOUSING_CONFIGS)
-def test_each_housing_config_fits_and_tests_from_the_command_line(tmp_path, config):
+def test_each_housing_config_fits_and_tests_from_the_command_line(workdir, config):
     config_path = str(CONFIGS / f"{config}.yaml")
-    run_amal("fit", "--config", config_path, "--trainer.max_epochs", "3", cwd=tmp_path)
-    assert (tmp_path / "checkpoints" / config / "version_0" / "last.ckpt").is_file()
-    assert (tmp_path / "checkpoints" / config / "version_0" / "best.ckpt").is_file()
-    assert {"train/loss", "val/loss"} <= scalar_tags(tmp_path / "logs" / config / "version_0")
+    run_inprocess("fit", "--config", config_path, "--trainer.max_epochs", "3")
+    assert (workdir / "checkpoints" / config / "version_0" / "last.ckpt").is_file()
+    assert (workdir / "checkpoints" / config / "version_0" / "best.ckpt").is_file()
+    assert {"train/loss", "val/loss"} <= scalar_tags(workdir / "logs" / config / "version_0")
 
-    run_amal("test", "--config", config_path, "--ckpt_path", "last", cwd=tmp_path)
-    assert "test/loss" in scalar_tags(tmp_path / "logs" / config / "version_1")
+    run_inprocess("test", "--config", config_path, "--ckpt_path", "last")
+    assert "test/loss" in scalar_tags(workdir / "logs" / config / "version_1")
 
 
 def test_logger_can_be_swapped_from_the_command_line(workdir):
@@ -81,7 +83,8 @@ def test_resume_from_last_continues_the_newest_run_in_its_folders(workdir):
 
     straight_through = Path("straight")
     straight_through.mkdir()
-    run_amal("fit", "--config", config, "--trainer.max_epochs=8", cwd=straight_through)
+    with inside(straight_through):
+        run_inprocess("fit", "--config", config, "--trainer.max_epochs=8")
     expected = torch.load(straight_through / "checkpoints/regression/version_0/last.ckpt", weights_only=True)
     for name, value in expected["state_dict"].items():
         torch.testing.assert_close(resumed["state_dict"][name], value)
@@ -96,20 +99,32 @@ def test_fitting_from_a_best_checkpoint_starts_a_new_run(workdir):
     assert torch.load("checkpoints/regression/version_1/last.ckpt", weights_only=True)["global_step"] == 5
 
 
-def test_fit_tests_its_best_checkpoint_in_the_same_run_and_says_what_it_did(tmp_path):
+def test_fit_tests_its_best_checkpoint_in_the_same_run_and_says_what_it_did(workdir, capsys, caplog):
     config = str(CONFIGS / "classifier.yaml")
-    result = run_amal("fit", "--config", config, "--trainer.max_epochs=2", "--data.source=sample", cwd=tmp_path)
-    run = tmp_path / "logs/classifier/version_0"
+    few = ["--trainer.limit_train_batches=5", "--trainer.limit_val_batches=2", "--trainer.limit_test_batches=2"]
+    lightning_loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    for logger in lightning_loggers:  # Lightning's own lines, which its loggers do not pass to the root logger
+        logger.addHandler(caplog.handler)
+    try:
+        # with its progress bar, as a user sees it
+        main(["fit", "--config", config, "--trainer.max_epochs=2", "--data.source=sample", *few])
+    finally:
+        for logger in lightning_loggers:
+            logger.removeHandler(caplog.handler)
+    result = capsys.readouterr()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Seed set to 0" in logged  # the lines of Lightning's loggers are seen here
+    run = workdir / "logs/classifier/version_0"
     assert {"train/loss", "val/loss", "val/acc", "test/loss", "test/acc"} <= scalar_tags(run)
     assert len(list(run.glob("events.out.tfevents.*"))) == 1  # one event file for the fit and its test
-    summary = result.stdout[result.stdout.index("Fit: 2 epochs") :]
+    summary = result.out[result.out.index("Fit: 2 epochs") :]
     assert "(max_epochs=2 reached)" in summary
     assert re.search(r"best validation \(epoch \d\): val/acc 0\.\d+, val/loss \d", summary)
     assert re.search(r"test of best.ckpt: test/acc 0\.\d+, test/loss \d", summary)
     assert "checkpoints: checkpoints/classifier/version_0/" in summary
     assert "tensorboard --logdir logs/classifier" in summary
-    assert "GPU available" not in result.stdout + result.stderr
-    assert "v_num" not in result.stdout and "run=version_0" in result.stdout
+    assert "GPU available" not in result.out + result.err + logged
+    assert "v_num" not in result.out and "run=version_0" in result.out
 
     events = EventAccumulator(str(run))
     events.Reload()
@@ -137,11 +152,12 @@ def test_experiment_option_names_the_run_folders(workdir):
     assert Path("logs/mine/version_0").is_dir()
 
 
-def test_print_config_shows_the_experiment(tmp_path):
-    result = run_amal("fit", "--config", str(CONFIGS / "tanh_mlp.yaml"), "--print_config", cwd=tmp_path)
-    assert "class_path: amal_lightning.tme2.TanhMLP" in result.stdout
-    assert "hidden_dim: 100" in result.stdout
-    assert not (tmp_path / "checkpoints").exists()
+def test_print_config_shows_the_experiment(workdir, capsys):
+    assert amal_status("fit", "--config", str(CONFIGS / "tanh_mlp.yaml"), "--print_config", settings=False) == 0
+    out = capsys.readouterr().out
+    assert "class_path: amal_lightning.tme2.TanhMLP" in out
+    assert "hidden_dim: 100" in out
+    assert not (workdir / "checkpoints").exists()
 
 
 @pytest.mark.parametrize(
@@ -152,33 +168,31 @@ def test_print_config_shows_the_experiment(tmp_path):
         (["--ckpt_path", "corrupt.ckpt"], "corrupt.ckpt: not a readable checkpoint"),
     ],
 )
-def test_bad_checkpoint_paths_get_one_line_errors(tmp_path, args, message):
-    (tmp_path / "corrupt.ckpt").write_bytes(b"this is not a checkpoint")
-    result = run_amal("fit", "--config", str(CONFIGS / "regression.yaml"), *args, cwd=tmp_path, check=False)
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("amal: error:")
-    assert message in result.stderr
+def test_bad_checkpoint_paths_get_one_line_errors(workdir, capsys, args, message):
+    (workdir / "corrupt.ckpt").write_bytes(b"this is not a checkpoint")
+    assert amal_status("fit", "--config", str(CONFIGS / "regression.yaml"), *args) == 1  # and no exception escaped
+    stderr = capsys.readouterr().err
+    assert stderr.strip().splitlines()[-1].startswith("amal: error:")
+    assert message in stderr
 
 
-def test_wrong_option_is_refused_before_anything_runs(tmp_path):
-    result = run_amal(
-        "fit", "--config", str(CONFIGS / "regression.yaml"), "--data.batch_size", "-3", cwd=tmp_path, check=False
-    )
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert "batch_size" in result.stderr
-    assert not (tmp_path / "logs").exists()
+def test_wrong_option_is_refused_before_anything_runs(workdir, capsys):
+    status = amal_status("fit", "--config", str(CONFIGS / "regression.yaml"), "--data.batch_size", "-3")
+    assert status != 0  # and no exception escaped
+    assert "batch_size" in capsys.readouterr().err
+    assert not (workdir / "logs").exists()
 
 
 def test_a_copied_project_resumes_in_its_run_folder(workdir):
     config = str(CONFIGS / "regression.yaml")
     original = Path("original")
     original.mkdir()
-    run_amal("fit", "--config", config, "--trainer.max_epochs=3", cwd=original)
+    with inside(original):
+        run_inprocess("fit", "--config", config, "--trainer.max_epochs=3")
     before = sorted(p.name for p in (original / "checkpoints/regression/version_0").iterdir())
     shutil.copytree(original, "copy")
-    run_amal("fit", "--config", config, "--trainer.max_epochs=6", "--ckpt_path=last", cwd=Path("copy"))
+    with inside(Path("copy")):
+        run_inprocess("fit", "--config", config, "--trainer.max_epochs=6", "--ckpt_path=last")
     run = Path("copy/checkpoints/regression/version_0")
     assert sorted(p.name for p in run.iterdir()) == ["best.ckpt", "last.ckpt"]  # no last-v1.ckpt
     assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 6
@@ -186,15 +200,16 @@ def test_a_copied_project_resumes_in_its_run_folder(workdir):
     assert torch.load(original / "checkpoints/regression/version_0/last.ckpt", weights_only=True)["global_step"] == 3
 
 
-def test_hpc_outside_slurm_and_half_checkpoints_get_one_line_errors(tmp_path):
-    torch.save({"state_dict": {}}, tmp_path / "bare.ckpt")
+def test_hpc_outside_slurm_and_half_checkpoints_get_one_line_errors(workdir, capsys, monkeypatch):
+    for name in [name for name in os.environ if name.startswith("SLURM_")]:
+        monkeypatch.delenv(name)  # outside a SLURM job, even where the tests run inside one
+    torch.save({"state_dict": {}}, workdir / "bare.ckpt")
     for args, message in (
         (["--ckpt_path", "hpc"], "--ckpt_path hpc: only inside a SLURM job"),
         (["--ckpt_path", "bare.ckpt"], "bare.ckpt: not a Lightning checkpoint (no pytorch-lightning_version)"),
     ):
-        result = run_amal("fit", "--config", str(CONFIGS / "regression.yaml"), *args, cwd=tmp_path, check=False)
-        assert result.returncode == 1 and "Traceback" not in result.stderr
-        assert message in result.stderr
+        assert amal_status("fit", "--config", str(CONFIGS / "regression.yaml"), *args) == 1  # no exception escaped
+        assert message in capsys.readouterr().err
 
 
 def test_last_checkpoint_is_written_at_most_once_a_second_and_at_the_end(workdir, monkeypatch):
@@ -216,17 +231,17 @@ def test_last_checkpoint_is_written_at_most_once_a_second_and_at_the_end(workdir
     assert torch.load("checkpoints/regression/version_0/last.ckpt", weights_only=True)["global_step"] == 60
 
 
-def test_housing_progress_bar_counts_epochs_and_resumes_where_it_stopped(tmp_path):
+def test_housing_progress_bar_counts_epochs_and_resumes_where_it_stopped(workdir, capsys):
     config = str(CONFIGS / "regression.yaml")
-    first = run_amal("fit", "--config", config, "--trainer.max_epochs=20", cwd=tmp_path)
-    assert "Training: 100%" in first.stdout and "20/20" in first.stdout
-    resumed = run_amal("fit", "--config", config, "--trainer.max_epochs=30", "--ckpt_path=last", cwd=tmp_path)
-    counts = [int(done) for done in re.findall(r"(\d+)/30 ", resumed.stdout)]
+    bar = "--trainer.enable_progress_bar=true"
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=20", bar)
+    first = capsys.readouterr().out
+    assert "Training: 100%" in first and "20/20" in first
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=30", "--ckpt_path=last", bar)
+    counts = [int(done) for done in re.findall(r"(\d+)/30 ", capsys.readouterr().out)]
     assert min(counts) == 20 and max(counts) == 30
-    quiet = run_amal(
-        "fit", "--config", config, "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false", cwd=tmp_path
-    )
-    assert "Training" not in quiet.stdout
+    run_inprocess("fit", "--config", config, "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false")
+    assert "Training" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
