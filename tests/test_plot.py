@@ -8,8 +8,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import amal_lightning.studies.plot as plot_module
 from amal_lightning.command_line.main import main
-from amal_lightning.studies.plot import PlottedRun, draw
 from amal_lightning.studies.events import RunLog, Series, read_run
+from amal_lightning.studies.plot import PlottedRun, draw
 from tests.helpers import CONFIGS, run_inprocess
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from amal_lightning.command_line.main import main
 from amal_lightning.cluster.sbatch import amal_command
+from amal_lightning.command_line.main import main
 from tests.helpers import AMAL, CONFIGS, REPO, run_amal, write_synthetic_mnist
 
 FAKE_COMMAND = """#!/bin/sh
@@ -121,8 +121,10 @@ def test_submit_writes_the_script_and_calls_sbatch(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--gpus-per-node", "0"], "expected a positive integer, got 0"),
-        (["--time", "2h"], "expected HH:MM:SS or D-HH:MM:SS"),
+        (["--gpus-per-node", "0"], "amal: error: --gpus-per-node '0': not a positive integer\n"),
+        (["--time", "2h"], "amal: error: --time '2h': not a time limit, HH:MM:SS or D-HH:MM:SS\n"),
+        (["--partition", "gpu --uid=0"], "amal: error: --partition 'gpu --uid=0': not a SLURM name"),
+        (["--setup-fil", "x"], "--setup-fil is not an option of amal submit (did you mean --setup-file?)"),
         (["--config", "missing.yaml"], "--config missing.yaml: no such file"),
     ],
 )
@@ -136,6 +138,37 @@ def test_bad_submit_arguments_write_nothing(tmp_path, args, message):
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "slurm").exists() and not record.exists()
+
+
+@pytest.mark.parametrize("given", [["--gpus-per-node", "0"], ["--time=2h"], ["--bogus"], []])
+def test_bad_submit_options_are_one_usage_line_without_torch(tmp_path, monkeypatch, capsys, given):
+    """A refused option of `amal submit` is one line and a hint, exit 2, and imports no torch to say so."""
+    monkeypatch.chdir(tmp_path)
+    script = f"""if True:
+        import sys
+        from amal_lightning.command_line.main import main
+        try:
+            main({["submit", "--config", "c.yaml", *(["--time", "01:00:00"] if given else []), *given]!r})
+        finally:
+            print("torch" in sys.modules, file=sys.stderr)
+    """
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    error, hint, torch_loaded = result.stderr.splitlines()
+    assert error.startswith("amal: error: --") and hint == "  (all options: amal submit --help)"
+    assert torch_loaded == "False" and result.stdout == ""
+
+
+def test_a_mistyped_fit_option_after_the_separator_is_refused_before_writing(tmp_path):
+    config = str(CONFIGS / "regression.yaml")
+    result = run_amal(
+        "submit", "--config", config, "--time", "01:00:00", "--dry-run", "--", "--trainer.max_epohcs", "5",
+        cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("amal: error:")]
+    assert errors == ["amal: error: --trainer.max_epohcs is not an option (did you mean --trainer.max_epochs?)"]
+    assert not (tmp_path / "slurm").exists()
 
 
 def dry_run(capsys, *args: str) -> str:

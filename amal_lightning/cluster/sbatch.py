@@ -11,17 +11,20 @@ and activates nothing, so a bare ``amal`` would not be found, whatever ``--setup
 value holding a line break or NUL is refused: it would end its line and start a command nobody wrote.
 """
 
-import argparse
 import re
 import shlex
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
-from amal_lightning.cluster.options import check_slurm_name
-from amal_lightning.errors import AmalError
+from jsonargparse import Namespace
+
+from amal_lightning.checks import regular_file
+from amal_lightning.errors import AmalError, first_line
 
 SCRIPT_DIR = Path("slurm")
 LINE_BREAKS = re.compile(r"[\n\r\x00]")
@@ -48,15 +51,64 @@ def check_one_line(option: str, value: str) -> None:
         raise AmalError(f"{option}: {value!r} holds a line break or a NUL character; each value must be one line")
 
 
+def check_words(words: Sequence[str], label: str = "an option") -> None:
+    """:func:`check_one_line` on every word of a command line, named by its option (``--x V`` or ``--x=V``).
+
+    Run before parsing, so that a value holding a line break is refused as such whatever its option's type.
+    """
+    for index, word in enumerate(words):
+        option, equals, value = word.partition("=")
+        if not (equals and word.startswith("--")):
+            before = words[index - 1] if index else ""
+            option, value = (before if before.startswith("-") else label), word
+        check_one_line(option, value)
+
+
+def setup_lines(args: Namespace) -> list[str]:
+    """The shell lines run before training: ``--setup``'s, then those of ``--setup-file``, each one line."""
+    file_lines = []
+    if args.setup_file is not None:
+        try:
+            file_lines = regular_file(args.setup_file, "--setup-file").read_text().splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise AmalError(f"--setup-file {args.setup_file}: cannot read it as text ({first_line(error)})") from None
+    for line in file_lines:  # --setup's were checked with the other words of the command line
+        check_one_line(f"--setup-file {args.setup_file}", line)
+    return [*args.setup, *file_lines]
+
+
+def job_options(args: Namespace) -> list[str]:
+    """``amal fit``'s options for the allocation: GPUs, DDP, and the nodes and devices Lightning must agree on."""
+    allocation = ["--trainer.num_nodes", str(args.nodes), "--trainer.devices", str(args.gpus_per_node)]
+    return ["--trainer.accelerator", "gpu", "--trainer.strategy", "ddp", *allocation]
+
+
+def fit_command(args: Namespace, fit_overrides: Sequence[str]) -> str:
+    """The ``amal fit`` command line of ``amal submit``'s job, quoted for the shell (``amal`` itself left out)."""
+    return shlex.join(["fit", "--config", str(args.config), *job_options(args), *fit_overrides])
+
+
 def sbatch_script(
-    args: argparse.Namespace, experiment: str, setup_lines: list[str], fit_overrides: list[str], amal: str
+    args: Namespace,
+    name: str,
+    setup_lines: Sequence[str],
+    amal: str,
+    command: str,
+    array: Optional[str] = None,
+    note: Sequence[str] = (),
 ) -> str:
-    """The text of the sbatch script; ``amal`` is the command to run, quoted for the shell."""
-    for option, value in (("--partition", args.partition), ("--account", args.account)):
-        check_slurm_name(option, value)  # written unquoted on an #SBATCH line
-    log_name = SCRIPT_DIR / f"{experiment}-%j"
+    """The text of the sbatch script of job ``name``: ``srun AMAL COMMAND``, both quoted for the shell.
+
+    ``array`` (such as ``0-3``) makes it a job array, whose output files are named by job and task
+    (``%A_%a``); ``note`` adds comment lines to the script's own. ``args`` are parsed by ``amal submit``'s
+    parser, whose types refuse what an ``#SBATCH`` line cannot hold (a space in ``--partition``).
+    """
+    for option, value in (("the path of amal", amal), ("the current folder", str(Path.cwd()))):
+        check_one_line(option, value)
+    log_name = SCRIPT_DIR / f"{name}-{'%A_%a' if array is not None else '%j'}"
     directives = [
-        f"--job-name={experiment}",
+        f"--job-name={name}",
+        *([f"--array={array}"] if array is not None else []),
         f"--nodes={args.nodes}",
         f"--ntasks-per-node={args.gpus_per_node}",
         f"--gpus-per-node={args.gpus_per_node}",
@@ -70,17 +122,16 @@ def sbatch_script(
         f"--output={log_name}.out",
         f"--error={log_name}.err",
     ]
-    fit = ["fit", "--config", str(args.config), "--trainer.accelerator", "gpu", "--trainer.strategy", "ddp"]
-    allocation = ["--trainer.num_nodes", str(args.nodes), "--trainer.devices", str(args.gpus_per_node)]
     lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in directives), ""]
     lines += [
         "# Written by `amal submit`. A requeued job reruns this script unchanged: `amal fit` finds the",
         "# checkpoint it saved on SIGUSR1 in checkpoints/<experiment>/slurm-<job id>/ and resumes from it.",
+        *note,
         "set -euo pipefail",
         f"cd {shlex.quote(str(Path.cwd()))}",
         *setup_lines,
         "",
-        f"srun {amal} {shlex.join([*fit, *allocation, *fit_overrides])}",
+        f"srun {amal} {command}",
         "",
     ]
     return "\n".join(lines)

@@ -3,9 +3,12 @@
 Imports matplotlib and TensorBoard's event reader, never torch or Lightning.
 """
 
-import argparse
 from pathlib import Path
+from typing import Literal, Optional
 
+from jsonargparse import ArgumentParser
+
+from amal_lightning.command_line.parsing import command_parser, parse, refuse
 from amal_lightning.runs.folders import LOG_DIR
 from amal_lightning.runs.outcome import diverged_record
 from amal_lightning.studies.events import X_AXES, read_run
@@ -13,45 +16,49 @@ from amal_lightning.studies.gathering import gather_study
 from amal_lightning.studies.plot import PlottedRun, checkpoint_folder, draw, run_label, save_png
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="amal plot",
-        description="Draw runs' curves from their TensorBoard event files into a PNG file, "
+def build_parser() -> ArgumentParser:
+    parser = command_parser(
+        "amal plot",
+        "Draw runs' curves from their TensorBoard event files into a PNG file, "
         "or gather a study's summary and figures (--study).",
-        epilog=f"Example: amal plot {LOG_DIR}/regression/version_0 {LOG_DIR}/tanh_mlp/version_0 "
+        f"Example: amal plot {LOG_DIR}/regression/version_0 {LOG_DIR}/tanh_mlp/version_0 "
         "--metric train/loss --metric test/loss -o losses.png",
     )
     parser.add_argument("runs", nargs="*", type=Path, help="run folders, logs/<experiment>/<run>")
-    parser.add_argument("--metric", action="append", default=[], help="a logged metric, e.g. train/loss (repeatable)")
-    parser.add_argument("--x", choices=X_AXES, default="epoch", help="horizontal axis (default epoch)")
-    parser.add_argument("-o", "--output", type=Path, help="the PNG file to write")
-    parser.add_argument("--title", default="", help="the figure's title")
-    parser.add_argument("--ylabel", default="", help="the vertical axis' label, with its unit")
-    parser.add_argument("--label", action="append", default=[], help="legend label of each run, in order")
+    parser.add_argument(
+        "--metric", action="append", type=str, default=[], help="a logged metric, e.g. train/loss (repeatable)"
+    )
+    parser.add_argument("--x", type=Literal[X_AXES], default="epoch", help="horizontal axis")
+    parser.add_argument("-o", "--output", type=Optional[Path], help="the PNG file to write")
+    parser.add_argument("--title", type=str, default="", help="the figure's title")
+    parser.add_argument("--ylabel", type=str, default="", help="the vertical axis' label, with its unit")
+    parser.add_argument("--label", action="append", type=str, default=[], help="legend label of each run, in order")
     parser.add_argument(
         "--checkpoint_dir", type=Path, default=Path("checkpoints"), help="where diverged runs are marked"
     )
-    parser.add_argument("--study", help="gather studies/STUDY/: summary.csv and figures, training nothing")
+    parser.add_argument(
+        "--study", type=Optional[str], help="gather studies/STUDY/: summary.csv and figures, training nothing"
+    )
     return parser
 
 
 def plot(argv: list[str]) -> None:
     """Runs ``amal plot ARGV``; raises AmalError on bad input."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if args.study is not None:
         if args.runs or args.metric or args.output:
-            parser.error("--study takes no run folders, --metric or -o (the study file says what to draw)")
+            refuse(parser, "--study takes no run folders, --metric or -o (the study file says what to draw)")
         gather_study(args.study)
         return
     if not args.runs:
-        parser.error("give run folders (logs/<experiment>/<run>) or --study NAME")
+        refuse(parser, "give run folders (logs/<experiment>/<run>) or --study NAME")
     if not args.metric:
-        parser.error("give at least one --metric, e.g. --metric train/loss")
+        refuse(parser, "give at least one --metric, e.g. --metric train/loss")
     if args.output is None or args.output.suffix.lower() != ".png":
-        parser.error("give the output file with -o FILE.png")
+        refuse(parser, "give the output file with -o FILE.png")
     if args.label and len(args.label) != len(args.runs):
-        parser.error(f"{len(args.label)} --label for {len(args.runs)} runs: give one per run or none")
+        refuse(parser, f"{len(args.label)} --label for {len(args.runs)} runs: give one per run or none")
     labels = args.label or [run_label(path) for path in args.runs]
     runs = []
     for label, path in zip(labels, args.runs, strict=True):

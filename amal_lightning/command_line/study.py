@@ -13,11 +13,14 @@ study folder ``studies/<name>/`` gets a copy of the study (``study.yaml``, which
 --study`` reads), a record per variant, ``summary.csv`` and the figures.
 """
 
-import argparse
 import dataclasses
 from pathlib import Path
+from typing import Optional
 
-from amal_lightning.command_line.submit import build_parser as submit_parser
+from jsonargparse import ArgumentParser, Namespace
+
+from amal_lightning.command_line.parsing import command_parser, parse, refuse
+from amal_lightning.command_line.submit import parse_submit, split_fit_options
 from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, AmalError
 from amal_lightning.studies.array import array_script, submit_array
 from amal_lightning.studies.check import check_study
@@ -26,21 +29,27 @@ from amal_lightning.studies.runner import StudyInterruptedError, run_study
 from amal_lightning.studies.spec import Study, adhoc_study, load_study
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="amal study",
-        description="Run a study: several `amal fit` variants, a summary table and figures in studies/NAME/.",
-        epilog="Options after `--` go to every variant's `amal fit`, e.g. `-- --trainer.max_epochs 100`. "
+def build_parser() -> ArgumentParser:
+    parser = command_parser(
+        "amal study",
+        "Run a study: several `amal fit` variants, a summary table and figures in studies/NAME/.",
+        "Options after `--` go to every variant's `amal fit`, e.g. `-- --trainer.max_epochs 100`. "
         "After --submit come `amal submit`'s options (--time, --partition, --gpus-per-node, --dry-run, ...).",
     )
-    parser.add_argument("file", nargs="?", type=Path, help="a study file, e.g. configs/studies/tme2_gd_variants.yaml")
-    parser.add_argument("--name", help="ad-hoc study: its name (a plain folder name)")
-    parser.add_argument("--config", help="ad-hoc study: the config every variant starts from")
     parser.add_argument(
-        "--grid", action="append", default=[], help="ad-hoc study: KEY=V1,V2,... (repeatable: all combinations)"
+        "file", nargs="?", type=Optional[Path], help="a study file, e.g. configs/studies/tme2_gd_variants.yaml"
+    )
+    parser.add_argument("--name", type=Optional[str], help="ad-hoc study: its name (a plain folder name)")
+    parser.add_argument("--config", type=Optional[str], help="ad-hoc study: the config every variant starts from")
+    parser.add_argument(
+        "--grid",
+        action="append",
+        type=str,
+        default=[],
+        help="ad-hoc study: KEY=V1,V2,... (repeatable: all combinations)",
     )
     parser.add_argument(
-        "--variant-index", type=int, help="run only this variant (0-based), as a task of a job array does"
+        "--variant-index", type=Optional[int], help="run only this variant (0-based), as a task of a job array does"
     )
     parser.add_argument(
         "--submit",
@@ -50,32 +59,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def slurm_options(argv: list[str], study: Study) -> argparse.Namespace:
+def slurm_options(argv: list[str], study: Study) -> Namespace:
     """``amal submit``'s options (``--time``, ``--partition``, ``--gpus-per-node``, ``--dry-run``, ...), parsed."""
-    parser = submit_parser()
-    parser.prog = "amal study --submit"
     # `amal submit` needs a config; the study has its own, so the first variant's stands in.
-    return parser.parse_args([*argv, "--config", str(study.variants[0].config)])
+    return parse_submit([*argv, "--config", str(study.variants[0].config)], prog="amal study --submit")
 
 
-def parse_study(argv: list[str]) -> tuple[argparse.Namespace, Study, list[str], list[str]]:
+def parse_study(argv: list[str]) -> tuple[Namespace, Study, list[str], list[str]]:
     """The options (``slurm``: those left for ``--submit``), the study, the words that name it, the fit options."""
-    own, fit_options = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    own, fit_options = split_fit_options(argv)
     slurm: list[str] = []
     if "--submit" in own:  # amal submit's options follow it
         own, slurm = own[: own.index("--submit") + 1], own[own.index("--submit") + 1 :]
     parser = build_parser()
-    args = parser.parse_args(own)
+    args = parse(parser, own)
     args.slurm = slurm
     adhoc = args.name is not None or args.config is not None or args.grid
     if args.file is not None and adhoc:
-        parser.error("give a study file or --name/--config/--grid, not both")
+        refuse(parser, "give a study file or --name/--config/--grid, not both")
     if args.file is not None:
         study = load_study(args.file)
         study = dataclasses.replace(study, common=(*study.common, *fit_options))
         return args, study, [str(args.file)], fit_options
     if args.name is None or args.config is None or not args.grid:
-        parser.error("give a study file, or --name, --config and at least one --grid")
+        refuse(parser, "give a study file, or --name, --config and at least one --grid")
     naming = ["--name", args.name, "--config", args.config, *(word for grid in args.grid for word in ("--grid", grid))]
     return args, adhoc_study(args.name, args.config, args.grid, fit_options), naming, fit_options
 

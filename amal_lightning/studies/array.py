@@ -1,8 +1,8 @@
 """``amal study ... --submit``: a study as one SLURM job array, one task per variant.
 
-The script is ``amal submit``'s (:func:`amal_lightning.slurm.sbatch_script`: the allocation, the
-signal before the time limit, requeueing, the set-up lines, the absolute path of ``amal``), with
-three changes: ``#SBATCH --array=0-(K-1)``, output files named by array job and task
+The script is ``amal submit``'s (:func:`amal_lightning.cluster.sbatch.sbatch_script`: the allocation,
+the signal before the time limit, requeueing, the set-up lines, the absolute path of ``amal``), asked
+for as a job array: ``#SBATCH --array=0-(K-1)``, output files named by array job and task
 (``%A_%a``), and each task running its variant::
 
     srun /path/to/amal study configs/studies/X.yaml --variant-index "$SLURM_ARRAY_TASK_ID" -- \\
@@ -14,52 +14,40 @@ figures from what the tasks have logged, at any time; the same ``amal study`` co
 ``--submit`` does too once every task is done, but it would train here any variant not finished.
 """
 
-import argparse
 import shlex
-from pathlib import Path
 
-from amal_lightning.cluster.sbatch import RESERVED_JOB_NAMES, amal_command, check_one_line, sbatch_script, submit_script
-from amal_lightning.errors import AmalError, first_line
+from jsonargparse import Namespace
+
+from amal_lightning.cluster.sbatch import (
+    RESERVED_JOB_NAMES,
+    amal_command,
+    check_one_line,
+    job_options,
+    sbatch_script,
+    setup_lines,
+    submit_script,
+)
+from amal_lightning.errors import AmalError
 from amal_lightning.studies.spec import Study
 
 TASK_INDEX = '"$SLURM_ARRAY_TASK_ID"'
 
 
-def setup_lines(args: argparse.Namespace) -> list[str]:
-    lines = list(args.setup)
-    if args.setup_file is not None:
-        try:
-            lines += args.setup_file.read_text().splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise AmalError(f"--setup-file {args.setup_file}: cannot read it as text ({first_line(error)})") from None
-    return lines
-
-
-def array_script(args: argparse.Namespace, study: Study, study_args: list[str], fit_options: list[str]) -> str:
+def array_script(args: Namespace, study: Study, study_args: list[str], fit_options: list[str]) -> str:
     """The job array's script: ``amal submit``'s, with one task per variant of the study."""
     if study.name in RESERVED_JOB_NAMES:
         raise AmalError(f"study {study.name!r}: a job of that name is not seen as a batch job by Lightning")
-    amal, lines = amal_command(), setup_lines(args)
-    for option, value in [("the path of amal", amal), ("the current folder", str(Path.cwd()))] + [
-        ("--setup", line) for line in lines
-    ]:
-        check_one_line(option, value)
+    lines = setup_lines(args)
     for word in [*study_args, *fit_options]:
         check_one_line("an option of amal study", word)
-    script = sbatch_script(args, study.name, lines, fit_options, amal)
-    fit = f"srun {amal} {shlex.join(['fit', '--config', str(args.config)])} "
-    task = f"srun {amal} {shlex.join(['study', *study_args])} --variant-index {TASK_INDEX} -- "
-    directive = f"#SBATCH --job-name={study.name}\n"
-    if script.count(fit) != 1 or script.count(directive) != 1:
-        raise AmalError("amal submit's script has changed shape: amal_lightning/studies/array.py must follow it")
-    last = len(study.variants) - 1
-    script = script.replace(fit, task).replace(directive, f"{directive}#SBATCH --array=0-{last}\n")
-    script = script.replace(f"{study.name}-%j.", f"{study.name}-%A_%a.")
+    study_command = shlex.join(["study", *study_args])
+    task = f"{study_command} --variant-index {TASK_INDEX} -- {shlex.join([*job_options(args), *fit_options])}"
     note = (
         f"# Written by `amal study --submit`: task i of the array runs variant i of {len(study.variants)}; "
-        f"`amal plot --study {study.name}` gathers them.\n"
+        f"`amal plot --study {study.name}` gathers them."
     )
-    return script.replace("set -euo pipefail\n", note + "set -euo pipefail\n", 1)
+    array = f"0-{len(study.variants) - 1}"
+    return sbatch_script(args, study.name, lines, amal_command(), task, array=array, note=[note])
 
 
 def submit_array(study: Study, script: str) -> None:
