@@ -6,13 +6,14 @@ import sys
 import textwrap
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from amal_lightning.callbacks.checkpoints import AtomicCheckpointIO
 from amal_lightning.callbacks.divergence import DivergenceGuard
 from amal_lightning.errors import DIVERGED_EXIT_STATUS
 from amal_lightning.runs.outcome import diverged_record
-from tests.helpers import CONFIGS, REPO, run_amal
+from tests.helpers import CONFIGS, REPO, amal_status, run_amal, run_inprocess
 
 REGRESSION = str(CONFIGS / "regression.yaml")
 
@@ -40,10 +41,11 @@ KILLED_WRITER = textwrap.dedent(
 )
 
 
-def test_a_kill_during_a_save_leaves_the_previous_checkpoint(tmp_path):
-    config = ["fit", "--config", REGRESSION, "--trainer.enable_progress_bar=false"]
-    run_amal(*config, "--trainer.max_epochs=3", cwd=tmp_path)
-    last = tmp_path / "checkpoints/regression/version_0/last.ckpt"
+@pytest.mark.slow  # a process killed with SIGKILL, as only a subprocess can be
+def test_a_kill_during_a_save_leaves_the_previous_checkpoint(workdir):
+    config = ["fit", "--config", REGRESSION]
+    run_inprocess(*config, "--trainer.max_epochs=3")
+    last = workdir / "checkpoints/regression/version_0/last.ckpt"
     before = last.read_bytes()
 
     killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(last)], cwd=REPO, capture_output=True)
@@ -52,7 +54,7 @@ def test_a_kill_during_a_save_leaves_the_previous_checkpoint(tmp_path):
     assert torch.load(last, weights_only=True)["global_step"] == 3
     assert len(list(last.parent.glob(".last.ckpt.*.tmp"))) == 1  # what the killed writer left
 
-    run_amal(*config, "--trainer.max_epochs=5", "--ckpt_path=last", cwd=tmp_path)
+    run_inprocess(*config, "--trainer.max_epochs=5", "--ckpt_path=last")
     assert torch.load(last, weights_only=True)["global_step"] == 5
     assert not list(last.parent.glob(".*.tmp"))  # removed by the next save
 
@@ -75,15 +77,14 @@ def test_atomic_writes_keep_the_usual_permissions_and_fail_in_one_line(tmp_path)
         raise AssertionError("writing under a file did not fail")
 
 
-def test_a_diverging_run_stops_with_its_own_status_and_keeps_its_last_finite_state(tmp_path):
-    result = run_amal("fit", "--config", REGRESSION, "--model.learning_rate=10", cwd=tmp_path, check=False)
-    assert result.returncode == DIVERGED_EXIT_STATUS
-    assert "Traceback" not in result.stderr
-    error = result.stderr.strip().splitlines()[-1]
+def test_a_diverging_run_stops_with_its_own_status_and_keeps_its_last_finite_state(workdir, capsys):
+    status = amal_status("fit", "--config", REGRESSION, "--model.learning_rate=10")
+    assert status == DIVERGED_EXIT_STATUS  # and no exception escaped
+    error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("amal: error: training diverged at epoch ")
     assert error.endswith("try a smaller learning rate")
 
-    run = tmp_path / "checkpoints/regression/version_0"
+    run = workdir / "checkpoints/regression/version_0"
     record = json.loads((run / "diverged.json").read_text())
     assert record["metric"] in ("train/loss", "val/loss") and record["epoch"] >= 1
     for name in ("last.ckpt", "best.ckpt"):
@@ -96,11 +97,18 @@ def test_a_diverging_run_stops_with_its_own_status_and_keeps_its_last_finite_sta
 
     # `last` and `best` pass over the diverged run; a sound run is found again
     for which in ("last", "best"):
-        refused = run_amal("test", "--config", REGRESSION, f"--ckpt_path={which}", cwd=tmp_path, check=False)
-        assert refused.returncode == 1 and "of a run that did not diverge" in refused.stderr
-    quiet = ["--trainer.max_epochs=2", "--trainer.enable_progress_bar=false"]
-    run_amal("fit", "--config", REGRESSION, *quiet, cwd=tmp_path)
-    run_amal("test", "--config", REGRESSION, "--ckpt_path=last", cwd=tmp_path)
+        assert amal_status("test", "--config", REGRESSION, f"--ckpt_path={which}") == 1
+        assert "of a run that did not diverge" in capsys.readouterr().err
+    run_inprocess("fit", "--config", REGRESSION, "--trainer.max_epochs=2")
+    run_inprocess("test", "--config", REGRESSION, "--ckpt_path=last")
+
+
+@pytest.mark.slow  # the exit status as a user's shell sees it
+def test_a_diverging_run_exits_with_its_own_status_as_a_user_sees_it(tmp_path):
+    result = run_amal("fit", "--config", REGRESSION, "--model.learning_rate=10", cwd=tmp_path, check=False)
+    assert result.returncode == DIVERGED_EXIT_STATUS
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("amal: error: training diverged at epoch ")
 
 
 def test_training_a_diverged_run_again_clears_its_mark(tmp_path):
