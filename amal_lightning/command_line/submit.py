@@ -36,7 +36,7 @@ def build_parser(prog: str = "amal submit") -> ArgumentParser:
     parser.add_argument("--nodes", type=PositiveInt, default=1, help="number of nodes")
     parser.add_argument("--gpus-per-node", type=PositiveInt, default=1, help="GPUs, and tasks, per node")
     parser.add_argument("--time", required=True, type=TimeLimit, help="time limit, HH:MM:SS or D-HH:MM:SS")
-    parser.add_argument("--partition", type=Optional[SlurmName], help="SLURM partition (default: the cluster's)")
+    parser.add_argument("--partition", type=Optional[SlurmName], help="SLURM partition, else the cluster's default")
     parser.add_argument("--account", type=Optional[SlurmName], help="SLURM account to charge")
     parser.add_argument("--cpus-per-task", type=Optional[PositiveInt], help="CPU cores per task")
     parser.add_argument(
