@@ -23,7 +23,7 @@ from amal_lightning.tme3 import Autoencoder, Classifier, HighwayClassifier
 from amal_lightning.tme3 import autoencoder as autoencoder_module
 from amal_lightning.tme3.compiling import NO_CUDA, CompilableModule, compile_mode
 from amal_lightning.tme3.cuda_graphs import StepGraph, eager_optimizer_state, make_capturable
-from tests.helpers import CONFIGS, run_amal, run_inprocess, write_synthetic_mnist
+from tests.helpers import CONFIGS, amal_status, run_inprocess, write_synthetic_mnist
 
 SMALL = {Classifier: {"hidden_dim": 32}, HighwayClassifier: {"num_layers": 2}, Autoencoder: {"latent_dim": 16}}
 
@@ -170,22 +170,17 @@ def test_graphs_refuse_the_settings_a_captured_step_would_ignore(emulated, workd
         fit(model, mnist, workdir)
 
 
-def test_graphs_without_cuda_are_a_one_line_error(workdir, mnist):
+def test_graphs_without_cuda_are_a_one_line_error(workdir, mnist, capsys):
     with pytest.raises(AmalError, match=NO_CUDA):
         fit(Classifier(hidden_dim=8, compile="cuda_graphs"), mnist, workdir)
-    result = run_amal(
-        "fit",
-        "--config",
-        str(CONFIGS / "classifier.yaml"),
+    options = [
         "--data.data_dir=mnist",
         "--data.source=full",
         "--trainer.accelerator=cpu",
         "--model.compile=cuda_graphs",
-        cwd=workdir,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == f"amal: error: {NO_CUDA}"
+    ]
+    assert amal_status("fit", "--config", str(CONFIGS / "classifier.yaml"), *options) == 1  # no exception escaped
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"amal: error: {NO_CUDA}"
 
 
 def test_a_graphed_run_saves_the_checkpoint_an_eager_run_saves_and_resumes_in_either_mode(emulated, workdir, mnist):

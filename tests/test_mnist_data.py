@@ -12,7 +12,7 @@ from amal_lightning.data import MNISTDataModule
 from amal_lightning.data.batching import batch_loader
 from amal_lightning.data.mnist import MNISTDigits, bundled_sample
 from amal_lightning.errors import AmalError
-from tests.helpers import CONFIGS, run_amal, run_inprocess, synthetic_digits, write_idx, write_synthetic_mnist
+from tests.helpers import CONFIGS, amal_status, run_inprocess, synthetic_digits, write_idx, write_synthetic_mnist
 
 # What Lightning needs to see a SLURM batch job (the job's name must not be `bash` or `interactive`).
 SLURM_JOB = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "classifier", "SLURM_NTASKS": "1"}
@@ -221,24 +221,14 @@ def test_image_and_label_counts_must_agree(tmp_path):
         MNISTDataModule(data_dir=str(tmp_path), source="full").setup("fit")
 
 
-def test_cli_reports_a_truncated_file_in_one_line(tmp_path):
-    raw = write_synthetic_mnist(tmp_path / "mnist", train=120, test=30)
+def test_cli_reports_a_truncated_file_in_one_line(workdir, capsys):
+    raw = write_synthetic_mnist(workdir / "mnist", train=120, test=30)
     labels = raw / "t10k-labels-idx1-ubyte"
     labels.write_bytes(labels.read_bytes()[:6])
-    result = run_amal(
-        "fit",
-        "--config",
-        str(CONFIGS / "classifier.yaml"),
-        "--data.data_dir",
-        str(tmp_path / "mnist"),
-        "--data.source",
-        "full",
-        cwd=tmp_path,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith(f"amal: error: {labels}: not a valid MNIST IDX file")
+    options = ["--data.data_dir", str(workdir / "mnist"), "--data.source", "full"]
+    assert amal_status("fit", "--config", str(CONFIGS / "classifier.yaml"), *options) == 1  # no exception escaped
+    stderr = capsys.readouterr().err
+    assert stderr.strip().splitlines()[-1].startswith(f"amal: error: {labels}: not a valid MNIST IDX file")
 
 
 def test_data_kept_on_a_device_is_batched_there():

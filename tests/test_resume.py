@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import AMAL, CONFIGS, run_amal, run_inprocess
+from tests.helpers import AMAL, CONFIGS, inside, run_inprocess
 
 SAMPLE = ["--data.source=sample", "--trainer.enable_progress_bar=false"]
 # the comparison is of training alone: no test of the best checkpoint after the fit
@@ -77,10 +77,12 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     stopped_at = torch.load(last, weights_only=True)["epoch"]
     assert stopped_at < 7, "the run finished before it could be interrupted"
 
-    run_amal(*args, "--ckpt_path=last", cwd=tmp_path)
+    with inside(tmp_path):  # resumed and run straight through in this process: no second start of torch
+        run_inprocess(*args, "--ckpt_path=last")
     straight = tmp_path / "straight"
     straight.mkdir()
-    run_amal(*args, cwd=straight)
+    with inside(straight):
+        run_inprocess(*args)
     assert_same_training(
         final_state(tmp_path / "checkpoints/classifier/version_0"),
         final_state(straight / "checkpoints/classifier/version_0"),
