@@ -44,9 +44,9 @@ def assert_same_training(resumed: dict, uninterrupted: dict) -> None:
 
 
 @pytest.mark.parametrize("config", ["classifier", "autoencoder"])
-def test_two_plus_two_epochs_equal_four(workdir, config):
+def test_two_plus_two_epochs_equal_four(shrunk, config):
     config_path = str(CONFIGS / f"{config}.yaml")
-    csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir=csv", *NO_TEST]
+    csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir=csv", *NO_TEST, *shrunk]
     run_inprocess("fit", "--config", config_path, "--trainer.max_epochs=4", "--experiment=straight", *SAMPLE, *csv)
     run_inprocess("fit", "--config", config_path, "--trainer.max_epochs=2", *SAMPLE, *csv)
     run_inprocess("fit", "--config", config_path, "--trainer.max_epochs=4", "--ckpt_path=last", *SAMPLE, *csv)
