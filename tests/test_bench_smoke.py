@@ -1,11 +1,17 @@
-"""The benchmark runs end to end in its smoke mode, so it cannot rot (no timing is asserted)."""
+"""The benchmark runs end to end in its smoke mode, so it cannot rot (no timing is asserted).
+
+Each benchmark starts processes of its own that import torch and train: they are marked slow.
+"""
 
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import REPO
 
 
+@pytest.mark.slow
 def test_mnist_benchmark_smoke_mode_prints_its_table(tmp_path):
     output = tmp_path / "table.md"
     result = subprocess.run(
@@ -27,6 +33,7 @@ def test_mnist_benchmark_smoke_mode_prints_its_table(tmp_path):
         assert "wall-clock" in line and "CPU" in line
 
 
+@pytest.mark.slow
 def test_housing_benchmark_smoke_mode_prints_its_table():
     result = subprocess.run(
         [sys.executable, "-m", "bench.housing", "--smoke"], cwd=REPO, capture_output=True, text=True, timeout=600
@@ -36,6 +43,7 @@ def test_housing_benchmark_smoke_mode_prints_its_table():
     assert "| amal |" in result.stdout and "| hand |" in result.stdout
 
 
+@pytest.mark.slow
 def test_parity_benchmark_smoke_mode_prints_both_routes_metrics():
     result = subprocess.run(
         [sys.executable, "-m", "bench.parity", "--smoke"], cwd=REPO, capture_output=True, text=True, timeout=600
