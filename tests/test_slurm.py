@@ -124,7 +124,7 @@ def test_submit_writes_the_script_and_calls_sbatch(tmp_path):
         (["--gpus-per-node", "0"], "amal: error: --gpus-per-node '0': not a positive integer\n"),
         (["--time", "2h"], "amal: error: --time '2h': not a time limit, HH:MM:SS or D-HH:MM:SS\n"),
         (["--partition", "gpu --uid=0"], "amal: error: --partition 'gpu --uid=0': not a SLURM name"),
-        (["--setup-fil", "x"], "--setup-fil is not an option of amal submit (did you mean --setup-file?)"),
+        (["--setup-fil", "x"], "--setup-fil is not an option (did you mean --setup-file?)"),
         (["--config", "missing.yaml"], "--config missing.yaml: no such file"),
     ],
 )
