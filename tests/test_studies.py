@@ -221,11 +221,12 @@ def test_submit_dry_run_prints_a_job_array_and_its_tasks_are_gathered_afterwards
         (TINY + "varaints: {}\n", "tiny.yaml: unknown key 'varaints' (known: name,"),
         (
             TINY.replace("model.learning_rate: 0.05", "model.learnin_rate: 0.05"),
-            "tiny.yaml: variant 'eps 0.05': model: Option 'learnin_rate' is not accepted",
+            "tiny.yaml: variant 'eps 0.05': --model.learnin_rate is not an option of amal_lightning.tme2."
+            "AutogradRegression (did you mean --model.learning_rate?)",  # the line amal fit gives
         ),
         (
             TINY.replace("model.learning_rate: 0.05", "model.learning_rate: fast"),
-            "tiny.yaml: variant 'eps 0.05': model.learning_rate: ",  # then the parser's reason
+            "tiny.yaml: variant 'eps 0.05': --model.learning_rate: Not of type PositiveFloat",  # and the value
         ),
         (TINY.replace("trainer.max_epochs: 2", "trainer.max_epochz: 2"), "tiny.yaml: common options:"),
         (
