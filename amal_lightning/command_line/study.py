@@ -25,7 +25,7 @@ from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, AmalError
 from amal_lightning.studies.array import array_script, submit_array
 from amal_lightning.studies.check import check_study
 from amal_lightning.studies.gathering import STUDY_FILE, finish, save_study
-from amal_lightning.studies.runner import StudyInterruptedError, run_study
+from amal_lightning.studies.runner import StudyInterruptedError, others_at_work, run_study
 from amal_lightning.studies.spec import Study, adhoc_study, load_study
 
 
@@ -114,6 +114,9 @@ def study(argv: list[str]) -> int:
         run_study(chosen, None if args.variant_index is None else [args.variant_index])
     except StudyInterruptedError:
         return INTERRUPTED_EXIT_STATUS
-    if args.variant_index is None:  # a task of an array leaves the gathering to the login node
+    busy = others_at_work(chosen)
+    if args.variant_index is None and not busy:  # a task of an array leaves the gathering to the login node
         finish(chosen)
+    elif busy:
+        print(f"{chosen.name}: {len(busy)} variant(s) still trained by other processes; the last to end gathers")
     return 0

@@ -12,7 +12,9 @@ housing fit (measured in docs/LABS.md). Each variant has its own experiment,
 - a variant that failed, or never started, runs from the start.
 
 A variant that diverges or fails does not stop the study. Ctrl+C does: the variant stays
-``running`` and resumes next time.
+``running`` and resumes next time. Before training a variant the process claims it
+(:mod:`amal_lightning.runs.claims`): other processes on the same study skip it while this one lives,
+and take it over, resuming it, once this one is gone.
 """
 
 import dataclasses
@@ -25,6 +27,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from amal_lightning.api import run
 from amal_lightning.errors import AmalError, DivergedError, first_line
+from amal_lightning.runs.claims import live_claims, try_claim
 from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT, DIVERGED_FILE, LOG_DIR, newest_state
 from amal_lightning.runs.outcome import DIVERGED, FAILED, INTERRUPTED, RUNNING
 from amal_lightning.studies.records import ENDED, VariantRecord, read_record, write_record
@@ -41,6 +44,9 @@ PLACEMENT = {
     "--trainer.enable_progress_bar",
     "--trainer.enable_model_summary",
 }
+
+
+CLAIMS = "claims"  # the study folder's claims: which process trains which variant
 
 
 class StudyInterruptedError(Exception):
@@ -118,14 +124,34 @@ def interrupted_state(experiment: str, record: VariantRecord) -> Optional[Path]:
     return max(states, key=lambda path: path.stat().st_mtime, default=None)
 
 
-def run_variant(study: Study, variant: Variant) -> str:
-    """Runs one variant unless it ended before; returns what became of it, for the progress line."""
+def current_record(study: Study, variant: Variant) -> Optional[VariantRecord]:
+    """The variant's record, unless it belongs to another variant of the same name (other options)."""
     record = read_record(study.folder, variant.slug)
-    command = study.fit_args(variant)
-    if record is not None and identity(record.command) != identity(command):
-        record = None  # another variant under the same name now: its earlier runs are not its own
+    if record is not None and identity(record.command) != identity(study.fit_args(variant)):
+        return None  # another variant under the same name now: its earlier runs are not its own
+    return record
+
+
+def run_variant(study: Study, variant: Variant) -> str:
+    """Runs one variant unless it ended before or another process has it; returns what became of it."""
+    record = current_record(study, variant)
     if record is not None and record.status in ENDED:
         return outcome(study, variant, record, kept=True)
+    if rank_zero_only.rank != 0:  # another process of a multi-GPU task: its first process holds the claim
+        return train_variant(study, variant, record)
+    claim = try_claim(study.folder / CLAIMS, variant.slug)
+    if claim is None:
+        return "being trained by another process, skipped"
+    with claim:
+        record = current_record(study, variant)  # it may have ended between the first look and the claim
+        if record is not None and record.status in ENDED:
+            return outcome(study, variant, record, kept=True)
+        return train_variant(study, variant, record)
+
+
+def train_variant(study: Study, variant: Variant, record: Optional[VariantRecord]) -> str:
+    """Trains the variant (resuming an interrupted attempt), records what became of it and says it."""
+    command = study.fit_args(variant)
     experiment = study.experiment(variant)
     seconds, resume = 0.0, None
     if record is not None and record.status == RUNNING:
@@ -155,8 +181,17 @@ def run_variant(study: Study, variant: Variant) -> str:
     return outcome(study, variant, record, kept=False)
 
 
+def others_at_work(study: Study) -> list[dict]:
+    """The live claims of other processes on the study's variants (none: this process ends last)."""
+    return live_claims(study.folder / CLAIMS)
+
+
 def run_study(study: Study, indices: Optional[Sequence[int]] = None) -> None:
-    """Runs the study's variants (those at ``indices``, else all), one progress line each."""
+    """Runs the study's variants (those at ``indices``, else all), one progress line each.
+
+    A variant that another live process has claimed is skipped: two ``amal study`` on one study,
+    or two array tasks, share the work (:mod:`amal_lightning.runs.claims`).
+    """
     total = len(study.variants)
     chosen = range(total) if indices is None else indices
     for index in chosen:

@@ -1,0 +1,97 @@
+"""Claims: processes that train one study's variants share the work, and take over the claims of the dead."""
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from amal_lightning.runs import claims
+from amal_lightning.runs.claims import live_claims, try_claim
+from tests.helpers import AMAL, CONFIGS
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def write_claim(folder: Path, name: str, **holder: object) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.claim"
+    path.write_text(json.dumps(holder))
+    return path
+
+
+def test_a_claim_is_exclusive_until_released(tmp_path):
+    first = try_claim(tmp_path, "variant")
+    assert first is not None and try_claim(tmp_path, "variant") is None
+    holder = json.loads(first.path.read_text())
+    assert (holder["host"], holder["pid"]) == (socket.gethostname(), os.getpid())
+    assert [found["claim"] for found in live_claims(tmp_path)] == ["variant"]
+    first.release()
+    assert not first.path.exists() and live_claims(tmp_path) == []
+    with try_claim(tmp_path, "variant") as again:
+        assert again.path.exists()
+    assert not again.path.exists()
+
+
+def test_a_dead_holder_on_this_host_is_stale_and_taken_over(tmp_path):
+    write_claim(tmp_path, "variant", host=socket.gethostname(), pid=dead_pid())
+    assert live_claims(tmp_path) == []
+    taken = try_claim(tmp_path, "variant")
+    assert taken is not None and json.loads(taken.path.read_text())["pid"] == os.getpid()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["variant.claim"]  # nothing left aside
+    taken.release()
+
+
+def test_a_holder_on_another_host_is_judged_by_its_heartbeat(tmp_path):
+    path = write_claim(tmp_path, "variant", host="node-17", pid=os.getpid())
+    assert try_claim(tmp_path, "variant") is None  # fresh heartbeat: alive, whatever its pid here
+    old = time.time() - claims.STALE_AFTER_S - 1
+    os.utime(path, (old, old))
+    taken = try_claim(tmp_path, "variant")
+    assert taken is not None
+    taken.release()
+
+
+def test_the_holder_touches_its_claim_while_it_works(tmp_path, monkeypatch):
+    monkeypatch.setattr(claims, "HEARTBEAT_S", 0.05)
+    claim = try_claim(tmp_path, "variant")
+    old = time.time() - 100
+    os.utime(claim.path, (old, old))
+    time.sleep(0.3)
+    assert time.time() - claim.path.stat().st_mtime < 50
+    claim.release()
+
+
+@pytest.mark.slow
+def test_two_study_processes_started_together_share_the_variants(tmp_path):
+    study = tmp_path / "pair.yaml"
+    study.write_text(
+        f"name: pair\nconfig: {CONFIGS / 'regression.yaml'}\n"
+        "common: {trainer.max_epochs: 300, trainer.enable_progress_bar: false}\n"
+        "variants:\n  a: {model.learning_rate: 0.05}\n  b: {model.learning_rate: 0.1}\n"
+    )
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    processes = [
+        subprocess.Popen([*AMAL, "study", str(study)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    runs = sorted(str(path.relative_to(tmp_path)) for path in (tmp_path / "logs").glob("*/*"))
+    assert runs == ["logs/pair.a/version_0", "logs/pair.b/version_0"], outputs  # each variant trained once
+    with open(tmp_path / "studies/pair/summary.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [(row["variant"], row["status"], row["epochs"]) for row in rows] == [
+        ("a", "finished", "300"),
+        ("b", "finished", "300"),
+    ], outputs
+    assert not list((tmp_path / "studies/pair/claims").glob("*.claim"))
