@@ -134,7 +134,13 @@ def test_models_and_data_know_nothing_of_the_shell():
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["--version"], ["plot", "--help"], ["plot", "logs/none", "--metric", "train/loss", "-o", "x.png"]],
+    [
+        ["--help"],
+        ["--version"],
+        ["plot", "--help"],
+        ["plot", "logs/none", "--metric", "train/loss", "-o", "x.png"],
+        ["runs"],
+    ],
 )
 def test_commands_that_train_nothing_import_no_torch(args, tmp_path):
     """``amal --help`` and ``amal plot`` import neither torch nor Lightning (they start at once)."""

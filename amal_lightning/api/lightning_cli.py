@@ -150,7 +150,11 @@ class AmalCLI(LightningCLI):
         # states find the same callbacks when it is loaded by `amal test`.
         if trainer_config.get("enable_checkpointing", True) is not False:
             callbacks += [LastCheckpoint(plan.checkpoint_dir), BestCheckpoint(plan.checkpoint_dir)]
-        callbacks += [DivergenceGuard(plan.checkpoint_dir), FitSummary(), StopOnInterrupt()]
+        callbacks += [
+            DivergenceGuard(plan.checkpoint_dir),
+            FitSummary(plan.checkpoint_dir if subcommand == "fit" else None),
+            StopOnInterrupt(),
+        ]
         plugins = with_atomic_checkpoints(trainer_config.get("plugins"))
         if in_slurm_job() and not any(isinstance(plugin, ClusterEnvironment) for plugin in plugins):
             # Lightning's own handler checkpoints wherever in a step the signal lands; ours waits
@@ -211,6 +215,7 @@ class AmalCLI(LightningCLI):
             hyperparameters = {**self.model.hparams_initial, **getattr(self.datamodule, "hparams_initial", {})}
             trainer.logger.close_with_results(hyperparameters, {**summary.best_metrics, **test_metrics})
         status = INTERRUPTED if interrupted else FINISHED
+        summary.write_record(trainer, status, tested=test_metrics, reason=reason)
         self.record_outcome(
             "fit", status, reason, final_metrics=final_metrics, tested_checkpoint=tested, test_metrics=test_metrics
         )

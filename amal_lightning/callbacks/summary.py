@@ -1,22 +1,35 @@
-"""What a fit did, remembered as it goes: its best validation epoch and metrics, and why it stopped."""
+"""What a fit did, remembered as it goes: its best validation epoch and metrics, why it stopped, and
+its ``run.json`` (:mod:`amal_lightning.runs.record`) kept up to date for ``amal runs``."""
 
 import math
 import time
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, Timer
 
 from amal_lightning.callbacks.interrupt import StopOnInterrupt
+from amal_lightning.errors import DivergedError
+from amal_lightning.runs.claims import this_holder
+from amal_lightning.runs.folders import newest_state
+from amal_lightning.runs.outcome import DIVERGED, FAILED, INTERRUPTED, RUNNING
+from amal_lightning.runs.record import write_run_record
 
 
 class FitSummary(Callback):
     """Remembers what a fit did (its best validation epoch, why it stopped), for the run's outcome.
 
-    The best epoch is the one with the lowest ``val/loss``, the metric that ``best.ckpt`` keeps.
+    The best epoch is the one with the lowest ``val/loss``, the metric that ``best.ckpt`` keeps; it
+    is saved in the checkpoints, so that a resumed fit still knows its earlier best. With a
+    ``run_dir``, the fit's ``run.json`` there says how it goes (written by the first process only).
     """
 
-    def __init__(self, monitor: str = "val/loss") -> None:
+    def __init__(self, run_dir: Optional[Path] = None, monitor: str = "val/loss", min_interval_s: float = 1.0) -> None:
+        self.run_dir = run_dir
+        self.min_interval_s = min_interval_s
+        self.written_at = -math.inf
+        self.holder: dict[str, Any] = {}
         self.monitor = monitor
         self.best_score = math.inf
         self.best_epoch: Optional[int] = None
@@ -24,9 +37,55 @@ class FitSummary(Callback):
         self.started_at = time.monotonic()
         self.first_epoch = 0
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch, "best_metrics": self.best_metrics}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_score = float(state_dict.get("best_score", math.inf))
+        self.best_epoch = state_dict.get("best_epoch")
+        self.best_metrics = dict(state_dict.get("best_metrics") or {})
+
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.started_at = time.monotonic()
         self.first_epoch = trainer.current_epoch
+        self.holder = this_holder()
+        self.write_record(trainer, RUNNING)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if time.monotonic() - self.written_at >= self.min_interval_s:  # housing epochs last milliseconds
+            self.write_record(trainer, RUNNING)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, DivergedError):
+            self.write_record(trainer, DIVERGED, note=str(exception))
+        elif isinstance(exception, KeyboardInterrupt):
+            self.write_record(trainer, INTERRUPTED)
+        else:
+            self.write_record(trainer, FAILED, note=f"{type(exception).__name__}: {exception}".splitlines()[0])
+
+    def write_record(self, trainer: L.Trainer, status: str, **more: Any) -> None:
+        """Writes the fit's ``run.json``: its status now, its epochs, its best and what resumes it."""
+        if self.run_dir is None or not trainer.is_global_zero:
+            return
+        self.written_at = time.monotonic()
+        state = newest_state(self.run_dir) if self.run_dir.is_dir() else None
+        record = {
+            "experiment": self.run_dir.parent.name,
+            "run": self.run_dir.name,
+            "status": status,
+            "epochs": trainer.current_epoch,
+            "max_epochs": trainer.max_epochs,
+            "steps": trainer.global_step,
+            "monitor": self.monitor,
+            "best": None if self.best_epoch is None else self.best_score,
+            "best_epoch": self.best_epoch,
+            "tested": {},
+            "resume": None if state is None else str(state),
+            "holder": self.holder or this_holder(),
+            "updated": time.time(),
+            **more,
+        }
+        write_run_record(self.run_dir, record)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         score = trainer.callback_metrics.get(self.monitor)

@@ -27,6 +27,7 @@ commands:
   submit        write an sbatch script for a fit and submit it to SLURM
   study         run a study (several fits), its summary table and figures
   plot          draw runs' curves, or gather a study's summary and figures
+  runs          a table of the fits: status, epochs, best validation, test, what resumes each
 
 `amal COMMAND --help` lists a command's options.
 options:
@@ -67,12 +68,17 @@ def run_command(argv: list[str]) -> int:
         from amal_lightning.command_line.study import study
 
         return study(argv[1:])
+    if command == "runs":
+        from amal_lightning.command_line.runs import runs
+
+        runs(argv[1:])
+        return 0
     if command == "plot":
         from amal_lightning.command_line.plot import plot
 
         plot(argv[1:])
         return 0
-    known = ", ".join([*TRAINING_COMMANDS, "prepare-data", "submit", "study", "plot"])
+    known = ", ".join([*TRAINING_COMMANDS, "prepare-data", "submit", "study", "plot", "runs"])
     raise UsageError(f"{command}: not a command of amal (its commands: {known})", hint="amal --help")
 
 

@@ -1,0 +1,90 @@
+"""``amal runs [NAME]``: a table of the fits, one row per run folder, from their ``run.json`` files.
+
+Each row says the run's status (finished, diverged, failed, interrupted or running: a ``running``
+record whose process is gone reads as interrupted), its epochs done out of the maximum, its best
+validation metric and epoch, the test after the fit, and the checkpoint that resumes it. ``NAME``
+is an experiment, or a study (its variants' experiments, ``<study>.<variant>``). Reads small files
+only: no torch, no event files.
+"""
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+from jsonargparse import ArgumentParser
+
+from amal_lightning.command_line.parsing import command_parser, parse
+from amal_lightning.errors import AmalError
+from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT, newest_state
+from amal_lightning.runs.outcome import diverged_record
+from amal_lightning.runs.record import read_run_record, status
+
+COLUMNS = ("experiment", "run", "status", "epochs", "best", "best_epoch", "tested", "resume")
+
+
+def build_parser() -> ArgumentParser:
+    parser = command_parser("amal runs", "List the fits: status, epochs, best validation, test, what resumes each.")
+    parser.add_argument("name", nargs="?", type=Optional[str], help="an experiment, or a study's name")
+    parser.add_argument("--checkpoint_dir", type=Path, default=DEFAULT_CHECKPOINT_ROOT, help="where the runs are")
+    parser.add_argument("--csv", action="store_true", help="comma-separated values, for scripts")
+    return parser
+
+
+def number(value: Any) -> str:
+    return "" if value is None else f"{float(value):.4g}" if math.isfinite(float(value)) else str(value)
+
+
+def row(folder: Path) -> dict[str, str]:
+    """One run folder's row; a run written before ``run.json`` existed is read from its files."""
+    record = read_run_record(folder) or {}
+    said = status(record) if record else ("diverged" if diverged_record(folder) is not None else "unknown")
+    state = newest_state(folder)
+    epochs = record.get("epochs")
+    tested = record.get("tested") or {}
+    return {
+        "experiment": folder.parent.name,
+        "run": folder.name,
+        "status": said,
+        "epochs": "" if epochs is None else f"{epochs}/{record.get('max_epochs')}",
+        "best": "" if record.get("best") is None else f"{record.get('monitor')} {number(record['best'])}",
+        "best_epoch": "" if record.get("best_epoch") is None else str(record["best_epoch"]),
+        "tested": ", ".join(f"{name} {number(value)}" for name, value in sorted(tested.items())),
+        "resume": "" if state is None or said in ("finished", "diverged") else str(state),
+    }
+
+
+def run_folders(root: Path, name: Optional[str]) -> list[Path]:
+    experiments = sorted(folder for folder in root.iterdir() if folder.is_dir()) if root.is_dir() else []
+    if name is not None:
+        experiments = [folder for folder in experiments if folder.name == name or folder.name.startswith(f"{name}.")]
+        if not experiments:
+            raise AmalError(f"{name}: no experiment or study of that name under {root}/")
+    runs = [run for experiment in experiments for run in experiment.iterdir() if run.is_dir()]
+    return sorted(runs, key=lambda run: (run.parent.name, run.stat().st_mtime))
+
+
+def table(rows: list[dict[str, str]]) -> str:
+    """The rows as aligned columns, the empty ones left out."""
+    shown = [column for column in COLUMNS if column in ("experiment", "run", "status") or any(r[column] for r in rows)]
+    widths = {column: max(len(column), *(len(r[column]) for r in rows)) for column in shown}
+    lines = ["  ".join(column.ljust(widths[column]) for column in shown)]
+    lines += ["  ".join(r[column].ljust(widths[column]) for column in shown) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def runs(argv: list[str]) -> None:
+    """Prints the table of ``amal runs ARGV``; raises AmalError for a name that matches nothing."""
+    args = parse(build_parser(), argv)
+    rows = [row(folder) for folder in run_folders(args.checkpoint_dir, args.name)]
+    if args.csv:
+        output = io.StringIO()
+        writer = csv.DictWriter(output, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        print(output.getvalue(), end="")
+    elif rows:
+        print(table(rows))
+    else:
+        print(f"no runs under {args.checkpoint_dir}/")

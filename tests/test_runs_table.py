@@ -1,0 +1,84 @@
+"""``amal runs``: one row per fit, its status told apart from real fits' run.json files, without torch."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import lightning as L
+import pytest
+from lightning.pytorch.callbacks import Callback
+
+from amal_lightning.api import fit
+from amal_lightning.command_line.main import main
+from amal_lightning.errors import DivergedError
+from tests.helpers import AMAL, CONFIGS
+
+REGRESSION = str(CONFIGS / "regression.yaml")
+QUIET = ("--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false")
+
+
+class InterruptAtEpoch(Callback):
+    """Presses Ctrl+C (SIGINT to this process) at the end of epoch ``epoch``."""
+
+    def __init__(self, epoch: int = 2) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def rows(capsys) -> list[list[str]]:
+    main(["runs", "--csv"])
+    lines = capsys.readouterr().out.splitlines()
+    return [line.split(",") for line in lines[1:]]
+
+
+def test_finished_diverged_and_interrupted_runs_are_told_apart(workdir, capsys):
+    fit(REGRESSION, "--trainer.max_epochs", "6", *QUIET)
+    with pytest.raises(DivergedError):
+        fit(REGRESSION, "--model.learning_rate=10", "--trainer.max_epochs", "40", *QUIET)
+    interrupted = fit(
+        REGRESSION,
+        "--trainer.max_epochs",
+        "50",
+        "--trainer.callbacks+=tests.test_runs_table.InterruptAtEpoch",
+        *QUIET,
+    )
+    assert (interrupted.status, interrupted.reason) == ("interrupted", "interrupted")
+    assert interrupted.tested_checkpoint is None  # an interrupted fit is not tested
+    capsys.readouterr()
+    table = {row[1]: row for row in rows(capsys)}
+    assert table["version_0"][2:5] == ["finished", "6/6", table["version_0"][4]]
+    assert table["version_0"][6].startswith("test/loss ") and table["version_0"][7] == ""
+    assert table["version_1"][2] == "diverged" and table["version_1"][7] == ""
+    assert table["version_2"][2:4] == ["interrupted", "3/50"]
+    assert table["version_2"][7] == "checkpoints/regression/version_2/last.ckpt"  # what resumes it
+
+    resumed = fit(REGRESSION, "--trainer.max_epochs", "50", "--ckpt_path", table["version_2"][7], *QUIET)
+    assert (resumed.run, resumed.status, resumed.epochs) == ("version_2", "finished", 47)
+    assert {row[1]: row[2] for row in rows(capsys)}["version_2"] == "finished"
+
+
+@pytest.mark.slow
+def test_a_killed_fit_reads_as_interrupted_and_a_live_one_as_running(tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    command = [*AMAL, "fit", "--config", REGRESSION, "--trainer.max_epochs", "100000", *QUIET, "--test", "false"]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    record = tmp_path / "checkpoints/regression/version_0/run.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not record.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        listing = subprocess.run([*AMAL, "runs"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+        assert "regression  version_0  running" in listing
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    script = (
+        "import sys; from amal_lightning.command_line.main import main; main(['runs']); print('torch' in sys.modules)"
+    )
+    listing = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert "regression  version_0  interrupted" in listing and listing.strip().endswith("False")
