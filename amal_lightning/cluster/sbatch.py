@@ -2,7 +2,9 @@
 
 The script asks SLURM for ``--nodes`` × ``--gpus-per-node`` GPUs with one task per GPU, sends
 SIGUSR1 a little before the time limit (``--signal-lead``) and allows requeueing. ``amal fit``
-then saves a checkpoint on that signal, requeues the job, and the requeued job resumes from it.
+then saves a checkpoint on that signal, requeues the job, and the requeued job resumes from it,
+at most ``--max-requeues`` times: the script exports ``AMAL_MAX_REQUEUES`` for the job to know it.
+Its ``#SBATCH`` lines are written by :mod:`~amal_lightning.cluster.directives`.
 The ``srun amal fit`` line repeats the allocation as ``--trainer.num_nodes``/``--trainer.devices``
 because Lightning's SLURM support refuses a mismatch between the two.
 
@@ -24,12 +26,11 @@ from typing import Optional
 from jsonargparse import Namespace
 
 from amal_lightning.checks import regular_file
+from amal_lightning.cluster.directives import MAX_REQUEUES_VARIABLE, directives
 from amal_lightning.errors import AmalError, first_line
 
 SCRIPT_DIR = Path("slurm")
 LINE_BREAKS = re.compile(r"[\n\r\x00]")
-# Lightning does not treat jobs with these names as batch jobs (they are interactive shells).
-RESERVED_JOB_NAMES = {"bash", "interactive"}
 
 
 def amal_command() -> str:
@@ -101,28 +102,15 @@ def sbatch_script(
 
     ``array`` (such as ``0-3``) makes it a job array, whose output files are named by job and task
     (``%A_%a``); ``note`` adds comment lines to the script's own. ``args`` are parsed by ``amal submit``'s
-    parser, whose types refuse what an ``#SBATCH`` line cannot hold (a space in ``--partition``).
+    parser, whose types refuse what an ``#SBATCH`` line cannot hold (a space in ``--partition``), and
+    settled (:func:`~amal_lightning.cluster.directives.settle_allocation`). The job is named ``name``
+    unless ``--job-name`` says otherwise; its script and logs are named ``name`` anyway.
     """
     for option, value in (("the path of amal", amal), ("the current folder", str(Path.cwd()))):
         check_one_line(option, value)
     log_name = SCRIPT_DIR / f"{name}-{'%A_%a' if array is not None else '%j'}"
-    directives = [
-        f"--job-name={name}",
-        *([f"--array={array}"] if array is not None else []),
-        f"--nodes={args.nodes}",
-        f"--ntasks-per-node={args.gpus_per_node}",
-        f"--gpus-per-node={args.gpus_per_node}",
-        f"--time={args.time}",
-        *([f"--partition={args.partition}"] if args.partition else []),
-        *([f"--account={args.account}"] if args.account else []),
-        *([f"--cpus-per-task={args.cpus_per_task}"] if args.cpus_per_task else []),
-        f"--signal=SIGUSR1@{args.signal_lead}",
-        "--requeue",
-        "--open-mode=append",
-        f"--output={log_name}.out",
-        f"--error={log_name}.err",
-    ]
-    lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in directives), ""]
+    written = directives(args, name, str(log_name), array)
+    lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in written), ""]
     lines += [
         "# Written by `amal submit`. A requeued job reruns this script unchanged: `amal fit` finds the",
         "# checkpoint it saved on SIGUSR1 in checkpoints/<experiment>/slurm-<job id>/ and resumes from it.",
@@ -131,6 +119,7 @@ def sbatch_script(
         f"cd {shlex.quote(str(Path.cwd()))}",
         *setup_lines,
         "",
+        f"export {MAX_REQUEUES_VARIABLE}={args.max_requeues}  # requeues on SIGUSR1 before the job gives up",
         f"srun {amal} {command}",
         "",
     ]

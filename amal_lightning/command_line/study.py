@@ -34,7 +34,8 @@ def build_parser() -> ArgumentParser:
         "amal study",
         "Run a study: several `amal fit` variants, a summary table and figures in studies/NAME/.",
         "Options after `--` go to every variant's `amal fit`, e.g. `-- --trainer.max_epochs 100`. "
-        "After --submit come `amal submit`'s options (--time, --partition, --gpus-per-node, --dry-run, ...).",
+        "After --submit come `amal submit`'s options (--time, --partition, --gpus-per-node, --profile, --dry-run, "
+        "...) and --max-parallel N, the most array tasks running at once.",
     )
     parser.add_argument(
         "file", nargs="?", type=Optional[Path], help="a study file, e.g. configs/studies/tme2_gd_variants.yaml"
@@ -60,9 +61,10 @@ def build_parser() -> ArgumentParser:
 
 
 def slurm_options(argv: list[str], study: Study) -> Namespace:
-    """``amal submit``'s options (``--time``, ``--partition``, ``--gpus-per-node``, ``--dry-run``, ...), parsed."""
+    """``amal submit``'s options (``--time``, ``--partition``, ``--profile``, ``--dry-run``, ...) and
+    ``--max-parallel``, parsed."""
     # `amal submit` needs a config; the study has its own, so the first variant's stands in.
-    return parse_submit([*argv, "--config", str(study.variants[0].config)], prog="amal study --submit")
+    return parse_submit([*argv, "--config", str(study.variants[0].config)], prog="amal study --submit", array=True)
 
 
 def parse_study(argv: list[str]) -> tuple[Namespace, Study, list[str], list[str]]:

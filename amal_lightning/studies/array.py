@@ -3,7 +3,8 @@
 The script is ``amal submit``'s (:func:`amal_lightning.cluster.sbatch.sbatch_script`: the allocation,
 the signal before the time limit, requeueing, the set-up lines, the absolute path of ``amal``), asked
 for as a job array: ``#SBATCH --array=0-(K-1)``, output files named by array job and task
-(``%A_%a``), and each task running its variant::
+(``%A_%a``), at most ``--max-parallel`` of them at once (``--array=0-(K-1)%N``), and each task
+running its variant::
 
     srun /path/to/amal study configs/studies/X.yaml --variant-index "$SLURM_ARRAY_TASK_ID" -- \\
         --trainer.accelerator gpu --trainer.strategy ddp --trainer.num_nodes 1 --trainer.devices 1
@@ -18,8 +19,8 @@ import shlex
 
 from jsonargparse import Namespace
 
+from amal_lightning.cluster.directives import RESERVED_JOB_NAMES
 from amal_lightning.cluster.sbatch import (
-    RESERVED_JOB_NAMES,
     amal_command,
     check_one_line,
     job_options,
@@ -34,8 +35,8 @@ TASK_INDEX = '"$SLURM_ARRAY_TASK_ID"'
 
 
 def array_script(args: Namespace, study: Study, study_args: list[str], fit_options: list[str]) -> str:
-    """The job array's script: ``amal submit``'s, with one task per variant of the study."""
-    if study.name in RESERVED_JOB_NAMES:
+    """The job array's script: ``amal submit``'s, with one task per variant of the study (``args``: its options)."""
+    if args.job_name is None and study.name in RESERVED_JOB_NAMES:
         raise AmalError(f"study {study.name!r}: a job of that name is not seen as a batch job by Lightning")
     lines = setup_lines(args)
     for word in [*study_args, *fit_options]:
