@@ -29,6 +29,7 @@ from amal_lightning.api.arguments import check_config_files, check_no_special_fi
 from amal_lightning.api.lightning_cli import AmalCLI
 from amal_lightning.api.parser import AmalArgumentParser
 from amal_lightning.api.quiet import quiet_lightning
+from amal_lightning.api.trainer_parts import with_logger_folders
 from amal_lightning.data.readiness import fetch_for_offline_use
 from amal_lightning.errors import UsageError, user_error
 from amal_lightning.runs.outcome import Outcome
@@ -73,7 +74,7 @@ def run(argv: Sequence[str], parser_kwargs: Optional[dict[str, Any]] = None) -> 
 
     Raises the project's errors (see the module's docstring), never prints one, never exits.
     """
-    argv = [str(word) for word in argv]
+    argv = with_logger_folders([str(word) for word in argv])
     if not argv or argv[0] not in COMMANDS:
         raise UsageError(f"expected one of {', '.join(COMMANDS)} first, got {argv[0] if argv else 'nothing'}")
     _prepared(argv)
@@ -166,7 +167,7 @@ def check_command_line(argv: Sequence[str]) -> None:
     line ``amal`` prints) if it refuses them. A study checks every variant with it before anything
     trains; ``amal submit`` checks the job's options before anything is queued.
     """
-    argv = [str(word) for word in argv]
+    argv = with_logger_folders([str(word) for word in argv])
     printing = next((word for word in argv if word.split("=")[0] in PRINTING_OPTIONS), None)
     if printing is not None:
         raise UsageError(f"{printing}: an option that prints and exits has no place here")

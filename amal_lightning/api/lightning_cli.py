@@ -13,32 +13,24 @@ import time
 from typing import Any, Optional
 
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.plugins.environments import ClusterEnvironment, SLURMEnvironment
 
 from amal_lightning.api.arguments import check_run_options
-from amal_lightning.api.loggers import BufferedTensorBoardLogger, SilentProfiler
+from amal_lightning.api.loggers import TESTED_AFTER_FIT, BufferedTensorBoardLogger
 from amal_lightning.api.parser import AmalArgumentParser
-from amal_lightning.callbacks.checkpoints import BestCheckpoint, LastCheckpoint, with_atomic_checkpoints
-from amal_lightning.callbacks.divergence import DivergenceGuard
+from amal_lightning.api.trainer_parts import fill_logger_folders, trainer_arguments
 from amal_lightning.callbacks.interrupt import StopOnInterrupt
 from amal_lightning.callbacks.predictions import (
     CSV_NAME,
-    PREDICTION_DIR,
     PredictionWriter,
-    check_can_predict,
     check_one_process,
 )
-from amal_lightning.callbacks.progress import RunProgressBar
-from amal_lightning.callbacks.requeue import CheckpointAndRequeue
 from amal_lightning.callbacks.summary import FitSummary
 from amal_lightning.cluster.jobs import in_slurm_job, slurm_job_id
 from amal_lightning.data.readiness import has_test_data
 from amal_lightning.errors import AmalError, DivergedError, UsageError, first_line
 from amal_lightning.runs.checkpoint_files import check_checkpoint_model, check_checkpoint_weights
 from amal_lightning.runs.folders import (
-    LOG_DIR,
     RUN_NAME_VARIABLE,
     RunPlan,
     claim_run_folders,
@@ -104,7 +96,7 @@ class AmalCLI(LightningCLI):
             self.run_plan = claim_run_folders(
                 self.run_plan,
                 checkpoints=subcommand == "fit" and trainer.get("enable_checkpointing") is not False,
-                logs=trainer.get("logger") in (None, True),
+                logs=trainer.get("logger") is not False,  # TensorBoard is kept beside any logger added
             )
         if "ckpt_path" in config:
             config.ckpt_path = None if self.run_plan.ckpt_path is None else str(self.run_plan.ckpt_path)
@@ -113,9 +105,14 @@ class AmalCLI(LightningCLI):
             parser.reading_checkpoint = self.run_plan.ckpt_path  # LightningCLI parses them next
 
     def before_instantiate_classes(self) -> None:
-        """The checkpoint's hyperparameters are parsed by now: later parser errors are the options' again."""
+        """The checkpoint's hyperparameters are parsed by now: later parser errors are the options' again.
+        The loggers the user added get their folder in the run's."""
         if isinstance(self.parser, AmalArgumentParser):
             self.parser.reading_checkpoint = None
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else self.config
+        if config.get("trainer") is not None and config.trainer.get("logger") not in (None, True, False):
+            fill_logger_folders(config.trainer.logger, self.run_plan)
 
     def after_instantiate_classes(self) -> None:
         if self.run_plan.weight_shapes is not None and self.model is not None:
@@ -124,45 +121,7 @@ class AmalCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         subcommand = self.config_init.get("subcommand")
         trainer_config = (self.config_init[subcommand] if subcommand else self.config_init).get("trainer") or {}
-        plan = self.run_plan
-        if trainer_config.get("logger") in (None, True):
-            keep_open = subcommand == "fit"  # the fit's test writes to the same event file
-            kwargs["logger"] = BufferedTensorBoardLogger(str(LOG_DIR), plan.experiment, plan.name, keep_open=keep_open)
-        if trainer_config.get("default_root_dir") is None:
-            kwargs["default_root_dir"] = str(plan.checkpoint_dir)  # where SLURM's signal checkpoint goes
-        if trainer_config.get("profiler") is None:  # Lightning's default, without its cost per hook call
-            kwargs["profiler"] = SilentProfiler()
-        wants_bar = trainer_config.get("enable_progress_bar") is not False
-        # `--trainer.enable_progress_bar false` also turns off a bar that the config chose
-        callbacks = [
-            callback
-            for callback in trainer_config.get("callbacks") or []
-            if wants_bar or not isinstance(callback, ProgressBar)
-        ]
-        if wants_bar and not any(isinstance(callback, ProgressBar) for callback in callbacks):
-            callbacks.append(RunProgressBar())
-        if subcommand == "predict":
-            check_can_predict(self.model, self.datamodule)  # one line now, not Lightning's traceback later
-            callbacks.append(PredictionWriter(PREDICTION_DIR / plan.experiment / plan.name))
-            if trainer_config.get("devices") == "auto":
-                kwargs["devices"] = 1  # one process writes the one file (all GPUs would each predict it all)
-        # Added for every subcommand (they only save while fitting), so that a checkpoint's callback
-        # states find the same callbacks when it is loaded by `amal test`.
-        if trainer_config.get("enable_checkpointing", True) is not False:
-            callbacks += [LastCheckpoint(plan.checkpoint_dir), BestCheckpoint(plan.checkpoint_dir)]
-        callbacks += [
-            DivergenceGuard(plan.checkpoint_dir),
-            FitSummary(plan.checkpoint_dir if subcommand == "fit" else None),
-            StopOnInterrupt(),
-        ]
-        plugins = with_atomic_checkpoints(trainer_config.get("plugins"))
-        if in_slurm_job() and not any(isinstance(plugin, ClusterEnvironment) for plugin in plugins):
-            # Lightning's own handler checkpoints wherever in a step the signal lands; ours waits
-            # for the end of the batch so the requeued job continues exactly.
-            plugins.append(SLURMEnvironment(auto_requeue=False))
-            callbacks.append(CheckpointAndRequeue())
-        kwargs["plugins"] = plugins
-        kwargs["callbacks"] = callbacks
+        kwargs.update(trainer_arguments(subcommand, trainer_config, self.run_plan, self.model, self.datamodule))
         try:
             trainer = super().instantiate_trainer(**kwargs)
         except ValueError as error:  # the Trainer checks its own options: `--trainer.accelerator foo`
@@ -209,7 +168,12 @@ class AmalCLI(LightningCLI):
         if self.config.fit.test and not interrupted and has_test_data(self.datamodule):
             saved = [plan.checkpoint_dir / name for name in ("best.ckpt", "last.ckpt")]
             tested = next((path for path in saved if path.is_file()), None)
+            tensorboard = trainer.logger if isinstance(trainer.logger, BufferedTensorBoardLogger) else None
+            if tensorboard is not None:  # not points of the per-epoch test/* curves (--data.test_each_epoch)
+                tensorboard.tag_prefix = TESTED_AFTER_FIT
             results = trainer.test(self.model, datamodule=self.datamodule, ckpt_path=tested, verbose=False)
+            if tensorboard is not None:
+                tensorboard.tag_prefix = ""
             test_metrics = {name: float(value) for name, value in (results[0] if results else {}).items()}
         if isinstance(trainer.logger, BufferedTensorBoardLogger):
             hyperparameters = {**self.model.hparams_initial, **getattr(self.datamodule, "hparams_initial", {})}

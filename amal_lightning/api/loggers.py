@@ -3,10 +3,12 @@
 import contextlib
 import math
 import time
-from typing import Any
+from typing import Any, Optional
 
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.profilers import PassThroughProfiler
+
+TESTED_AFTER_FIT = "best/"  # the prefix of the after-fit test's scalars: best/test/loss
 
 
 class BufferedTensorBoardLogger(TensorBoardLogger):
@@ -17,6 +19,10 @@ class BufferedTensorBoardLogger(TensorBoardLogger):
     wait is a large part of an epoch (docs/PERFORMANCE.md). The writer thread itself still writes
     what is pending every ``min_interval_s`` (its ``flush_secs``), without holding training up,
     and the end of the run (``finalize``) writes everything.
+
+    While ``tag_prefix`` is set, the ``test/*`` scalars are logged under it: the test of the best
+    checkpoint after a fit logs ``best/test/loss`` (:data:`TESTED_AFTER_FIT`), a point that cannot
+    be taken for one of the per-epoch ``test/loss`` points of ``--data.test_each_epoch``.
 
     Lightning closes the event file at the end of each stage; ``amal fit`` goes on to test in the
     same run, which would then start a second event file. With ``keep_open`` the end of a stage
@@ -30,6 +36,14 @@ class BufferedTensorBoardLogger(TensorBoardLogger):
         self.min_interval_s = min_interval_s
         self.keep_open = keep_open
         self.saved_at = -math.inf
+        self.tag_prefix = ""
+
+    def log_metrics(self, metrics: dict[str, Any], step: Optional[int] = None) -> None:
+        if self.tag_prefix:
+            metrics = {
+                (f"{self.tag_prefix}{name}" if name.startswith("test/") else name): v for name, v in metrics.items()
+            }
+        super().log_metrics(metrics, step)
 
     def finalize(self, status: str) -> None:
         if not self.keep_open:

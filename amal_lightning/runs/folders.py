@@ -61,6 +61,8 @@ class RunPlan:
     new_version: bool = False
     # the shape of each tensor of the checkpoint's state_dict (None without a checkpoint)
     weight_shapes: Optional[dict[str, tuple[int, ...]]] = None
+    # a fit going on in its own run from its latest state: the step it resumes at, whose later log points it drops
+    resumed_step: Optional[int] = None
 
     @property
     def log_dir(self) -> Path:
@@ -200,7 +202,10 @@ def plan_run(
     if saved is None:
         return RunPlan(experiment, name, run_dir, checkpoint, None, new_version)
     shapes = {key: tuple(value.shape) for key, value in saved["state_dict"].items() if hasattr(value, "shape")}
-    return RunPlan(experiment, name, run_dir, checkpoint, saved.get("hyper_parameters", {}), new_version, shapes)
+    own_state = subcommand == "fit" and is_latest_state(checkpoint) and checkpoint.resolve().parent == run_dir.resolve()
+    step = saved.get("global_step") if own_state else None
+    hyperparameters = saved.get("hyper_parameters", {})
+    return RunPlan(experiment, name, run_dir, checkpoint, hyperparameters, new_version, shapes, step)
 
 
 def claim_run_folders(plan: RunPlan, checkpoints: bool, logs: bool) -> RunPlan:
