@@ -1,16 +1,55 @@
-"""A SLURM job's checkpoint and requeue on SIGUSR1, the signal SLURM sends before the time limit."""
+"""A SLURM job's checkpoint and requeue on SIGUSR1, the signal SLURM sends before the time limit.
 
+The job requeues itself at most ``AMAL_MAX_REQUEUES`` times (``amal submit --max-requeues``, which
+writes it into the script; without it, no bound), counted by SLURM in ``SLURM_RESTART_COUNT``. Past
+it, the signal's checkpoint is still saved but the job is not requeued: the fit ends with an
+:class:`~amal_lightning.errors.AmalError`, printed as ``amal: error: ...`` in the job's log.
+Only the newest ``hpc_ckpt_N.ckpt`` of the run folder is kept: the older ones are removed once it is saved.
+"""
+
+import os
 import signal
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
+from amal_lightning.cluster.directives import MAX_REQUEUES_VARIABLE
 from amal_lightning.cluster.jobs import slurm_job_id
-from amal_lightning.runs.folders import next_hpc_checkpoint
+from amal_lightning.errors import AmalError
+from amal_lightning.runs.folders import HPC_PATTERN, next_hpc_checkpoint
+
+
+def max_requeues(environ: Mapping[str, str]) -> Optional[int]:
+    """``AMAL_MAX_REQUEUES`` of ``environ``: how many times the job may requeue itself (None: no bound)."""
+    value = environ.get(MAX_REQUEUES_VARIABLE)
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise AmalError(f"{MAX_REQUEUES_VARIABLE}={value!r}: not an integer, 0 or more (amal submit --max-requeues)")
+    return int(value)
+
+
+def restart_count(environ: Mapping[str, str]) -> int:
+    """How many times SLURM has restarted this job (``SLURM_RESTART_COUNT``, absent on its first start)."""
+    value = environ.get("SLURM_RESTART_COUNT", "0").strip()
+    return int(value) if value.isdigit() else 0
+
+
+def remove_older_hpc_checkpoints(newest: Path) -> None:
+    """Removes the ``hpc_ckpt_N.ckpt`` of ``newest``'s folder numbered below it: the run resumes from the newest."""
+    number = int(HPC_PATTERN.match(newest.name).group(1))
+    for path in newest.parent.glob("*.ckpt"):
+        match = HPC_PATTERN.match(path.name)
+        if match and int(match.group(1)) < number:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as error:
+                rank_zero_warn(f"Kept {path}: cannot remove it ({error.strerror})")
 
 
 class CheckpointAndRequeue(Callback):
@@ -24,6 +63,7 @@ class CheckpointAndRequeue(Callback):
 
     def __init__(self) -> None:
         self.signalled = False
+        self.max_requeues: Optional[int] = None
         self._previous_handler: Any = None
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -31,6 +71,7 @@ class CheckpointAndRequeue(Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage == "fit":
+            self.max_requeues = max_requeues(os.environ)  # a bad value is refused before training
             self._previous_handler = signal.signal(signal.SIGUSR1, self._on_signal)
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -47,8 +88,15 @@ class CheckpointAndRequeue(Callback):
         self.signalled = False
         path = next_hpc_checkpoint(Path(trainer.default_root_dir))
         trainer.save_checkpoint(path, weights_only=False)
+        job_id, restarts = slurm_job_id(), restart_count(os.environ)
         if trainer.is_global_zero:
-            job_id = slurm_job_id()
+            remove_older_hpc_checkpoints(path)
+        if self.max_requeues is not None and restarts >= self.max_requeues:  # the same on every process
+            raise AmalError(
+                f"SLURM job {job_id} reached its --max-requeues {self.max_requeues} (SLURM_RESTART_COUNT={restarts}): "
+                f"saved {path} but did not requeue it; submit again with `-- --ckpt_path last` to go on from it"
+            )
+        if trainer.is_global_zero:
             result = subprocess.run(["scontrol", "requeue", job_id], capture_output=True, text=True)
             if result.returncode == 0:
                 rank_zero_info(f"Saved {path} and requeued SLURM job {job_id}")
