@@ -140,7 +140,18 @@ def test_bad_submit_arguments_write_nothing(tmp_path, args, message):
     assert not (tmp_path / "slurm").exists() and not record.exists()
 
 
-@pytest.mark.parametrize("given", [["--gpus-per-node", "0"], ["--time=2h"], ["--bogus"], []])
+@pytest.mark.parametrize(
+    "given",
+    [
+        ["--gpus-per-node", "0"],
+        ["--time=2h"],
+        ["--bogus"],
+        [],
+        ["--mem", "8G", "--mem-per-gpu=2G"],
+        ["--gres", "gpu:v100:2", "--gpus-per-node", "4"],
+        ["--sbatch", "mail type=END"],
+    ],
+)
 def test_bad_submit_options_are_one_usage_line_without_torch(tmp_path, monkeypatch, capsys, given):
     """A refused option of `amal submit` is one line and a hint, exit 2, and imports no torch to say so."""
     monkeypatch.chdir(tmp_path)
@@ -437,3 +448,140 @@ def test_two_process_ddp_skips_and_takes_the_same_checkpoints(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     checkpoint = torch.load(tmp_path / "checkpoints/regression/version_0/last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == 300
+
+
+def submit_refusal(capsys, *args: str) -> tuple[int, str]:
+    """``amal submit ARGS`` here, to be refused: its exit status and stderr, once checked that it wrote nothing."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["submit", *args])
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert not Path("slurm").exists() and not Path("calls.txt").exists()
+    return exit_info.value.code, captured.err
+
+
+def test_every_cluster_option_is_its_sbatch_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    config = str(CONFIGS / "classifier.yaml")
+    script = dry_run(
+        capsys, "--config", config, "--time", "01:00:00", "--gres", "gpu:a100:2", "--mem", "64G", "--qos", "high",
+        "--constraint", "a100&ib", "--mail-type", "end,fail", "--mail-user", "me@lab.org", "--exclusive",
+        "--job-name", "long-run", "--sbatch", "reservation=lab", "--sbatch=nice=-5", "--sbatch", "overcommit",
+        "--max-requeues", "3",
+    )  # fmt: skip
+    lines = script.splitlines()
+    for line in (
+        "--gres=gpu:a100:2", "--mem=64G", "--qos=high", "--constraint=a100&ib", "--mail-type=END,FAIL",
+        "--mail-user=me@lab.org", "--exclusive", "--job-name=long-run", "--reservation=lab", "--nice=-5",
+        "--overcommit", "--ntasks-per-node=2",
+    ):  # fmt: skip
+        assert f"#SBATCH {line}" in lines, line
+    assert "gpus-per-node" not in directives(script)  # --gres says how many, and of which type
+    assert "export AMAL_MAX_REQUEUES=3" in script and script.index("AMAL_MAX_REQUEUES") < script.index("srun ")
+    srun = next(line for line in lines if line.startswith("srun "))
+    assert "--trainer.devices 2" in srun  # --gpus-per-node follows --gres's count
+    assert directives(script)["output"] == "slurm/classifier-%j.out"  # the logs keep the experiment's name
+
+    script = dry_run(capsys, "--config", config, "--time", "01:00:00", "--gres", "gpu:v100", "--gpus-per-node", "4",
+                     "--mem-per-gpu", "16G")  # fmt: skip
+    settings = directives(script)
+    assert settings["gres"] == "gpu:v100:4" and settings["mem-per-gpu"] == "16G" and "mem" not in settings
+    assert "exclusive" not in script and "export AMAL_MAX_REQUEUES=10" in script
+    assert not (tmp_path / "slurm").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["--mem", "8G", "--mem-per-gpu", "2G"], 2, "--mem 8G and --mem-per-gpu 2G: SLURM takes one of them"),
+        (["--gres", "gpu:2", "--gpus-per-node", "4"], 2, "--gres gpu:2 asks for 2 GPUs per node, --gpus-per-node 4"),
+        (["--gres", "gpu:a100:1", "--gpus-per-node=2"], 2, "--gres gpu:a100:1 asks for 1 GPU per node"),
+        (["--sbatch", "mem-per-cpu=4G", "--mem", "8G"], 2, "SLURM takes one of --mem, --mem-per-cpu, --mem-per-gpu"),
+        (["--sbatch", "reservation=lab\n#SBATCH --uid=0"], 1, "--sbatch: 'reservation=lab\\n#SBATCH --uid=0' holds"),
+        (["--sbatch", "mail type=END"], 2, "--sbatch 'mail type=END': 'mail type' is not an sbatch option's name"),
+        (["--sbatch", "comment=a --uid=0"], 2, "the value must be one word of printable ASCII, without spaces"),
+        (["--sbatch", "comment=#x"], 2, "without spaces, quotes, backslashes or #"),
+        (["--sbatch", "time=02:00:00"], 2, "--sbatch 'time=02:00:00': amal writes --time itself (use --time)"),
+        (["--sbatch", "ti=02:00:00"], 2, "--ti abbreviates --time: amal writes --time itself (use --time)"),
+        (["--sbatch", "output=x.out"], 2, "amal writes --output itself (its logs are slurm/<name>-<job id>.out"),
+        (["--job-name", "bash"], 2, "--job-name bash: a job of that name is not seen as a batch job"),
+        (["--mail-type", "SOMETIMES"], 2, "--mail-type 'SOMETIMES': not SLURM mail events"),
+        (["--max-parallel", "2"], 2, "--max-parallel: only for a job array (amal study --submit)"),
+    ],
+)
+def test_conflicting_or_unsafe_cluster_options_are_refused_in_one_line(
+    tmp_path, monkeypatch, capsys, args, status, message
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", fake_commands(tmp_path / "bin", tmp_path / "calls.txt", sbatch="exit 0")["PATH"])
+    code, error = submit_refusal(capsys, "--config", str(CONFIGS / "classifier.yaml"), "--time", "01:00:00", *args)
+    assert code == status and error.startswith("amal: error: --"), error
+    assert message in error.splitlines()[0] and len(error.splitlines()) == (2 if status == 2 else 1)  # and a hint
+
+
+PROFILE = """# a cluster
+partition: gpu
+time: 04:00:00
+gpus_per_node: 2
+mem: 64G
+exclusive: true
+max-parallel: 3
+setup:
+  - module load cuda
+sbatch: {reservation: lab, nice: 10}
+"""
+
+
+def test_a_profile_gives_its_options_and_the_command_line_overrides_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("cluster.yaml").write_text(PROFILE)
+    config = str(CONFIGS / "classifier.yaml")
+    script = dry_run(capsys, "--partition", "a100", "--mem-per-gpu", "8G", "--profile", "cluster.yaml",
+                     "--config", config, "--setup", "echo ready", "--sbatch", "nice=5")  # fmt: skip
+    settings = directives(script)
+    assert settings["partition"] == "a100" and settings["time"] == "04:00:00"  # 04:00:00 is not read as 14400
+    assert settings["gpus-per-node"] == "2" and settings["mem-per-gpu"] == "8G" and "mem" not in settings
+    assert settings["reservation"] == "lab" and settings["nice"] == "5" and "#SBATCH --exclusive" in script
+    assert "array" not in settings  # max-parallel is a job array's
+    assert script.index("module load cuda") < script.index("echo ready") < script.index("srun ")
+    script = dry_run(capsys, "--profile=cluster.yaml", "--config", config, "--no-exclusive", "--time", "00:10:00")
+    assert "exclusive" not in script and directives(script)["time"] == "00:10:00"
+    assert not (tmp_path / "slurm").exists()
+
+
+def test_the_example_profile_is_read_and_a_study_array_takes_max_parallel(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    example = str(REPO / "configs" / "clusters" / "example.yaml")
+    script = dry_run(capsys, "--profile", example, "--config", str(CONFIGS / "classifier.yaml"))
+    assert directives(script)["gres"] == "gpu:a100:4" and "#SBATCH --array" not in script
+    grid = ["--name", "eps", "--config", str(CONFIGS / "tme1_gradient_descent.yaml")]
+    grid += ["--grid", "model.learning_rate=0.01,0.1,0.5"]
+    main(["study", *grid, "--submit", "--profile", example, "--max-parallel", "2", "--qos", "long", "--dry-run"])
+    settings = directives(capsys.readouterr().out)
+    assert settings["array"] == "0-2%2" and settings["qos"] == "long" and settings["gres"] == "gpu:a100:4"
+    assert not (tmp_path / "slurm").exists() and not (tmp_path / "studies").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "message"),
+    [
+        ("gpus: 2\n", 1, "'gpus' is not an option of a cluster profile (did you mean gpus-per-node?)"),
+        ("config: x.yaml\n", 1, "'config' is not an option of a cluster profile"),
+        ("partition: [gpu\n", 1, "not YAML (line 2, column 1:"),
+        (b"partition: \xe9t\xe9\n", 1, "not UTF-8 text"),
+        ("- partition\n", 1, "not a mapping of options"),
+        ("exclusive: maybe\n", 1, "exclusive: expected true or false, not 'maybe'"),
+        ("time: 2h\n", 2, "--time '2h': not a time limit"),
+        ("setup: \"a\\nb\"\n", 1, "--setup: 'a\\nb' holds a line break"),
+        ("sbatch: [time=01:00:00]\n", 2, "--sbatch 'time=01:00:00': amal writes --time itself"),
+    ],
+)
+def test_a_bad_profile_is_one_line_naming_the_file(tmp_path, monkeypatch, capsys, text, status, message):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", fake_commands(tmp_path / "bin", tmp_path / "calls.txt", sbatch="exit 0")["PATH"])
+    Path("p.yaml").write_bytes(text if isinstance(text, bytes) else text.encode())
+    code, error = submit_refusal(capsys, "--config", str(CONFIGS / "classifier.yaml"), "--time=01:00:00",
+                                 "--profile", "p.yaml")  # fmt: skip
+    assert code == status and error.splitlines()[0].startswith("amal: error: --profile p.yaml: "), error
+    assert message in error.splitlines()[0]

@@ -91,7 +91,9 @@ def profile_words(path: str, options: Mapping[str, str], leave_out: Collection[s
         key = str(raw_key).replace("_", "-")
         kind = options.get(key)
         if kind is None:
-            close = difflib.get_close_matches(key, list(options), n=1)
+            close = [name for name in options if name.startswith(key)] or difflib.get_close_matches(
+                key, list(options), n=1
+            )
             hint = f"did you mean {close[0]}?" if close else f"its options: {', '.join(sorted(options))}"
             raise AmalError(f"{where}: {str(raw_key)!r} is not an option of a cluster profile ({hint})")
         if kind == IGNORED or key in leave_out:

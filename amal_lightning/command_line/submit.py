@@ -12,7 +12,7 @@ from jsonargparse import ActionYesNo, ArgumentParser, Namespace
 from jsonargparse.typing import NonNegativeInt, PositiveInt
 
 from amal_lightning.checks import regular_file
-from amal_lightning.cluster.directives import RESERVED_JOB_NAMES, settle_allocation
+from amal_lightning.cluster.directives import RESERVED_JOB_NAMES, sbatch_entries, settle_allocation
 from amal_lightning.cluster.options import Constraint, Gres, MailType, MailUser, Memory, SlurmName, TimeLimit
 from amal_lightning.cluster.profile import FLAG, IGNORED, LIST, VALUE, profile_path, profile_words
 from amal_lightning.cluster.sbatch import (
@@ -95,9 +95,9 @@ def read_profile(path: str, argv: list[str], prog: str, array: bool) -> list[str
     words = profile_words(path, profile_options(build_parser(prog, array), array), leave_out)
     try:
         check_words(words)
-        parse(build_parser(prog, array, profile=True), words)
+        sbatch_entries(parse(build_parser(prog, array, profile=True), words))  # its own --sbatch keys and values
     except UsageError as error:
-        raise UsageError(f"--profile {path}: {error}", hint=error.hint) from None
+        raise UsageError(f"--profile {path}: {error}", hint=error.hint or HINT) from None
     except AmalError as error:
         raise AmalError(f"--profile {path}: {error}") from None
     return words
