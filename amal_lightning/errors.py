@@ -41,13 +41,16 @@ class UsageError(AmalError):
 
 
 class DivergedError(AmalError):
-    """Training produced a non-finite loss or non-finite weights."""
+    """Training produced a non-finite loss or weights, or a training loss past the divergence bound."""
 
     exit_status = DIVERGED_EXIT_STATUS
 
-    def __init__(self, epoch: int, metric: str, value: float) -> None:
-        super().__init__(f"training diverged at epoch {epoch} ({metric} = {value}): try a smaller learning rate")
-        self.epoch, self.metric, self.value = epoch, metric, value
+    def __init__(self, epoch: int, metric: str, value: float, bound: Optional[float] = None) -> None:
+        past = "" if bound is None else f", past the bound {bound:.4g}"
+        super().__init__(
+            f"training diverged at epoch {epoch} ({metric} = {value:.4g}{past}): try a smaller learning rate"
+        )
+        self.epoch, self.metric, self.value, self.bound = epoch, metric, value, bound
 
 
 class OutOfDeviceMemoryError(AmalError):

@@ -12,6 +12,7 @@ import os
 import time
 from typing import Any, Optional
 
+from jsonargparse.typing import PositiveFloat
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
@@ -19,6 +20,7 @@ from amal_lightning.api.arguments import check_run_options
 from amal_lightning.api.loggers import TESTED_AFTER_FIT, BufferedTensorBoardLogger
 from amal_lightning.api.parser import AmalArgumentParser
 from amal_lightning.api.trainer_parts import fill_logger_folders, trainer_arguments
+from amal_lightning.callbacks.divergence import DivergenceGuard
 from amal_lightning.callbacks.interrupt import StopOnInterrupt
 from amal_lightning.callbacks.predictions import (
     CSV_NAME,
@@ -71,6 +73,10 @@ class AmalCLI(LightningCLI):
         parser.add_argument("--checkpoint_dir", default="checkpoints", help="Folder of one folder per experiment.")
         test_help = "fit only: test the best checkpoint (the last without validation) in the same run afterwards."
         parser.add_argument("--test", type=bool, default=True, help=test_help)
+        factor_help = "fit: a training loss this many times the first 10 steps' mean is divergence (exit 3)."
+        parser.add_argument("--divergence_factor", type=PositiveFloat, default=1e4, help=factor_help)
+        threshold_help = "fit: a training loss above this is divergence too (default: only the factor)."
+        parser.add_argument("--divergence_threshold", type=Optional[PositiveFloat], default=None, help=threshold_help)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         """Parses, then resolves the run folder and ``--ckpt_path last|best`` to a file: here, because
@@ -121,7 +127,10 @@ class AmalCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         subcommand = self.config_init.get("subcommand")
         trainer_config = (self.config_init[subcommand] if subcommand else self.config_init).get("trainer") or {}
-        kwargs.update(trainer_arguments(subcommand, trainer_config, self.run_plan, self.model, self.datamodule))
+        config = self.config_init[subcommand] if subcommand else self.config_init
+        bound = {"factor": config.get("divergence_factor", 1e4), "threshold": config.get("divergence_threshold")}
+        arguments = trainer_arguments(subcommand, trainer_config, self.run_plan, self.model, self.datamodule, bound)
+        kwargs.update(arguments)
         try:
             trainer = super().instantiate_trainer(**kwargs)
         except ValueError as error:  # the Trainer checks its own options: `--trainer.accelerator foo`
@@ -177,6 +186,8 @@ class AmalCLI(LightningCLI):
             test_metrics = {name: float(value) for name, value in (results[0] if results else {}).items()}
         if isinstance(trainer.logger, BufferedTensorBoardLogger):
             hyperparameters = {**self.model.hparams_initial, **getattr(self.datamodule, "hparams_initial", {})}
+            guard = self._callback(DivergenceGuard)  # its bound is part of how the run was made
+            hyperparameters.update(divergence_factor=guard.factor, divergence_threshold=guard.threshold)
             trainer.logger.close_with_results(hyperparameters, {**summary.best_metrics, **test_metrics})
         status = INTERRUPTED if interrupted else FINISHED
         summary.write_record(trainer, status, tested=test_metrics, reason=reason)

@@ -102,8 +102,9 @@ def callbacks(
     plan: RunPlan,
     model: Optional[L.LightningModule],
     datamodule: Optional[L.LightningDataModule],
+    divergence: dict[str, Any],
 ) -> list:
-    """The configured callbacks and amal's own."""
+    """The configured callbacks and amal's own; ``divergence`` holds the guard's ``factor`` and ``threshold``."""
     wants_bar = trainer_config.get("enable_progress_bar") is not False
     # `--trainer.enable_progress_bar false` also turns off a bar that the config chose
     chosen = [
@@ -121,7 +122,7 @@ def callbacks(
     if trainer_config.get("enable_checkpointing", True) is not False:
         chosen += [LastCheckpoint(plan.checkpoint_dir), BestCheckpoint(plan.checkpoint_dir)]
     chosen += [
-        DivergenceGuard(plan.checkpoint_dir),
+        DivergenceGuard(plan.checkpoint_dir, **divergence),
         FitSummary(plan.checkpoint_dir if subcommand == "fit" else None),
         StopOnInterrupt(),
     ]
@@ -134,11 +135,12 @@ def trainer_arguments(
     plan: RunPlan,
     model: Optional[L.LightningModule],
     datamodule: Optional[L.LightningDataModule],
+    divergence: dict[str, Any],
 ) -> dict[str, Any]:
     """The Trainer's arguments that amal sets (those the config leaves to it)."""
     arguments: dict[str, Any] = {
         "logger": loggers(subcommand, trainer_config.get("logger"), plan),
-        "callbacks": callbacks(subcommand, trainer_config, plan, model, datamodule),
+        "callbacks": callbacks(subcommand, trainer_config, plan, model, datamodule, divergence),
     }
     if trainer_config.get("default_root_dir") is None:
         arguments["default_root_dir"] = str(plan.checkpoint_dir)  # where SLURM's signal checkpoint goes
