@@ -9,8 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from amal_lightning.cluster.sbatch import amal_command
 from amal_lightning.command_line.main import main
@@ -573,7 +575,7 @@ def test_the_example_profile_is_read_and_a_study_array_takes_max_parallel(tmp_pa
         ("- partition\n", 1, "not a mapping of options"),
         ("exclusive: maybe\n", 1, "exclusive: expected true or false, not 'maybe'"),
         ("time: 2h\n", 2, "--time '2h': not a time limit"),
-        ("setup: \"a\\nb\"\n", 1, "--setup: 'a\\nb' holds a line break"),
+        ('setup: "a\\nb"\n', 1, "--setup: 'a\\nb' holds a line break"),
         ("sbatch: [time=01:00:00]\n", 2, "--sbatch 'time=01:00:00': amal writes --time itself"),
     ],
 )
@@ -585,3 +587,79 @@ def test_a_bad_profile_is_one_line_naming_the_file(tmp_path, monkeypatch, capsys
                                  "--profile", "p.yaml")  # fmt: skip
     assert code == status and error.splitlines()[0].startswith("amal: error: --profile p.yaml: "), error
     assert message in error.splitlines()[0]
+
+
+class JobEndedError(Exception):
+    """SLURM ending a job it has requeued (it sends SIGTERM, then SIGKILL)."""
+
+
+class SignalAfterBatches(Callback):
+    """SLURM's SIGUSR1 to this process after ``batches`` batches of this start; SLURM ending the job, once
+    requeued, at the next batch. Each start's first step goes to ``record``."""
+
+    def __init__(self, batches: int = 3, record: str = "starts.txt") -> None:
+        self.batches, self.record, self.seen, self.sent = batches, Path(record), 0, False
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        with self.record.open("a") as record:
+            record.write(f"{trainer.global_step}\n")
+
+    def on_train_batch_start(self, *args: object) -> None:
+        if self.sent:
+            raise JobEndedError
+
+    def on_train_batch_end(self, *args: object) -> None:
+        self.seen += 1
+        if self.seen == self.batches:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            self.sent = True
+
+
+def test_three_signals_requeue_twice_then_stop_at_max_requeues_keeping_one_checkpoint(workdir, monkeypatch, capsys):
+    """A job submitted with --max-requeues 2: SIGUSR1 on each of three starts, in this process (no real SLURM)."""
+    script = dry_run(capsys, "--config", str(CONFIGS / "regression_minibatch.yaml"), "--time=01:00:00",
+                     "--max-requeues", "2")  # fmt: skip
+    exported = re.search(r"^export (AMAL_MAX_REQUEUES)=(\d+)", script, re.M)
+    monkeypatch.setenv(*exported.groups())  # as srun passes it on to the job
+    monkeypatch.setenv("PATH", fake_commands(workdir / "bin", workdir / "scontrol.txt", scontrol="exit 0")["PATH"])
+    for name, value in SLURM_JOB.items():
+        monkeypatch.setenv(name, value)
+    fit = [
+        "fit", "--config", str(CONFIGS / "regression_minibatch.yaml"), "--data.batch_size=16",
+        "--trainer.max_epochs=1", "--trainer.limit_train_batches=12", "--trainer.limit_val_batches=1",
+        "--trainer.limit_test_batches=1", "--trainer.accelerator=cpu", "--trainer.devices=1",
+        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+        "--trainer.callbacks+=tests.test_slurm.SignalAfterBatches",
+    ]  # fmt: skip
+    run_dir = workdir / "checkpoints" / "regression_minibatch" / "slurm-4242"
+
+    def hpc_checkpoints() -> list[str]:
+        return sorted(path.name for path in run_dir.glob("hpc_ckpt_*.ckpt"))
+
+    for restarts in (0, 1):  # SLURM counts the requeues; each start saves after 3 batches and requeues
+        monkeypatch.setenv("SLURM_RESTART_COUNT", str(restarts))
+        with pytest.raises(JobEndedError):
+            main(fit)
+        assert hpc_checkpoints() == [f"hpc_ckpt_{restarts + 1}.ckpt"]  # the older one removed
+        assert (workdir / "scontrol.txt").read_text().count("requeue 4242") == restarts + 1
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "2")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(fit)
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
+    assert exit_info.value.code == 1 and len(errors) == 1, errors
+    assert errors[0].startswith("amal: error: SLURM job 4242 reached its --max-requeues 2 (SLURM_RESTART_COUNT=2)")
+    assert "hpc_ckpt_3.ckpt but did not requeue it" in errors[0]
+    assert (workdir / "scontrol.txt").read_text().count("requeue 4242") == 2  # not a third time
+    assert hpc_checkpoints() == ["hpc_ckpt_3.ckpt"]
+    assert (workdir / "starts.txt").read_text().split() == ["0", "3", "6"]  # each start went on from the last
+    assert torch.load(run_dir / "hpc_ckpt_3.ckpt", weights_only=True)["global_step"] == 9
+
+    # Submitted again as its error says: a new job goes on from that checkpoint, in the same run folder.
+    monkeypatch.setenv("SLURM_JOB_ID", "4343")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "0")
+    main([*fit[:-1], "--trainer.callbacks+=tests.test_slurm.SignalAfterBatches", "--trainer.callbacks.batches=99",
+          "--ckpt_path", "last"])  # fmt: skip
+    assert (workdir / "starts.txt").read_text().split()[-1] == "9"
+    assert torch.load(run_dir / "last.ckpt", weights_only=True)["global_step"] == 12
+    assert hpc_checkpoints() == ["hpc_ckpt_3.ckpt"] and (workdir / "scontrol.txt").read_text().count("4242") == 2
