@@ -1,5 +1,7 @@
 """Inputs a hostile probe found that ended in a traceback: each is now one line, and nothing saved is lost."""
 
+import time
+
 import pytest
 import torch
 
@@ -33,3 +35,18 @@ def test_a_study_file_that_is_not_utf8_is_one_line(tmp_path):
     with pytest.raises(AmalError) as raised:
         load_study(study)
     assert str(raised.value) == f"{study}: cannot read the study file (not UTF-8 text, byte 6)"
+
+
+def test_a_huge_grid_is_refused_before_it_is_expanded(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("trainer: {max_epochs: 1}\n")
+    values = list(range(200))
+    study = tmp_path / "huge.yaml"
+    study.write_text(f"config: {config}\ngrid: {{a: {values}, b: {values}, c: {values}}}\n")
+    started = time.monotonic()
+    with pytest.raises(AmalError) as raised:
+        load_study(study)
+    assert time.monotonic() - started < 5  # 8 million variants would take minutes to list
+    assert str(raised.value) == f"{study}, grid: 200 × 200 × 200 = 8,000,000 variants, more than max_variants (10,000)"
+    study.write_text(f"config: {config}\nmax_variants: 8000000\ngrid: {{a: [1, 2], b: [3]}}\n")
+    assert len(load_study(study).variants) == 2

@@ -126,18 +126,18 @@ def test_an_adhoc_grid_reports_a_diverging_variant_and_goes_on(workdir, capsys, 
     grid = "model.learning_rate=1e6,0.1"
     main(["study", "--name", "eps", "--config", str(REGRESSION), "--grid", grid, "--", "--trainer.max_epochs=4"])
     out = capsys.readouterr().out
-    assert "[1/2] model.learning_rate=1e6 ... diverged at epoch 2 after " in out
+    assert "[1/2] model.learning_rate=1e6 ... diverged at epoch 1 after " in out
     assert "[2/2] model.learning_rate=0.1 ... finished in " in out
     assert "eps: 1 diverged, 1 finished" in out
     rows = summary("eps")
-    assert [(row["status"], row["epochs"]) for row in rows] == [("diverged", "2"), ("finished", "4")]
-    assert rows[0]["note"].startswith("training diverged at epoch 2")
+    assert [(row["status"], row["epochs"]) for row in rows] == [("diverged", "1"), ("finished", "4")]
+    assert rows[0]["note"].startswith("training diverged at epoch 1")
     assert rows[0]["tested test/loss"] == ""  # a diverged fit tests nothing
     axes = drawn["loss-epoch.png"].axes[0]
     assert len(axes.get_lines()) == 4
     markers = [marker.get_offsets()[0][0] for marker in axes.collections]
-    assert markers == [2, 2]  # its train and test curves each end where it diverged
-    assert "model.learning_rate=1e6 (diverged at epoch 2)" in [
+    assert markers == [1, 1]  # its train and test curves each end where it diverged
+    assert "model.learning_rate=1e6 (diverged at epoch 1)" in [
         text.get_text() for text in axes.get_legend().get_texts()
     ]
 

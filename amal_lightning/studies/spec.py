@@ -11,6 +11,7 @@ A study file is a mapping::
       eps 0.2 raw: {config: configs/other.yaml, model.learning_rate: 0.2}
     grid:                                     # ... or a grid: all combinations
       model.learning_rate: [0.01, 0.1, 1]
+    max_variants: 10000                       # a larger grid is refused before it is expanded
     figures:                                  # default: train/loss and test/loss against epochs
       - {name: loss, metrics: [train/loss, test/loss], x: [epoch, time], ylabel: "MSE ($1000²)"}
     images: [test/interpolation]              # image tags saved as PNG files, per variant
@@ -22,37 +23,31 @@ by :mod:`amal_lightning.studies.check`; this module checks the file's own shape.
 one line naming the file.
 """
 
-import itertools
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
-from amal_lightning.checks import shown
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.folders import PLAIN_NAME
 from amal_lightning.studies.events import X_AXES
+from amal_lightning.studies.variants import (
+    MAX_VARIANTS,
+    Variant,
+    config_path,
+    grid_variants,
+    named_variants,
+    option_words,
+    slug,
+)
 
 STUDY_DIR = Path("studies")
-STUDY_KEYS = ("name", "description", "config", "common", "variants", "grid", "figures", "images")
+STUDY_KEYS = ("name", "description", "config", "common", "variants", "grid", "figures", "images", "max_variants")
 FIGURE_KEYS = ("name", "metrics", "x", "title", "ylabel", "variants")
 DEFAULT_METRICS = ("train/loss", "test/loss")
 # A table of the model's layers before each of many fits says nothing new (a variant's options can turn it on).
 QUIET = ("--trainer.enable_model_summary=false",)
-UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One ``amal fit`` of a study: its name (legends, progress lines), folder-safe slug, config and options."""
-
-    name: str
-    slug: str
-    config: Path
-    options: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -91,74 +86,6 @@ class Study:
     def fit_args(self, variant: Variant) -> list[str]:
         """The variant's ``amal fit`` command line (after ``amal``)."""
         return ["fit", "--config", str(variant.config), *QUIET, *self.common, *variant.options]
-
-
-def slug(name: str) -> str:
-    """A plain folder name for a variant's name: runs of other characters become ``_``."""
-    return UNSAFE.sub("_", name).strip("_").lstrip(".") or "variant"
-
-
-def option_text(value: Any) -> str:
-    """A YAML value as the command line spells it (``true``, ``null``, JSON for lists and mappings)."""
-    if isinstance(value, (bool, list, dict)) or value is None:
-        return json.dumps(value)
-    return str(value)
-
-
-def option_words(where: str, options: Any) -> tuple[Optional[str], tuple[str, ...]]:
-    """(the ``config`` it names or None, the options as command-line words) from a mapping or a list."""
-    if options is None:
-        return None, ()
-    if isinstance(options, list):
-        if not all(isinstance(word, (str, int, float)) for word in options):
-            raise AmalError(f"{where}: a list of options must hold command-line words, e.g. [--trainer.max_epochs, 10]")
-        return None, tuple(str(word) for word in options)
-    if not isinstance(options, dict):
-        raise AmalError(f"{where}: expected options (a mapping such as {{model.learning_rate: 0.1}} or a list)")
-    config = options.get("config")
-    if config is not None and not isinstance(config, str):
-        raise AmalError(f"{where}: config must be a file name")
-    words = tuple(f"--{key}={option_text(value)}" for key, value in options.items() if key != "config")
-    return config, words
-
-
-def config_path(where: str, text: Any) -> Path:
-    if not isinstance(text, str) or not text:
-        raise AmalError(f"{where}: expected a config file name")
-    path = Path(text)
-    if not path.is_file():
-        hint = (
-            ""
-            if path.is_absolute()
-            else f" in {shown(Path.cwd())} (a study's config paths are read from the folder amal runs in)"
-        )
-        raise AmalError(f"{where}: {text}: no such file{hint}")
-    return path
-
-
-def grid_variants(where: str, grid: Any, config: Path) -> list[Variant]:
-    """All combinations of a grid's values, in order (the last key varies fastest)."""
-    if not isinstance(grid, dict) or not grid:
-        raise AmalError(f"{where}: the grid is empty (give each option a list of values)")
-    for key, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise AmalError(f"{where}: {key} has no values (expected a non-empty list)")
-    variants = []
-    for combination in itertools.product(*(values for values in grid.values())):
-        pairs = [f"{key}={option_text(value)}" for key, value in zip(grid, combination, strict=True)]
-        variants.append(Variant(", ".join(pairs), slug("-".join(pairs)), config, tuple(f"--{pair}" for pair in pairs)))
-    return variants
-
-
-def named_variants(where: str, variants: Any, config: Path) -> list[Variant]:
-    if not isinstance(variants, dict) or not variants:
-        raise AmalError(f"{where}: expected named variants (a mapping of names to options)")
-    result = []
-    for name, options in variants.items():
-        variant_config, words = option_words(f"{where}, variant {name!r}", options)
-        own_config = config if variant_config is None else config_path(f"{where}, variant {name!r}", variant_config)
-        result.append(Variant(str(name), slug(str(name)), own_config, words))
-    return result
 
 
 def check_keys(where: str, data: Any, keys: tuple[str, ...]) -> None:
@@ -202,8 +129,11 @@ def build_study(where: str, data: Any, default_name: str) -> Study:
         raise AmalError(f"{where}: give either variants or a grid")
     config = config_path(f"{where}, config", data.get("config"))
     _, common = option_words(f"{where}, common", data.get("common"))
+    max_variants = data.get("max_variants", MAX_VARIANTS)
+    if not isinstance(max_variants, int) or isinstance(max_variants, bool) or max_variants < 1:
+        raise AmalError(f"{where}: max_variants must be a positive integer, got {max_variants!r}")
     if "grid" in data:
-        variants = grid_variants(f"{where}, grid", data["grid"], config)
+        variants = grid_variants(f"{where}, grid", data["grid"], config, max_variants)
     else:
         variants = named_variants(f"{where}, variants", data["variants"], config)
     slugs = [variant.slug for variant in variants]

@@ -1,0 +1,102 @@
+"""A study's variants: named ones, or all the combinations of a grid, each an ``amal fit`` command line.
+
+A grid's size is counted before anything is expanded: a grid of 200 × 200 × 200 values would
+otherwise take minutes to list its 8 million variants before saying anything. More than
+``max_variants`` (default :data:`MAX_VARIANTS`, a study file's key) is refused in one line.
+"""
+
+import itertools
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from amal_lightning.checks import shown
+from amal_lightning.errors import AmalError
+
+MAX_VARIANTS = 10_000
+UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ``amal fit`` of a study: its name (legends, progress lines), folder-safe slug, config and options."""
+
+    name: str
+    slug: str
+    config: Path
+    options: tuple[str, ...]
+
+
+def slug(name: str) -> str:
+    """A plain folder name for a variant's name: runs of other characters become ``_``."""
+    return UNSAFE.sub("_", name).strip("_").lstrip(".") or "variant"
+
+
+def option_text(value: Any) -> str:
+    """A YAML value as the command line spells it (``true``, ``null``, JSON for lists and mappings)."""
+    if isinstance(value, (bool, list, dict)) or value is None:
+        return json.dumps(value)
+    return str(value)
+
+
+def option_words(where: str, options: Any) -> tuple[Optional[str], tuple[str, ...]]:
+    """(the ``config`` it names or None, the options as command-line words) from a mapping or a list."""
+    if options is None:
+        return None, ()
+    if isinstance(options, list):
+        if not all(isinstance(word, (str, int, float)) for word in options):
+            raise AmalError(f"{where}: a list of options must hold command-line words, e.g. [--trainer.max_epochs, 10]")
+        return None, tuple(str(word) for word in options)
+    if not isinstance(options, dict):
+        raise AmalError(f"{where}: expected options (a mapping such as {{model.learning_rate: 0.1}} or a list)")
+    config = options.get("config")
+    if config is not None and not isinstance(config, str):
+        raise AmalError(f"{where}: config must be a file name")
+    words = tuple(f"--{key}={option_text(value)}" for key, value in options.items() if key != "config")
+    return config, words
+
+
+def config_path(where: str, text: Any) -> Path:
+    if not isinstance(text, str) or not text:
+        raise AmalError(f"{where}: expected a config file name")
+    path = Path(text)
+    if not path.is_file():
+        hint = (
+            ""
+            if path.is_absolute()
+            else f" in {shown(Path.cwd())} (a study's config paths are read from the folder amal runs in)"
+        )
+        raise AmalError(f"{where}: {text}: no such file{hint}")
+    return path
+
+
+def grid_variants(where: str, grid: Any, config: Path, max_variants: int = MAX_VARIANTS) -> list[Variant]:
+    """All combinations of a grid's values, in order (the last key varies fastest), at most ``max_variants``."""
+    if not isinstance(grid, dict) or not grid:
+        raise AmalError(f"{where}: the grid is empty (give each option a list of values)")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise AmalError(f"{where}: {key} has no values (expected a non-empty list)")
+    count = math.prod(len(values) for values in grid.values())
+    if count > max_variants:
+        sizes = " × ".join(str(len(values)) for values in grid.values())
+        raise AmalError(f"{where}: {sizes} = {count:,} variants, more than max_variants ({max_variants:,})")
+    variants = []
+    for combination in itertools.product(*(values for values in grid.values())):
+        pairs = [f"{key}={option_text(value)}" for key, value in zip(grid, combination, strict=True)]
+        variants.append(Variant(", ".join(pairs), slug("-".join(pairs)), config, tuple(f"--{pair}" for pair in pairs)))
+    return variants
+
+
+def named_variants(where: str, variants: Any, config: Path) -> list[Variant]:
+    if not isinstance(variants, dict) or not variants:
+        raise AmalError(f"{where}: expected named variants (a mapping of names to options)")
+    result = []
+    for name, options in variants.items():
+        variant_config, words = option_words(f"{where}, variant {name!r}", options)
+        own_config = config if variant_config is None else config_path(f"{where}, variant {name!r}", variant_config)
+        result.append(Variant(str(name), slug(str(name)), own_config, words))
+    return result
