@@ -54,3 +54,12 @@ def test_a_study_with_an_added_logger_still_draws_its_figures(workdir, capsys):
 )
 def test_added_loggers_get_a_folder_unless_given_one(argv, expected):
     assert with_logger_folders(argv) == expected
+
+
+def test_an_added_mlflow_logger_keeps_its_file_store_in_the_run_folder(workdir, monkeypatch):
+    pytest.importorskip("mlflow")
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    outcome = fit(REGRESSION, "--trainer.max_epochs", "3", "--trainer.logger+=MLFlowLogger", *QUIET)
+    metrics = list(outcome.log_dir.glob("mlflow/*/*/metrics/train/loss"))
+    assert len(metrics) == 1 and len(metrics[0].read_text().splitlines()) == 3
+    assert any(outcome.log_dir.glob("events.out.tfevents.*"))

@@ -11,6 +11,7 @@
 
 import importlib
 import inspect
+import os
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -80,6 +81,9 @@ def fill_logger_folders(loggers: Any, plan: RunPlan) -> None:
         save_dir = getattr(init_args, "save_dir", None) if init_args is not None else None
         if isinstance(save_dir, str) and save_dir.startswith(RUN_FOLDER):
             init_args.save_dir = str(plan.log_dir) + save_dir[len(RUN_FOLDER) :]
+            if str(getattr(logger, "class_path", "")).endswith("MLFlowLogger"):
+                # MLflow 3.17 and later refuse their local file store unless asked: it is the one chosen here
+                os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 
 
 def loggers(subcommand: Optional[str], chosen: Any, plan: RunPlan) -> Any:
