@@ -49,7 +49,7 @@ def test_logger_can_be_swapped_from_the_command_line(workdir):
     assert lines[0].split(",") == ["epoch", "step", "test/loss", "train/loss", "val/loss"]
     # one row per epoch for train/loss, one for val/loss and test/loss (test_each_epoch), then the final test
     assert len(lines) == 1 + 4 * 2 + 1
-    assert not Path("logs").exists()
+    assert Path("logs/regression/version_0").is_dir()  # TensorBoard is kept beside the logger given
 
 
 def test_manual_optimization_counts_its_steps(workdir):
@@ -115,7 +115,8 @@ def test_fit_tests_its_best_checkpoint_in_the_same_run_and_says_what_it_did(work
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "Seed set to 0" in logged  # the lines of Lightning's loggers are seen here
     run = workdir / "logs/classifier/version_0"
-    assert {"train/loss", "val/loss", "val/acc", "test/loss", "test/acc"} <= scalar_tags(run)
+    # the test of best.ckpt after the fit, apart from any test/* curve of the epochs
+    assert {"train/loss", "val/loss", "val/acc", "best/test/loss", "best/test/acc"} <= scalar_tags(run)
     assert len(list(run.glob("events.out.tfevents.*"))) == 1  # one event file for the fit and its test
     summary = result.out[result.out.index("Fit: 2 epochs") :]
     assert "(max_epochs=2 reached)" in summary
@@ -129,7 +130,7 @@ def test_fit_tests_its_best_checkpoint_in_the_same_run_and_says_what_it_did(work
     events = EventAccumulator(str(run))
     events.Reload()
     assert "hp_metric" not in events.Tags()["scalars"]
-    assert events.Scalars("hp/test/acc")[0].value == pytest.approx(events.Scalars("test/acc")[-1].value)
+    assert events.Scalars("hp/test/acc")[0].value == pytest.approx(events.Scalars("best/test/acc")[-1].value)
 
 
 def test_testing_a_checkpoint_logs_to_a_new_run(workdir):
@@ -194,7 +195,7 @@ def test_a_copied_project_resumes_in_its_run_folder(workdir):
     with inside(Path("copy")):
         run_inprocess("fit", "--config", config, "--trainer.max_epochs=6", "--ckpt_path=last")
     run = Path("copy/checkpoints/regression/version_0")
-    assert sorted(p.name for p in run.iterdir()) == ["best.ckpt", "last.ckpt"]  # no last-v1.ckpt
+    assert sorted(p.name for p in run.iterdir()) == ["best.ckpt", "last.ckpt", "run.json"]  # no last-v1.ckpt
     assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 6
     assert sorted(p.name for p in (original / "checkpoints/regression/version_0").iterdir()) == before
     assert torch.load(original / "checkpoints/regression/version_0/last.ckpt", weights_only=True)["global_step"] == 3
