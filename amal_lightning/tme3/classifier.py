@@ -7,7 +7,7 @@ from torch import nn
 
 from amal_lightning.checks import check_model_size, check_optimizer, linear_parameters
 from amal_lightning.data.mnist import NUM_PIXELS
-from amal_lightning.tme3.classifier_base import MNISTClassifier
+from amal_lightning.tme3.classifier_base import InitOption, MNISTClassifier, initialize
 from amal_lightning.tme3.compiling import CompileOption
 
 
@@ -24,6 +24,9 @@ class Classifier(MNISTClassifier):
         num_hidden_layers: k, the number of linear–ReLU layers. With 2 the parameter names
             (``net.0``, ``net.2``, ``net.4``) are those of checkpoints saved before this option.
         num_classes: number of digits.
+        init: how the weights start: ``default`` (PyTorch's), ``kaiming`` (He, for ReLU: the fair
+            control of a deep plain network) or ``xavier`` (Glorot); biases start at zero with the
+            last two (:func:`~amal_lightning.tme3.classifier_base.initialize`).
         optimizer: the optimizer and its settings.
         compile: ``false``, ``default`` or ``reduce-overhead`` (the network compiled by
             ``torch.compile``, its first steps then slow; ``true`` is ``default``) or ``cuda_graphs``
@@ -36,6 +39,7 @@ class Classifier(MNISTClassifier):
         hidden_dim: PositiveInt = 256,
         num_hidden_layers: PositiveInt = 2,
         num_classes: PositiveInt = 10,
+        init: InitOption = "default",
         optimizer: OptimizerCallable = torch.optim.Adam,
         compile: CompileOption = False,
     ) -> None:
@@ -48,5 +52,6 @@ class Classifier(MNISTClassifier):
         for _ in range(num_hidden_layers - 1):
             layers += [nn.Linear(hidden_dim, hidden_dim), nn.ReLU()]
         self.net = nn.Sequential(*layers, nn.Linear(hidden_dim, num_classes))
+        initialize(self.net, init)
         check_optimizer(optimizer, self)
         self.compile_module(self.net)

@@ -1,5 +1,7 @@
 """What the MNIST classifiers share: cross-entropy, epoch metrics, logging and the optimizer."""
 
+from typing import Literal
+
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
@@ -7,7 +9,37 @@ from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
 from amal_lightning.batches import Batch, known_targets
+from amal_lightning.errors import AmalError
 from amal_lightning.tme3.compiling import CompilableModule, CompileOption
+
+# The classifiers' `init` option: how the weights of every linear layer start.
+InitOption = Literal["default", "kaiming", "xavier"]
+
+
+def initialize(module: nn.Module, init: InitOption) -> None:
+    """Sets the weights of every ``nn.Linear`` inside ``module`` as ``init`` says.
+
+    - ``default``: PyTorch's own (uniform, variance 1/(3·fan_in)), left as built;
+    - ``kaiming``: He's ``kaiming_normal_(w, nonlinearity="relu")``, standard deviation
+      √(2/fan_in), and zero biases: the initialization that keeps a deep ReLU network's
+      activations from shrinking layer after layer;
+    - ``xavier``: Glorot's ``xavier_uniform_`` (variance 2/(fan_in + fan_out)) and zero biases.
+
+    Every linear layer is set, the output layer too; a layer whose bias must start elsewhere (the
+    Highway gates' b_T) is set again by its model afterwards.
+    """
+    if init == "default":
+        return
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            if init == "kaiming":
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            elif init == "xavier":
+                nn.init.xavier_uniform_(layer.weight)
+            else:
+                raise AmalError(f"model.init: {init!r} is not one of default, kaiming, xavier")
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
 
 class MNISTClassifier(CompilableModule):

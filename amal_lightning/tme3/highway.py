@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from amal_lightning.base_module import BatchMean
 from amal_lightning.checks import check_model_size, check_optimizer, linear_parameters
 from amal_lightning.data.mnist import NUM_PIXELS
-from amal_lightning.tme3.classifier_base import MNISTClassifier
+from amal_lightning.tme3.classifier_base import InitOption, MNISTClassifier, initialize
 from amal_lightning.tme3.compiling import CompileOption
 
 
@@ -65,6 +65,8 @@ class HighwayClassifier(MNISTClassifier):
         num_layers: L, the number of highway layers.
         gate_bias: the transform gates' initial bias b_T (negative: start by carrying).
         num_classes: number of digits.
+        init: how the weights of every linear layer start, as :class:`~amal_lightning.tme3.Classifier`'s
+            (``default``, ``kaiming``, ``xavier``); the gates' bias b_T starts at ``gate_bias`` whatever it is.
         optimizer: the optimizer and its settings.
         compile: as :class:`~amal_lightning.tme3.Classifier`'s; not saved with the model.
     """
@@ -76,6 +78,7 @@ class HighwayClassifier(MNISTClassifier):
         num_layers: PositiveInt = 10,
         gate_bias: float = -2.0,
         num_classes: PositiveInt = 10,
+        init: InitOption = "default",
         optimizer: OptimizerCallable = torch.optim.Adam,
         compile: CompileOption = False,
     ) -> None:
@@ -90,6 +93,10 @@ class HighwayClassifier(MNISTClassifier):
             *(HighwayLayer(hidden_dim, gate_bias) for _ in range(num_layers)),
             nn.Linear(hidden_dim, num_classes),
         )
+        initialize(self.net, init)
+        for layer in self.net:
+            if isinstance(layer, HighwayLayer):  # b_T stays negative: each layer starts by carrying
+                nn.init.constant_(layer.gate.bias, gate_bias)
         self.compile_module(self.net)
         # accumulated on the device at each validation step, read once per epoch
         self.val_gates = LayerMeans(num_layers)
