@@ -27,6 +27,7 @@ from amal_lightning.callbacks.interrupt import StopOnInterrupt
 from amal_lightning.callbacks.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict
 from amal_lightning.callbacks.progress import RunProgressBar
 from amal_lightning.callbacks.requeue import CheckpointAndRequeue
+from amal_lightning.callbacks.step_timer import TrainStepTimer
 from amal_lightning.callbacks.summary import FitSummary
 from amal_lightning.cluster.jobs import in_slurm_job
 from amal_lightning.runs.folders import LOG_DIR, RunPlan
@@ -121,6 +122,7 @@ def callbacks(
     if subcommand == "predict":
         check_can_predict(model, datamodule)  # one line now, not Lightning's traceback later
         chosen.append(PredictionWriter(PREDICTION_DIR / plan.experiment / plan.name))
+    chosen.insert(0, TrainStepTimer())  # first, so the others' batch-end hooks are not counted; times fits only
     # Added for every subcommand (they only save while fitting), so that a checkpoint's callback
     # states find the same callbacks when it is loaded by `amal test`.
     if trainer_config.get("enable_checkpointing", True) is not False:

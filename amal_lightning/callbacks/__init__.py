@@ -6,6 +6,7 @@
 - :mod:`~amal_lightning.callbacks.progress`: the progress bars;
 - :mod:`~amal_lightning.callbacks.interrupt`: Ctrl+C ends a fit at the end of its step;
 - :mod:`~amal_lightning.callbacks.requeue`: a SLURM job's checkpoint and requeue on SIGUSR1;
+- :mod:`~amal_lightning.callbacks.step_timer`: the seconds spent in training steps, ``time/train_seconds``;
 - :mod:`~amal_lightning.callbacks.predictions`: ``amal predict``'s CSV and pictures;
 - :mod:`~amal_lightning.callbacks.pictures` and :mod:`~amal_lightning.callbacks.pr_curves`: the
   autoencoder's images and the classifiers' precision–recall curves in TensorBoard.
@@ -14,5 +15,6 @@
 from amal_lightning.callbacks.pictures import AutoencoderPictures
 from amal_lightning.callbacks.pr_curves import PRCurves
 from amal_lightning.callbacks.progress import EpochProgressBar, RunProgressBar
+from amal_lightning.callbacks.step_timer import TrainStepTimer
 
-__all__ = ["AutoencoderPictures", "EpochProgressBar", "PRCurves", "RunProgressBar"]
+__all__ = ["AutoencoderPictures", "EpochProgressBar", "PRCurves", "RunProgressBar", "TrainStepTimer"]
