@@ -15,9 +15,10 @@ study folder ``studies/<name>/`` gets a copy of the study (``study.yaml``, which
 
 import dataclasses
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional, Union
 
-from jsonargparse import ArgumentParser, Namespace
+from jsonargparse import SUPPRESS, ArgumentParser, Namespace
+from jsonargparse.typing import PositiveInt
 
 from amal_lightning.command_line.parsing import command_parser, parse, refuse
 from amal_lightning.command_line.submit import parse_submit, split_fit_options
@@ -25,8 +26,9 @@ from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, AmalError
 from amal_lightning.studies.array import array_script, submit_array
 from amal_lightning.studies.check import check_study
 from amal_lightning.studies.gathering import STUDY_FILE, finish, save_study
-from amal_lightning.studies.runner import StudyInterruptedError, others_at_work, run_study
+from amal_lightning.studies.runner import StudyInterruptedError, others_at_work, report_ended, run_study
 from amal_lightning.studies.spec import Study, adhoc_study, load_study
+from amal_lightning.studies.workers import run_workers, threads_per_worker, worker_count
 
 
 def build_parser() -> ArgumentParser:
@@ -52,6 +54,16 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--variant-index", type=Optional[int], help="run only this variant (0-based), as a task of a job array does"
     )
+    parser.add_argument(
+        "--jobs",
+        type=Optional[Union[PositiveInt, Literal["auto"]]],
+        help="worker processes training variants at once (auto: one per GPU, else one per core; "
+        "default: the study file's jobs, else 1)",
+    )
+    parser.add_argument(
+        "--threads", type=Optional[PositiveInt], help="torch threads of each worker (default: its share of the cores)"
+    )
+    parser.add_argument("--worker", action="store_true", help=SUPPRESS)  # one of the processes --jobs starts
     parser.add_argument(
         "--submit",
         action="store_true",
@@ -92,7 +104,8 @@ def parse_study(argv: list[str]) -> tuple[Namespace, Study, list[str], list[str]
 def study(argv: list[str]) -> int:
     """Runs ``amal study ARGV``; returns the exit status; raises AmalError on bad input."""
     args, chosen, naming, fit_options = parse_study(argv)
-    check_study(chosen)
+    if not args.worker:  # the process that started the workers has checked every variant
+        check_study(chosen)
     if args.submit:
         if args.variant_index is not None:
             raise AmalError("--submit runs every variant, one array task each: leave out --variant-index")
@@ -110,12 +123,26 @@ def study(argv: list[str]) -> int:
             raise AmalError(f"--variant-index {args.variant_index}: the study's variants are 0 to {last}")
         if not (chosen.folder / STUDY_FILE).is_file():  # the tasks of an array share the one --submit wrote
             save_study(chosen)
-    else:
+    elif not args.worker:  # the process that started the workers has saved it
         save_study(chosen)
-    try:
-        run_study(chosen, None if args.variant_index is None else [args.variant_index])
-    except StudyInterruptedError:
-        return INTERRUPTED_EXIT_STATUS
+    workers = worker_count(args.jobs or chosen.jobs, len(chosen.variants)) if args.variant_index is None else 1
+    if workers > 1 and not args.worker:
+        threads = threads_per_worker(workers, args.threads)
+        own, fit = split_fit_options(argv)
+        # several fits at once: no progress bars drawn over one another (not part of a variant's identity)
+        worker_argv = [*own, "--worker", "--threads", str(threads), "--", *fit, "--trainer.enable_progress_bar=false"]
+        report_ended(chosen)
+        status = run_workers(worker_argv, workers, threads)
+        if status != 0:
+            return status
+    else:
+        try:
+            indices = None if args.variant_index is None else [args.variant_index]
+            run_study(chosen, indices, threads=args.threads, worker=args.worker)
+        except StudyInterruptedError:
+            return INTERRUPTED_EXIT_STATUS
+    if args.worker:
+        return 0  # the process that started the workers gathers
     busy = others_at_work(chosen)
     if args.variant_index is None and not busy:  # a task of an array leaves the gathering to the login node
         finish(chosen)

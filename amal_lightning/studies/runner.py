@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from amal_lightning.api import run
@@ -132,21 +133,22 @@ def current_record(study: Study, variant: Variant) -> Optional[VariantRecord]:
     return record
 
 
-def run_variant(study: Study, variant: Variant) -> str:
-    """Runs one variant unless it ended before or another process has it; returns what became of it."""
+def run_variant(study: Study, variant: Variant) -> tuple[str, bool]:
+    """Runs one variant unless it ended before or another process has it: what became of it, and whether
+    this process trained it."""
     record = current_record(study, variant)
     if record is not None and record.status in ENDED:
-        return outcome(study, variant, record, kept=True)
+        return outcome(study, variant, record, kept=True), False
     if rank_zero_only.rank != 0:  # another process of a multi-GPU task: its first process holds the claim
-        return train_variant(study, variant, record)
+        return train_variant(study, variant, record), True
     claim = try_claim(study.folder / CLAIMS, variant.slug)
     if claim is None:
-        return "being trained by another process, skipped"
+        return "being trained by another process, skipped", False
     with claim:
         record = current_record(study, variant)  # it may have ended between the first look and the claim
         if record is not None and record.status in ENDED:
-            return outcome(study, variant, record, kept=True)
-        return train_variant(study, variant, record)
+            return outcome(study, variant, record, kept=True), False
+        return train_variant(study, variant, record), True
 
 
 def train_variant(study: Study, variant: Variant, record: Optional[VariantRecord]) -> str:
@@ -186,22 +188,37 @@ def others_at_work(study: Study) -> list[dict]:
     return live_claims(study.folder / CLAIMS)
 
 
-def run_study(study: Study, indices: Optional[Sequence[int]] = None) -> None:
+def run_study(
+    study: Study, indices: Optional[Sequence[int]] = None, threads: Optional[int] = None, worker: bool = False
+) -> None:
     """Runs the study's variants (those at ``indices``, else all), one progress line each.
 
     A variant that another live process has claimed is skipped: two ``amal study`` on one study,
-    or two array tasks, share the work (:mod:`amal_lightning.runs.claims`).
+    or two array tasks, share the work (:mod:`amal_lightning.runs.claims`). A ``worker`` of
+    ``--jobs`` says only what it trained: the lines of the others are theirs to print.
     """
+    if threads is not None:
+        torch.set_num_threads(threads)
     total = len(study.variants)
     chosen = range(total) if indices is None else indices
     for index in chosen:
         variant = study.variants[index]
         prefix = f"[{index + 1}/{total}] {variant.name} ..."
         try:
-            line = run_variant(study, variant)
+            line, trained = run_variant(study, variant)
         except StudyInterruptedError:
             print(f"{prefix} interrupted; the same command resumes it", flush=True)
             raise
         except AmalError as error:  # a damaged record, an unwritable study folder
             raise AmalError(f"{prefix} {error}") from None
-        print(f"{prefix} {line}", flush=True)
+        if trained or not worker:
+            print(f"{prefix} {line}", flush=True)
+
+
+def report_ended(study: Study) -> None:
+    """One line for each variant that ended before this command: what ``--jobs`` workers will not train."""
+    total = len(study.variants)
+    for index, variant in enumerate(study.variants):
+        record = current_record(study, variant)
+        if record is not None and record.status in ENDED:
+            print(f"[{index + 1}/{total}] {variant.name} ... {outcome(study, variant, record, kept=True)}", flush=True)

@@ -12,6 +12,7 @@ A study file is a mapping::
     grid:                                     # ... or a grid: all combinations
       model.learning_rate: [0.01, 0.1, 1]
     max_variants: 10000                       # a larger grid is refused before it is expanded
+    jobs: 2                                   # variants trained at once (auto: a worker per GPU or core)
     figures:                                  # default: train/loss and test/loss against epochs
       - {name: loss, metrics: [train/loss, test/loss], x: [epoch, time], ylabel: "MSE ($1000²)"}
     images: [test/interpolation]              # image tags saved as PNG files, per variant
@@ -25,7 +26,7 @@ one line naming the file.
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import yaml
 
@@ -43,7 +44,18 @@ from amal_lightning.studies.variants import (
 )
 
 STUDY_DIR = Path("studies")
-STUDY_KEYS = ("name", "description", "config", "common", "variants", "grid", "figures", "images", "max_variants")
+STUDY_KEYS = (
+    "name",
+    "description",
+    "config",
+    "common",
+    "variants",
+    "grid",
+    "figures",
+    "images",
+    "max_variants",
+    "jobs",
+)
 FIGURE_KEYS = ("name", "metrics", "x", "title", "ylabel", "variants")
 DEFAULT_METRICS = ("train/loss", "test/loss")
 # A table of the model's layers before each of many fits says nothing new (a variant's options can turn it on).
@@ -74,6 +86,11 @@ class Study:
     images: tuple[str, ...] = ()
     source: str = field(default="", compare=False)  # the study file, or how an ad-hoc study was given
     data: dict[str, Any] = field(default_factory=dict, compare=False)  # as written: saved in the study folder
+
+    @property
+    def jobs(self) -> Union[int, str]:
+        """The study file's ``jobs`` (workers training variants at once; ``auto``), 1 if it has none."""
+        return self.data.get("jobs", 1)
 
     @property
     def folder(self) -> Path:
@@ -146,6 +163,9 @@ def build_study(where: str, data: Any, default_name: str) -> Study:
     images = data.get("images") or []
     if not isinstance(images, list) or not all(isinstance(tag, str) for tag in images):
         raise AmalError(f"{where}, images: expected a list of image tags, e.g. [test/interpolation]")
+    jobs = data.get("jobs", 1)
+    if jobs != "auto" and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
+        raise AmalError(f"{where}: jobs must be a positive number of workers or auto, got {jobs!r}")
     description = str(data.get("description") or name)
     return Study(name, description, common, tuple(variants), figures, tuple(images), where, {**data, "name": name})
 

@@ -1,0 +1,85 @@
+"""``amal study --jobs N``: workers train variants at once, with the results of one process, and resume after a kill."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from amal_lightning.errors import AmalError
+from amal_lightning.studies.workers import worker_count
+from tests.helpers import CONFIGS
+
+TIMING = ("seconds", "run")  # and every time/* column
+
+
+def write_study(folder: Path, epochs: int) -> Path:
+    study = folder / "lr.yaml"
+    study.write_text(
+        f"name: lr\nconfig: {CONFIGS / 'regression.yaml'}\n"
+        f"common: {{trainer.max_epochs: {epochs}, trainer.enable_progress_bar: false}}\n"
+        "grid: {model.learning_rate: [0.01, 0.02, 0.05, 0.1]}\n"
+    )
+    return study
+
+
+def amal_study(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    command = [sys.executable, "-m", "amal_lightning", "study", *args]
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True, **kwargs)
+
+
+def summary_without_timing(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "studies/lr/summary.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    return [
+        {k: v for k, v in row.items() if k not in TIMING and not k.split(" ")[-1].startswith("time/")} for row in rows
+    ]
+
+
+def test_the_number_of_workers():
+    assert worker_count(3, 10) == 3 and worker_count(8, 2) == 2  # never more workers than variants
+    assert worker_count("auto", 100) >= 1
+    with pytest.raises(AmalError):
+        worker_count(0, 4)
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_results_of_one(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder, jobs in ((one, "1"), (two, "2")):
+        folder.mkdir()
+        process = amal_study(str(write_study(folder, 30)), "--jobs", jobs, "--threads", "1", cwd=folder)
+        output = process.communicate(timeout=600)[0]
+        assert process.returncode == 0, output
+        assert sorted(line.split(" ...")[0] for line in output.splitlines() if line.startswith("[")) == [
+            f"[{index}/4] model.learning_rate={rate}" for index, rate in enumerate(("0.01", "0.02", "0.05", "0.1"), 1)
+        ]
+    assert summary_without_timing(one) == summary_without_timing(two)
+    assert [row["status"] for row in summary_without_timing(two)] == ["finished"] * 4
+    assert sorted(path.parent.name for path in (two / "logs").glob("*/version_0")) == [
+        f"lr.model.learning_rate_{rate}" for rate in ("0.01", "0.02", "0.05", "0.1")
+    ]
+
+
+@pytest.mark.slow
+def test_workers_killed_with_sigkill_resume_and_train_each_variant_once(tmp_path):
+    study = write_study(tmp_path, 1500)
+    process = amal_study(str(study), "--jobs", "2", "--threads", "1", cwd=tmp_path, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while len(list(tmp_path.glob("checkpoints/*/version_0/last.ckpt"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    os.killpg(process.pid, signal.SIGKILL)  # the command and its workers, as a node failure would
+    process.wait()
+    again = amal_study(str(study), "--jobs", "2", "--threads", "1", cwd=tmp_path)
+    output = again.communicate(timeout=900)[0]
+    assert again.returncode == 0, output
+    for experiment in (tmp_path / "logs").iterdir():
+        assert [run.name for run in experiment.iterdir()] == ["version_0"], output  # resumed, not trained again
+    assert [row["status"] for row in summary_without_timing(tmp_path)] == ["finished"] * 4
+    assert [row["epochs"] for row in summary_without_timing(tmp_path)] == ["1500"] * 4
