@@ -59,13 +59,9 @@ def machine() -> str:
     return text
 
 
-def train_loss_wall_times(log_dir: Path) -> list[float]:
-    """When each epoch's ``train/loss`` was written to TensorBoard by an ``amal`` run: its epochs' ends."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
-    events.Reload()
-    return [event.wall_time for event in events.Scalars("train/loss")]
+def load_average() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes, as the tables quote them."""
+    return "/".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def synthetic_mnist(data_dir: Path, train: int, test: int) -> None:

@@ -1,15 +1,31 @@
-"""Epochs per second of full-batch gradient descent on the housing data: ``amal fit`` against a hand-written loop.
+"""Per-epoch time of full-batch gradient descent on the housing data: ``amal fit``, Lightning's bare loop, by hand.
 
-``configs/regression.yaml`` runs hundreds of epochs of one step each, so what Lightning does per
-epoch (loops, logging, checkpoints, progress bar, validation) is most of the time. Both routes do
-the same work per epoch: one gradient step on the whole training split (w -= 0.1 * grad), the
-validation loss, both losses written to TensorBoard, and a checkpoint at the end (amal also keeps
-``best.ckpt``, rewritten whenever the validation loss improves: the first 25 or so epochs here).
-Each run is a child process of its own; the routes alternate; the rate leaves out start-up (for ``amal``, it is
-taken from the wall times of the TensorBoard events of the first and last epochs).
+``configs/regression.yaml`` runs 500 epochs of one step each (the whole training split), with a
+validation after every epoch that also evaluates the test split (``test_each_epoch: true``): what
+a framework does per epoch (loops, logging, checkpoints, progress bar) is most of the time. Three
+routes do the same arithmetic per epoch, one gradient step (``w -= 0.1 * grad``) and the
+validation and test losses:
+
+- ``amal``: ``amal fit --config configs/regression.yaml`` in the child's process, with all it keeps
+  (``last.ckpt``, ``best.ckpt``, TensorBoard, the epoch progress bar, the run's ``run.json``) and
+  the test of ``best.ckpt`` after the fit (after the timed epochs);
+- ``lightning``: the same ``AutogradRegression`` and ``HousingDataModule`` under
+  ``Trainer(barebones=True)``: no logger, checkpoints or bar, ``self.log`` a no-op; what amal adds
+  is ``amal / lightning``;
+- ``hand``: the loop a user would write over the same tensors, writing the three losses to
+  TensorBoard every epoch and a checkpoint at the end; what Lightning's loop costs is
+  ``lightning / hand``.
+
+Each run is a child process of its own, with one torch thread (``--threads``); the routes alternate
+round after round. An epoch's time is the gap between the ends of two consecutive training epochs
+(validation included: Lightning validates before its epoch-end hooks), so the start-up and the first
+epoch are left out; ``amal`` and ``lightning`` are timed by the same callback
+(``bench.common.EpochClock``), the hand-written loop by itself. Wall-clock and CPU seconds are both
+reported, the ratios as ratios of medians and round by round.
 
     python -m bench.housing --repeats 5
-    python -m bench.housing --amal-args --trainer.enable_checkpointing=false   # what a setting costs
+    python -m bench.housing --amal-args --trainer.logger=false   # what a setting costs
+    python -m bench.housing --smoke                                # seconds; what CI runs
 """
 
 import argparse
@@ -20,32 +36,48 @@ import tempfile
 import time
 from pathlib import Path
 
+import lightning as L
 import torch
 from torch.nn import functional as F
 
-from bench.common import AMAL, REPO, machine, run_process, train_loss_wall_times
+from bench.common import (
+    REPO,
+    EpochClock,
+    epoch_gaps,
+    load_average,
+    machine,
+    ratio_line,
+    round_ratios,
+    run_process,
+)
 
-LEARNING_RATE = 0.1
+ROUTES = ("amal", "lightning", "hand")
+LEARNING_RATE = 0.1  # configs/regression.yaml's
+CONFIG = REPO / "configs" / "regression.yaml"
 
 
-def run_hand(epochs: int, log_dir: str) -> float:
-    """The loop a user would write: epochs per second, first epoch excluded."""
-    from torch.utils.tensorboard import SummaryWriter
-
+def housing_data():
+    """The config's datamodule: full batches, features standardized, the test split evaluated every epoch."""
     from amal_lightning.data import HousingDataModule
 
-    data = HousingDataModule(batch_size="full")
+    return HousingDataModule(batch_size="full", test_each_epoch=True)
+
+
+def run_hand(args: argparse.Namespace, log_dir: Path) -> dict[str, list[float]]:
+    """The loop a user would write: a step, the validation and test losses, three TensorBoard scalars."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    data = housing_data()
     data.setup("fit")
     x, y = data.train_set.tensors
     x_val, y_val = data.val_set.tensors
+    x_test, y_test = data.test_set.tensors
     torch.manual_seed(0)
     weight = (torch.randn(x.shape[1], 1) * 0.01).requires_grad_()
     bias = torch.zeros(1, requires_grad=True)
-    writer = SummaryWriter(log_dir)
-    start = 0.0
-    for epoch in range(epochs):
-        if epoch == 1:
-            start = time.perf_counter()
+    writer = SummaryWriter(str(log_dir))
+    stamps = []
+    for epoch in range(args.epochs):
         loss = F.mse_loss(x @ weight + bias, y)
         loss.backward()
         with torch.no_grad():
@@ -53,71 +85,120 @@ def run_hand(epochs: int, log_dir: str) -> float:
                 parameter -= LEARNING_RATE * parameter.grad
                 parameter.grad = None
             val_loss = F.mse_loss(x_val @ weight + bias, y_val)
+            test_loss = F.mse_loss(x_test @ weight + bias, y_test)
         writer.add_scalar("train/loss", loss.item(), epoch)
         writer.add_scalar("val/loss", val_loss.item(), epoch)
-    rate = (epochs - 1) / (time.perf_counter() - start)
-    torch.save({"weight": weight, "bias": bias, "epoch": epochs}, Path(log_dir) / "last.ckpt")
+        writer.add_scalar("test/loss", test_loss.item(), epoch)
+        stamps.append((time.perf_counter(), time.process_time()))
+    torch.save({"weight": weight, "bias": bias, "epoch": args.epochs}, log_dir / "last.ckpt")
     writer.close()
-    return rate
+    return epoch_gaps(stamps)
 
 
-def amal_rate(log_dir: Path) -> float:
-    stamps = train_loss_wall_times(log_dir)
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+def run_lightning(args: argparse.Namespace, log_dir: Path) -> dict[str, list[float]]:
+    """The project's module and datamodule under ``Trainer(barebones=True)``: Lightning's own loop."""
+    from amal_lightning.tme2 import AutogradRegression
+
+    L.seed_everything(0, verbose=False)
+    trainer = L.Trainer(barebones=True, max_epochs=args.epochs, accelerator="cpu", devices=1, callbacks=[EpochClock()])
+    trainer.fit(AutogradRegression(learning_rate=LEARNING_RATE), housing_data())
+    return epoch_gaps(EpochClock.last.stamps)
 
 
-def measure(route: str, args: argparse.Namespace) -> float:
+def run_amal(args: argparse.Namespace, log_dir: Path) -> dict[str, list[float]]:
+    """``amal fit`` with the shipped config, in this process (the child's), in ``log_dir``."""
+    from amal_lightning.command_line.main import main
+
+    main(
+        [
+            "fit",
+            "--config",
+            str(CONFIG),
+            f"--trainer.max_epochs={args.epochs}",
+            "--trainer.accelerator=cpu",
+            "--trainer.callbacks+=bench.common.EpochClock",
+            *args.amal_args,
+        ]
+    )
+    return epoch_gaps(EpochClock.last.stamps)
+
+
+def run_child(args: argparse.Namespace) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    routes = {"amal": run_amal, "lightning": run_lightning, "hand": run_hand}
+    epochs = routes[args.child](args, Path.cwd())
+    print(json.dumps({"epochs": epochs}))
+
+
+def measure(route: str, args: argparse.Namespace) -> dict:
+    """Runs one route in a child process, in a scratch folder; its timed epochs and peak RSS."""
     with tempfile.TemporaryDirectory() as workdir:
-        if route == "amal":
-            command = [
-                *AMAL,
-                "fit",
-                "--config",
-                str(REPO / "configs" / "regression.yaml"),
-                f"--trainer.max_epochs={args.epochs}",
-                *args.amal_args,
-            ]
-        else:
-            command = [sys.executable, "-m", "bench.housing", "--child", f"--epochs={args.epochs}"]
-        output, _ = run_process(command, Path(workdir))
-        if route == "amal":
-            return amal_rate(Path(workdir) / "logs" / "regression" / "version_0")
-        return json.loads(output.strip().splitlines()[-1])["epochs_per_s"]
+        command = [sys.executable, "-m", "bench.housing", "--child", route]
+        command += [f"--epochs={args.epochs}", f"--threads={args.threads}"]
+        if args.amal_args:
+            command += ["--amal-args", *args.amal_args]
+        output, peak_rss_mb = run_process(command, Path(workdir))
+        return {**json.loads(output.strip().splitlines()[-1])["epochs"], "peak_rss_mb": peak_rss_mb}
+
+
+def milliseconds(runs: list[dict], key: str = "times") -> float:
+    return 1e3 * statistics.median(t for run in runs for t in run[key])
+
+
+def report(args: argparse.Namespace, results: dict[str, list[dict]], loads: tuple[str, str]) -> str:
+    extra = f", amal also given `{' '.join(args.amal_args)}`" if args.amal_args else ""
+    lines = [
+        f"`configs/regression.yaml`{extra}: {args.epochs} epochs per run ({args.epochs - 1} timed), {args.repeats}"
+        f" rounds of alternating runs, torch threads per route: {args.threads or 'its default'}; load average"
+        f" {loads[0]} before, {loads[1]} after.",
+        f"Machine: {machine()}.",
+        "",
+        "| route | ms/epoch (median) | × hand | × hand, round by round | CPU ms/epoch | peak RSS (MB) |",
+        "| --- | ---: | ---: | --- | ---: | ---: |",
+    ]
+    hand = results.get("hand")
+    for route in args.routes:
+        runs = results[route]
+        ratio = f"{milliseconds(runs) / milliseconds(hand):.2f}" if hand else "n/a"
+        rounds = ", ".join(f"{r:.2f}" for r in round_ratios(runs, hand)) if hand else ""
+        peak = max(run["peak_rss_mb"] for run in runs)
+        lines.append(
+            f"| {route} | {milliseconds(runs):.2f} | {ratio} | {rounds} | {milliseconds(runs, 'cpu'):.2f}"
+            f" | {peak:.0f} |"
+        )
+    pairs = [("amal", "lightning"), ("lightning", "hand"), ("amal", "hand")]
+    ratios = [line for route, baseline in pairs if (line := ratio_line(results, route, baseline))]
+    return "\n".join([*lines, *([""] + ratios if ratios else [])])
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=500)
-    parser.add_argument("--repeats", type=int, default=5, help="runs of each route, alternating")
-    parser.add_argument("--amal-args", nargs=argparse.REMAINDER, default=[], help="extra `amal fit` arguments")
-    parser.add_argument("--smoke", action="store_true", help="a few epochs, one run each, for CI")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--epochs", type=int, default=500, help="epochs per run; the first is not timed")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of alternating runs, one of each route")
+    parser.add_argument("--threads", type=int, default=1, help="torch's threads in every route (0: its default)")
+    parser.add_argument("--routes", nargs="+", choices=ROUTES, default=list(ROUTES))
+    parser.add_argument("--output", type=Path, help="also write the table to this file")
+    parser.add_argument("--smoke", action="store_true", help="a few epochs, one round, for CI")
+    parser.add_argument("--child", choices=ROUTES, help=argparse.SUPPRESS)
+    parser.add_argument("--amal-args", nargs=argparse.REMAINDER, default=[], help="extra `amal fit` arguments, last")
     args = parser.parse_args(argv)
     if args.child:
-        with tempfile.TemporaryDirectory() as log_dir:
-            print(json.dumps({"epochs_per_s": run_hand(args.epochs, log_dir)}))
+        run_child(args)
         return
     if args.smoke:
         args.epochs, args.repeats = 5, 1
-    rates: dict[str, list[float]] = {"amal": [], "hand": []}
+    before = load_average()
+    results: dict[str, list[dict]] = {route: [] for route in args.routes}
     for repeat in range(args.repeats):
-        for route in rates:
-            rates[route].append(measure(route, args))
-            print(f"run {repeat + 1}/{args.repeats} {route}: {rates[route][-1]:.0f} epochs/s", file=sys.stderr)
-    hand = statistics.median(rates["hand"])
-    extra = f" `{' '.join(args.amal_args)}`" if args.amal_args else ""
-    lines = [
-        f"`configs/regression.yaml`{extra}, {args.epochs} epochs per run, {args.repeats} runs per route alternating.",
-        f"Machine: {machine()}.",
-        "",
-        "| route | epochs/s (median) | runs | ms/epoch | × hand-written time |",
-        "| --- | ---: | --- | ---: | ---: |",
-    ]
-    for route, runs in rates.items():
-        rate = statistics.median(runs)
-        listed = ", ".join(f"{run:.0f}" for run in runs)
-        lines.append(f"| {route} | {rate:.0f} | {listed} | {1e3 / rate:.2f} | {hand / rate:.1f} |")
-    print("\n".join(lines))
+        for route in args.routes:
+            results[route].append(measure(route, args))
+            median = statistics.median(results[route][-1]["times"]) * 1e3
+            print(f"round {repeat + 1}/{args.repeats} {route}: {median:.2f} ms/epoch", file=sys.stderr)
+    table = report(args, results, (before, load_average()))
+    print(table)
+    if args.output:
+        args.output.write_text(table + "\n")
 
 
 if __name__ == "__main__":
