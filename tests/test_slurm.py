@@ -349,7 +349,7 @@ def test_two_process_ddp_on_cpu_writes_one_run(tmp_path):
     )
     runs = list((tmp_path / "checkpoints" / "classifier").iterdir())
     assert [run.name for run in runs] == ["version_0"]
-    assert sorted(path.name for path in runs[0].iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert sorted(path.name for path in runs[0].glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
     checkpoint = torch.load(runs[0] / "last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == 2 * 15  # 29 batches a epoch shared by 2 processes: 15 each
     assert [run.name for run in (tmp_path / "logs" / "classifier").iterdir()] == ["version_0"]
@@ -392,7 +392,7 @@ def test_requeued_job_without_a_signal_checkpoint_goes_on_from_its_last_epoch(tm
     assert requeued.returncode == 0, requeued.stderr[-2000:]
     run_dir = tmp_path / "checkpoints/classifier/slurm-4242"
     assert re.search(r"Restoring states from the checkpoint path at .*slurm-4242/last\.ckpt", requeued.stderr)
-    assert sorted(p.name for p in run_dir.iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in run_dir.glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
     assert torch.load(run_dir / "last.ckpt", weights_only=True)["global_step"] == 3 * 29
 
 
