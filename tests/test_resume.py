@@ -64,7 +64,9 @@ def test_two_plus_two_epochs_equal_four(shrunk, config):
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(tmp_path):
     config = str(CONFIGS / "classifier.yaml")
-    args = ["fit", "--config", config, "--trainer.max_epochs=8", *SAMPLE]
+    # 20 batches an epoch: long enough to be killed after the first checkpoint, short to redo twice
+    few = ["--trainer.limit_train_batches=20", "--trainer.limit_val_batches=2", "--model.hidden_dim=32", *NO_TEST]
+    args = ["fit", "--config", config, "--trainer.max_epochs=8", *SAMPLE, *few]
     interrupted = subprocess.Popen(
         [*AMAL, *args], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
