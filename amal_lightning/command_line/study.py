@@ -52,6 +52,11 @@ def build_parser() -> ArgumentParser:
         help="ad-hoc study: KEY=V1,V2,... (repeatable: all combinations)",
     )
     parser.add_argument(
+        "--seeds",
+        type=Optional[PositiveInt],
+        help="ad-hoc study: run each variant with seeds 0 to N-1 (mean, std, bands)",
+    )
+    parser.add_argument(
         "--variant-index", type=Optional[int], help="run only this variant (0-based), as a task of a job array does"
     )
     parser.add_argument(
@@ -88,7 +93,7 @@ def parse_study(argv: list[str]) -> tuple[Namespace, Study, list[str], list[str]
     parser = build_parser()
     args = parse(parser, own)
     args.slurm = slurm
-    adhoc = args.name is not None or args.config is not None or args.grid
+    adhoc = args.name is not None or args.config is not None or args.grid or args.seeds is not None
     if args.file is not None and adhoc:
         refuse(parser, "give a study file or --name/--config/--grid, not both")
     if args.file is not None:
@@ -98,7 +103,9 @@ def parse_study(argv: list[str]) -> tuple[Namespace, Study, list[str], list[str]
     if args.name is None or args.config is None or not args.grid:
         refuse(parser, "give a study file, or --name, --config and at least one --grid")
     naming = ["--name", args.name, "--config", args.config, *(word for grid in args.grid for word in ("--grid", grid))]
-    return args, adhoc_study(args.name, args.config, args.grid, fit_options), naming, fit_options
+    if args.seeds is not None:
+        naming += ["--seeds", str(args.seeds)]
+    return args, adhoc_study(args.name, args.config, args.grid, fit_options, args.seeds), naming, fit_options
 
 
 def study(argv: list[str]) -> int:

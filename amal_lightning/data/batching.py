@@ -11,6 +11,7 @@ the batches an uninterrupted run would have seen.
 """
 
 import math
+import os
 from collections.abc import Iterator
 from typing import Any, Optional, Union
 
@@ -49,13 +50,16 @@ class SeededBatchSampler(Sampler[torch.Tensor]):
         self.device = device  # where the data lives: the epoch's order is moved there once
         self.epoch = 0
         self.skip = 0  # batches of the current epoch already seen before a resumption
+        # The run's seed (`--seed_everything`, which Lightning keeps in PL_GLOBAL_SEED) changes the order
+        # too, never the split: a study's seeds vary the initialization and the order over the same data.
+        self.run_seed = int(os.environ.get("PL_GLOBAL_SEED") or 0)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch + self.run_seed * 7_919_993)
             order = torch.randperm(self.num_examples, generator=generator)
         else:
             order = torch.arange(self.num_examples)

@@ -25,7 +25,7 @@ def plotted_runs(spec: FigureSpec, results: list[Result]) -> list[PlottedRun]:
     """The figure's variants that have a run log, in the study's order, each named by its variant."""
     runs = []
     for variant, record, log in results:
-        if log is None or record is None or (spec.variants and variant.name not in spec.variants):
+        if log is None or record is None or (spec.variants and variant.label not in spec.variants):
             continue
         diverged = record.status == DIVERGED
         runs.append(PlottedRun(variant.name, log, diverged, diverged_epoch(record) if diverged else None))

@@ -13,6 +13,9 @@ A study file is a mapping::
       model.learning_rate: [0.01, 0.1, 1]
     max_variants: 10000                       # a larger grid is refused before it is expanded
     jobs: 2                                   # variants trained at once (auto: a worker per GPU or core)
+    seeds: [0, 1, 2]                          # each variant once per seed: mean, std, bands
+    comparisons:                              # paired differences, per seed, with a 95 % interval
+      - {a: eps 0.2 raw, b: eps 0.1, metric: tested test/loss}
     figures:                                  # default: train/loss and test/loss against epochs
       - {name: loss, metrics: [train/loss, test/loss], x: [epoch, time], ylabel: "MSE ($1000²)"}
     images: [test/interpolation]              # image tags saved as PNG files, per variant
@@ -26,12 +29,13 @@ one line naming the file.
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import yaml
 
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.folders import PLAIN_NAME
+from amal_lightning.studies.comparisons import Comparison, comparison_specs
 from amal_lightning.studies.events import X_AXES
 from amal_lightning.studies.variants import (
     MAX_VARIANTS,
@@ -40,7 +44,9 @@ from amal_lightning.studies.variants import (
     grid_variants,
     named_variants,
     option_words,
+    seed_list,
     slug,
+    with_seeds,
 )
 
 STUDY_DIR = Path("studies")
@@ -55,6 +61,8 @@ STUDY_KEYS = (
     "images",
     "max_variants",
     "jobs",
+    "seeds",
+    "comparisons",
 )
 FIGURE_KEYS = ("name", "metrics", "x", "title", "ylabel", "variants")
 DEFAULT_METRICS = ("train/loss", "test/loss")
@@ -86,6 +94,12 @@ class Study:
     images: tuple[str, ...] = ()
     source: str = field(default="", compare=False)  # the study file, or how an ad-hoc study was given
     data: dict[str, Any] = field(default_factory=dict, compare=False)  # as written: saved in the study folder
+    comparisons: tuple[Comparison, ...] = ()
+
+    @property
+    def seeded(self) -> bool:
+        """Whether the study runs each variant once per seed (its ``seeds``)."""
+        return self.data.get("seeds") is not None
 
     @property
     def jobs(self) -> Union[int, str]:
@@ -149,17 +163,21 @@ def build_study(where: str, data: Any, default_name: str) -> Study:
     max_variants = data.get("max_variants", MAX_VARIANTS)
     if not isinstance(max_variants, int) or isinstance(max_variants, bool) or max_variants < 1:
         raise AmalError(f"{where}: max_variants must be a positive integer, got {max_variants!r}")
+    seeds = seed_list(f"{where}, seeds", data.get("seeds"))
     if "grid" in data:
-        variants = grid_variants(f"{where}, grid", data["grid"], config, max_variants)
+        variants = grid_variants(f"{where}, grid", data["grid"], config, max_variants, len(seeds or [None]))
     else:
         variants = named_variants(f"{where}, variants", data["variants"], config)
     slugs = [variant.slug for variant in variants]
     clash = next((variant.name for variant in variants if slugs.count(variant.slug) > 1), None)
     if clash is not None:
         raise AmalError(f"{where}: variant {clash!r} has the same folder name as another ({slug(clash)})")
+    names = {variant.name for variant in variants}
     figures = (FigureSpec("loss"),)
     if "figures" in data:
-        figures = figure_specs(f"{where}, figures", data["figures"], {variant.name for variant in variants})
+        figures = figure_specs(f"{where}, figures", data["figures"], names)
+    comparisons = comparison_specs(f"{where}, comparisons", data.get("comparisons"), names, seeds)
+    variants = with_seeds(variants, seeds)
     images = data.get("images") or []
     if not isinstance(images, list) or not all(isinstance(tag, str) for tag in images):
         raise AmalError(f"{where}, images: expected a list of image tags, e.g. [test/interpolation]")
@@ -167,7 +185,8 @@ def build_study(where: str, data: Any, default_name: str) -> Study:
     if jobs != "auto" and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
         raise AmalError(f"{where}: jobs must be a positive number of workers or auto, got {jobs!r}")
     description = str(data.get("description") or name)
-    return Study(name, description, common, tuple(variants), figures, tuple(images), where, {**data, "name": name})
+    saved = {**data, "name": name}
+    return Study(name, description, common, tuple(variants), figures, tuple(images), where, saved, comparisons)
 
 
 def load_study(path: Path) -> Study:
@@ -184,7 +203,7 @@ def load_study(path: Path) -> Study:
     return build_study(str(path), data, path.stem)
 
 
-def adhoc_study(name: str, config: str, grid: list[str], common: list[str]) -> Study:
+def adhoc_study(name: str, config: str, grid: list[str], common: list[str], seeds: Optional[int] = None) -> Study:
     """The study of ``amal study --name N --config C --grid KEY=V1,V2 ... -- OPTIONS``."""
     axes: dict[str, list[str]] = {}
     for text in grid:
@@ -194,4 +213,6 @@ def adhoc_study(name: str, config: str, grid: list[str], common: list[str]) -> S
         axes[key.removeprefix("--")] = [value for value in values.split(",") if value]
     description = f"{name}: {', '.join(axes)}"
     data = {"name": name, "description": description, "config": config, "grid": axes, "common": list(common)}
+    if seeds is not None:
+        data["seeds"] = list(range(seeds))
     return build_study("amal study", data, name)

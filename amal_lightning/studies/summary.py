@@ -23,11 +23,14 @@ from typing import Optional
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.folders import LOG_DIR
 from amal_lightning.runs.outcome import diverged_record
+from amal_lightning.studies.comparisons import comparison_row, summary_statistics
 from amal_lightning.studies.events import RunLog, read_run
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, VariantRecord, read_record
 from amal_lightning.studies.spec import Study, Variant
 
 STAGE_ORDER = {"train": 0, "val": 1, "test": 2}
+METRIC_KINDS = ("final ", "best ", "tested ")
+STATISTICS = ("mean", "std", "min", "max")
 
 
 def number(value: float) -> str:
@@ -89,9 +92,10 @@ def outcome(study: Study, variant: Variant, record: VariantRecord, kept: bool) -
 
 
 def summary_row(variant: Variant, record: Optional[VariantRecord], log: Optional[RunLog]) -> dict[str, str]:
-    """One row of ``summary.csv`` (full precision, so that it matches the event files)."""
+    """One run's row: of ``summary.csv`` without seeds, of ``runs.csv`` with (full precision, as in the event files)."""
     row = {
-        "variant": variant.name,
+        "variant": variant.label,
+        **({} if variant.seed is None else {"seed": str(variant.seed)}),
         "overrides": " ".join(variant.options),
         "status": "missing" if record is None else record.status,
         "epochs": "" if log is None else str(log.epochs),
@@ -114,12 +118,46 @@ def summary_row(variant: Variant, record: Optional[VariantRecord], log: Optional
 
 def column_order(column: str) -> tuple:
     """Fixed columns first, then per metric: by stage (train, val, test), name, final/best/tested."""
-    fixed = ["variant", "overrides", "status", "epochs", "seconds", "run", "note"]
-    if column in fixed:
-        return (0, fixed.index(column))
-    kind, metric = column.split(" ", 1)
+    fixed = ["variant", "seed", "overrides", "n", "status", "epochs", "seconds", "run", "note"]
+    base, _, statistic = column.rpartition(" ") if column.endswith(STATISTICS) else (column, "", "")
+    if base in fixed:
+        return (0, fixed.index(base), STATISTICS.index(statistic) if statistic else -1)
+    kind, metric = base.split(" ", 1)
     stage = STAGE_ORDER.get(metric.split("/", 1)[0], 3)
-    return (1, kind == "tested", stage, metric, ["final", "best", "tested"].index(kind))
+    position = STATISTICS.index(statistic) if statistic else -1
+    return (1, kind == "tested", stage, metric, ["final", "best", "tested"].index(kind), position)
+
+
+def aggregate_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``summary.csv`` of a study with seeds: a row per variant, with n, mean, std, min and max of each number."""
+    groups: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault(row["variant"], []).append(row)
+    aggregated = []
+    for variant, runs in groups.items():
+        statuses: dict[str, int] = {}
+        for run in runs:
+            statuses[run["status"]] = statuses.get(run["status"], 0) + 1
+        row = {
+            "variant": variant,
+            "overrides": runs[0]["overrides"].replace(f"--seed_everything={runs[0].get('seed')}", "").strip(),
+        }
+        row.update(n=str(len(runs)), status=", ".join(f"{count} {status}" for status, count in statuses.items()))
+        numeric = sorted(
+            {
+                column
+                for run in runs
+                for column in run
+                if column.startswith(METRIC_KINDS) or column in ("epochs", "seconds")
+            }
+        )
+        for column in numeric:
+            values = [float(run[column]) for run in runs if run.get(column, "") != ""]
+            for statistic, value in summary_statistics(values).items():
+                if statistic != "n":
+                    row[f"{column} {statistic}"] = "" if value is None else repr(value)
+        aggregated.append(row)
+    return aggregated
 
 
 def gather(study: Study) -> list[tuple[Variant, Optional[VariantRecord], Optional[RunLog]]]:
@@ -131,11 +169,9 @@ def gather(study: Study) -> list[tuple[Variant, Optional[VariantRecord], Optiona
     return results
 
 
-def write_summary(study: Study, results: list[tuple[Variant, Optional[VariantRecord], Optional[RunLog]]]) -> Path:
-    """Writes ``studies/<study>/summary.csv``; one line of error if it cannot."""
-    rows = [summary_row(variant, record, log) for variant, record, log in results]
-    columns = sorted({column for row in rows for column in row}, key=column_order)
-    path = study.folder / "summary.csv"
+def write_table(path: Path, rows: list[dict[str, str]], columns: Optional[list[str]] = None) -> Path:
+    """Writes ``rows`` as a CSV file (columns in :func:`column_order`); one line of error if it cannot."""
+    columns = columns or sorted({column for row in rows for column in row}, key=column_order)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="") as file:
@@ -143,5 +179,31 @@ def write_summary(study: Study, results: list[tuple[Variant, Optional[VariantRec
             writer.writeheader()
             writer.writerows(rows)
     except OSError as error:
-        raise AmalError(f"{path}: cannot write the summary ({error.strerror})") from None
+        raise AmalError(f"{path}: cannot write the table ({error.strerror})") from None
     return path
+
+
+def write_summary(study: Study, results: list[tuple[Variant, Optional[VariantRecord], Optional[RunLog]]]) -> Path:
+    """Writes ``summary.csv`` (a row per run; with seeds, a row per variant with n, mean, std, min, max, the runs
+    in ``runs.csv`` and the paired comparisons in ``comparisons.csv``); returns the summary's path."""
+    rows = [summary_row(variant, record, log) for variant, record, log in results]
+    if not study.seeded:
+        return write_table(study.folder / "summary.csv", rows)
+    write_table(study.folder / "runs.csv", rows)
+    if study.comparisons:
+        by_seed: dict[tuple[str, str], dict[int, float]] = {}
+        for row in rows:
+            for column, value in row.items():
+                if column.startswith(METRIC_KINDS) and value != "":
+                    by_seed.setdefault((row["variant"], column), {})[int(row["seed"])] = float(value)
+        table = [
+            comparison_row(
+                comparison,
+                by_seed.get((comparison.a, comparison.metric), {}),
+                by_seed.get((comparison.b, comparison.metric), {}),
+            )
+            for comparison in study.comparisons
+        ]
+        columns = ["comparison", "metric", "n", "mean", "std", "95% low", "95% high", "differences"]
+        write_table(study.folder / "comparisons.csv", table, columns)
+    return write_table(study.folder / "summary.csv", aggregate_rows(rows))

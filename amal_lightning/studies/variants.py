@@ -22,12 +22,54 @@ UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @dataclass(frozen=True)
 class Variant:
-    """One ``amal fit`` of a study: its name (legends, progress lines), folder-safe slug, config and options."""
+    """One ``amal fit`` of a study: its name (legends, progress lines), folder-safe slug, config and options.
+
+    In a study with ``seeds``, each variant runs once per seed: ``group`` is the variant's name and
+    ``seed`` the seed of this run (``--seed_everything``), which has a name, slug and record of its own.
+    """
 
     name: str
     slug: str
     config: Path
     options: tuple[str, ...]
+    group: str = ""
+    seed: Optional[int] = None
+
+    @property
+    def label(self) -> str:
+        """The variant it is a run of: its own name without seeds."""
+        return self.group or self.name
+
+
+def with_seeds(variants: list[Variant], seeds: Optional[list[int]]) -> list[Variant]:
+    """Each variant once per seed (seeds vary fastest), or the variants as they are without seeds."""
+    if seeds is None:
+        return variants
+    return [
+        Variant(
+            f"{variant.name} (seed {seed})",
+            f"{variant.slug}.seed{seed}",
+            variant.config,
+            (*variant.options, f"--seed_everything={seed}"),
+            variant.name,
+            seed,
+        )
+        for variant in variants
+        for seed in seeds
+    ]
+
+
+def seed_list(where: str, seeds: Any) -> Optional[list[int]]:
+    """A study's ``seeds``: a list of distinct seeds (``[0, 1, 2]``), or None without the key."""
+    if seeds is None:
+        return None
+    if isinstance(seeds, bool) or not isinstance(seeds, list) or not seeds:
+        raise AmalError(f"{where}: seeds must be a non-empty list of seeds, e.g. [0, 1, 2]")
+    if not all(isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32 for seed in seeds):
+        raise AmalError(f"{where}: each seed must be an integer from 0 to 4294967295, got {seeds}")
+    if len(set(seeds)) != len(seeds):
+        raise AmalError(f"{where}: seeds repeat ({seeds})")
+    return list(seeds)
 
 
 def slug(name: str) -> str:
@@ -73,16 +115,21 @@ def config_path(where: str, text: Any) -> Path:
     return path
 
 
-def grid_variants(where: str, grid: Any, config: Path, max_variants: int = MAX_VARIANTS) -> list[Variant]:
-    """All combinations of a grid's values, in order (the last key varies fastest), at most ``max_variants``."""
+def grid_variants(
+    where: str, grid: Any, config: Path, max_variants: int = MAX_VARIANTS, seeds: int = 1
+) -> list[Variant]:
+    """All combinations of a grid's values, in order (the last key varies fastest): at most ``max_variants``
+    runs, counting each combination ``seeds`` times."""
     if not isinstance(grid, dict) or not grid:
         raise AmalError(f"{where}: the grid is empty (give each option a list of values)")
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise AmalError(f"{where}: {key} has no values (expected a non-empty list)")
-    count = math.prod(len(values) for values in grid.values())
+    count = math.prod(len(values) for values in grid.values()) * seeds
     if count > max_variants:
-        sizes = " × ".join(str(len(values)) for values in grid.values())
+        sizes = " × ".join(
+            [*(str(len(values)) for values in grid.values()), *([f"{seeds} seeds"] if seeds > 1 else [])]
+        )
         raise AmalError(f"{where}: {sizes} = {count:,} variants, more than max_variants ({max_variants:,})")
     variants = []
     for combination in itertools.product(*(values for values in grid.values())):

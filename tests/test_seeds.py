@@ -1,0 +1,94 @@
+"""Replicates: a study's seeds run each variant once per seed on one split; the summary says n, mean and std,
+the runs stay in runs.csv, and paired comparisons give a 95 % interval."""
+
+import csv
+import math
+
+import pytest
+
+from amal_lightning.command_line.main import main
+from amal_lightning.errors import AmalError
+from amal_lightning.studies.comparisons import paired_interval, summary_statistics, t_quantile
+from amal_lightning.studies.spec import load_study
+from tests.helpers import CONFIGS
+
+STUDY = f"""
+name: seeded
+config: {CONFIGS / "regression.yaml"}
+common: {{trainer.max_epochs: 5, trainer.enable_progress_bar: false, trainer.enable_model_summary: false}}
+seeds: [0, 1, 2]
+variants:
+  slow: {{model.learning_rate: 0.01}}
+  fast: {{model.learning_rate: 0.05}}
+comparisons:
+  - {{a: fast, b: slow, metric: final train/loss}}
+"""
+
+
+def table(path) -> list[dict[str, str]]:
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_the_statistics():
+    assert summary_statistics([1.0, 2.0, 3.0]) == {"n": 3, "mean": 2.0, "std": 1.0, "min": 1.0, "max": 3.0}
+    assert summary_statistics([4.0])["std"] is None and summary_statistics([math.inf])["mean"] is None
+    assert (t_quantile(2), t_quantile(4), t_quantile(9)) == (4.303, 2.776, 2.262)
+    mean, low, high = paired_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and high - mean == pytest.approx(4.303 / math.sqrt(3))
+
+
+def test_a_seeded_study_reports_every_run_and_each_variant_with_its_spread(workdir, capsys):
+    (workdir / "seeded.yaml").write_text(STUDY)
+    main(["study", "seeded.yaml"])
+    assert "[6/6] fast (seed 2) ... finished in " in capsys.readouterr().out
+    runs = table(workdir / "studies/seeded/runs.csv")
+    assert [(row["variant"], row["seed"]) for row in runs] == [(v, s) for v in ("slow", "fast") for s in "012"]
+    finals = {(row["variant"], row["seed"]): float(row["final train/loss"]) for row in runs}
+    assert len({finals["slow", seed] for seed in "012"}) == 3  # the seed changes the initialization and order
+
+    summary = table(workdir / "studies/seeded/summary.csv")
+    assert [(row["variant"], row["n"], row["status"]) for row in summary] == [
+        ("slow", "3", "3 finished"),
+        ("fast", "3", "3 finished"),
+    ]
+    slow = [finals["slow", seed] for seed in "012"]
+    assert float(summary[0]["final train/loss mean"]) == pytest.approx(sum(slow) / 3)
+    assert float(summary[0]["final train/loss std"]) == pytest.approx(summary_statistics(slow)["std"])
+    assert summary[0]["overrides"] == "--model.learning_rate=0.01"
+
+    (comparison,) = table(workdir / "studies/seeded/comparisons.csv")
+    differences = [finals["fast", seed] - finals["slow", seed] for seed in "012"]
+    assert comparison["comparison"] == "fast - slow" and comparison["n"] == "3"
+    assert float(comparison["mean"]) == pytest.approx(sum(differences) / 3)
+    assert float(comparison["95% low"]) < float(comparison["mean"]) < float(comparison["95% high"])
+
+
+def test_an_adhoc_grid_takes_a_number_of_seeds(workdir, capsys):
+    grid = ["--name", "g", "--config", str(CONFIGS / "regression.yaml"), "--grid", "model.learning_rate=0.01,0.05"]
+    main(["study", *grid, "--seeds", "2", "--", "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false"])
+    assert [(row["variant"], row["n"]) for row in table(workdir / "studies/g/summary.csv")] == [
+        ("model.learning_rate=0.01", "2"),
+        ("model.learning_rate=0.05", "2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("seeds: 3", "seeds must be a non-empty list"),
+        ("seeds: [0, 0]", "seeds repeat"),
+        ("seeds: [-1]", "each seed must be an integer"),
+        ("comparisons: [{a: slow, b: fast, metric: final train/loss}]", "paired comparisons need seeds"),
+        ("seeds: [0]\ncomparisons: [{a: slow, b: nope, metric: final train/loss}]", "no variant named 'nope'"),
+        ("seeds: [0]\ncomparisons: [{a: slow, b: fast, metric: train/loss}]", "is not a column like"),
+    ],
+)
+def test_bad_seeds_and_comparisons_are_one_line(tmp_path, text, message):
+    study = tmp_path / "bad.yaml"
+    study.write_text(
+        f"config: {CONFIGS / 'regression.yaml'}\nvariants: {{slow: {{model.learning_rate: 0.01}}, "
+        f"fast: {{model.learning_rate: 0.05}}}}\n{text}\n"
+    )
+    with pytest.raises(AmalError, match=message):
+        load_study(study)
