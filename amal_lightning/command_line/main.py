@@ -28,6 +28,7 @@ commands:
   study         run a study (several fits), its summary table and figures
   plot          draw runs' curves, or gather a study's summary and figures
   runs          a table of the fits: status, epochs, best validation, test, what resumes each
+  lr-find       Lightning's learning-rate range test: its curve as a PNG and the option to use
 
 `amal COMMAND --help` lists a command's options.
 options:
@@ -68,6 +69,11 @@ def run_command(argv: list[str]) -> int:
         from amal_lightning.command_line.study import study
 
         return study(argv[1:])
+    if command == "lr-find":
+        from amal_lightning.command_line.lr_find import lr_find
+
+        lr_find(argv[1:])
+        return 0
     if command == "runs":
         from amal_lightning.command_line.runs import runs
 
@@ -78,7 +84,7 @@ def run_command(argv: list[str]) -> int:
 
         plot(argv[1:])
         return 0
-    known = ", ".join([*TRAINING_COMMANDS, "prepare-data", "submit", "study", "plot", "runs"])
+    known = ", ".join([*TRAINING_COMMANDS, "prepare-data", "submit", "study", "plot", "runs", "lr-find"])
     raise UsageError(f"{command}: not a command of amal (its commands: {known})", hint="amal --help")
 
 

@@ -1,0 +1,75 @@
+"""Lightning's learning-rate range test on a config's model and data, for ``amal lr-find``.
+
+``Tuner.lr_find`` trains ``num_training`` steps with a learning rate growing from ``min_lr`` to
+``max_lr`` and suggests the rate where the loss falls fastest. It runs here without amal's run
+folders, checkpoints, logger or divergence guard (a range test drives the loss up on purpose), in
+a temporary folder that Lightning's own checkpoint of the weights goes to and that is removed: it
+changes no file. Lightning cannot write its suggestion into a model whose optimizer is given as a
+callable (``--model.optimizer``, Lightning#16787), so it is returned for the caller to say as the
+option to use.
+"""
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.tuner import Tuner
+
+from amal_lightning.api import _prepared, alone_on_the_command_line
+from amal_lightning.api.parser import AmalArgumentParser
+from amal_lightning.errors import AmalError, user_error
+
+
+@dataclass(frozen=True)
+class LearningRateSearch:
+    """What the range test found: the rates tried, the (smoothed) loss at each, and the suggestion or None."""
+
+    model: str
+    learning_rates: list[float]
+    losses: list[float]
+    suggestion: Optional[float]
+
+
+def find_learning_rate(
+    argv: Sequence[str], min_lr: float = 1e-8, max_lr: float = 1.0, num_training: int = 100
+) -> LearningRateSearch:
+    """Runs the range test on the model and data of ``amal fit ARGV`` (``["--config", X, ...]``, no subcommand)."""
+    argv = [str(word) for word in argv]
+    _prepared(argv)
+    with tempfile.TemporaryDirectory(prefix="amal-lr-find-") as scratch:
+        try:
+            with alone_on_the_command_line():
+                cli = LightningCLI(
+                    model_class=None,
+                    datamodule_class=None,
+                    parser_class=AmalArgumentParser,
+                    seed_everything_default=0,
+                    run=False,
+                    save_config_callback=None,
+                    args=argv,
+                    trainer_defaults={"logger": False, "enable_checkpointing": False, "default_root_dir": scratch},
+                )
+            model = cli.model
+            if not model.automatic_optimization or model.configure_optimizers() is None:
+                raise AmalError(
+                    f"{type(model).__name__} has no optimizer to tune (it writes its own gradient descent): "
+                    "amal lr-find is for models with --model.optimizer"
+                )
+            finder = Tuner(cli.trainer).lr_find(
+                model,
+                datamodule=cli.datamodule,
+                min_lr=min_lr,
+                max_lr=max_lr,
+                num_training=num_training,
+                update_attr=False,
+            )
+        except Exception as error:
+            reported = user_error(error)
+            if reported is None:
+                raise
+            raise reported from None
+    results: dict[str, Any] = finder.results if finder is not None else {"lr": [], "loss": []}
+    suggestion = finder.suggestion() if finder is not None and len(results["lr"]) > 11 else None
+    return LearningRateSearch(type(model).__name__, list(results["lr"]), list(results["loss"]), suggestion)

@@ -1,0 +1,100 @@
+"""``amal lr-find --config X``: Lightning's learning-rate range test, its curve as a PNG and the option to use.
+
+::
+
+    amal lr-find --config configs/classifier.yaml --data.source sample
+    # lr_find/classifier.png: the loss against the learning rate, the suggestion marked
+    # suggested: --model.optimizer.init_args.lr 0.0012
+
+Its own options (``--min_lr``, ``--max_lr``, ``--num_training``, ``-o``) may stand anywhere; every
+other word is an ``amal fit`` option for the model and data. It changes no file but the PNG.
+"""
+
+import math
+from pathlib import Path
+from typing import Optional
+
+from jsonargparse import ArgumentParser
+from jsonargparse.typing import PositiveFloat, PositiveInt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from amal_lightning.command_line.parsing import command_parser, parse, refuse
+from amal_lightning.runs.folders import experiment_name
+from amal_lightning.studies.plot import save_png
+
+OWN = ("--min_lr", "--max_lr", "--num_training", "-o", "--output")
+FOLDER = Path("lr_find")
+
+
+def build_parser() -> ArgumentParser:
+    parser = command_parser(
+        "amal lr-find",
+        "Lightning's learning-rate range test on a config's model and data: a PNG of the loss against the rate, "
+        "and the suggested --model.optimizer.init_args.lr. Other options are amal fit's.",
+    )
+    parser.add_argument("--min_lr", type=PositiveFloat, default=1e-8, help="the smallest rate tried")
+    parser.add_argument("--max_lr", type=PositiveFloat, default=1.0, help="the largest rate tried")
+    parser.add_argument("--num_training", type=PositiveInt, default=100, help="steps, one rate each")
+    parser.add_argument("-o", "--output", type=Optional[Path], help="the PNG (default lr_find/<experiment>.png)")
+    return parser
+
+
+def split_own(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(lr-find's own options, the fit's), from one command line."""
+    own, fit, index = [], [], 0
+    while index < len(argv):
+        word = argv[index]
+        if word.split("=", 1)[0] in OWN:
+            taken = 1 if "=" in word else 2
+            own += argv[index : index + taken]
+            index += taken
+        else:
+            fit.append(word)
+            index += 1
+    return own, fit
+
+
+def draw(rates: list[float], losses: list[float], suggestion: Optional[float], model: str) -> Figure:
+    figure = Figure(figsize=(7, 4.4), dpi=150, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    kept = [(rate, loss) for rate, loss in zip(rates, losses, strict=True) if math.isfinite(loss)]
+    axes.plot([rate for rate, _ in kept], [loss for _, loss in kept], color="C0", label="training loss (smoothed)")
+    if suggestion is not None:
+        at = min(kept, key=lambda point: abs(math.log(point[0]) - math.log(suggestion)))
+        axes.plot([at[0]], [at[1]], "o", color="C3", markersize=9, label=f"suggestion {suggestion:.3g}")
+    axes.set_xscale("log")
+    axes.set_xlabel("learning rate (one training step each)")
+    axes.set_ylabel("training loss")
+    axes.set_title(f"{model}: learning-rate range test")
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper left", fontsize="small")
+    return figure
+
+
+def lr_find(argv: list[str]) -> None:
+    """Runs ``amal lr-find ARGV``: the PNG, then the suggestion as an option (or why there is none)."""
+    from amal_lightning.api.lr_find import find_learning_rate  # torch and Lightning: not for --help
+
+    own, fit = split_own(argv)
+    parser = build_parser()
+    if any(word in ("-h", "--help") for word in fit):
+        parse(parser, ["--help"])
+    args = parse(parser, own)
+    if args.min_lr >= args.max_lr:
+        refuse(parser, f"--min_lr {args.min_lr} must be smaller than --max_lr {args.max_lr}")
+    configs = [fit[index + 1] for index, word in enumerate(fit[:-1]) if word in ("--config", "-c")]
+    output = args.output or FOLDER / f"{experiment_name(configs, None)}.png"
+    found = find_learning_rate(fit, args.min_lr, args.max_lr, args.num_training)
+    if not found.learning_rates:
+        print(f"{found.model}: the range test stopped before trying any rate")
+        return
+    save_png(draw(found.learning_rates, found.losses, found.suggestion, found.model), output)
+    print(
+        f"{output}: the loss against {len(found.learning_rates)} learning rates from {args.min_lr:g} to {args.max_lr:g}"
+    )
+    if found.suggestion is None:
+        print("no suggestion: the loss never fell steadily over the range (try another --min_lr/--max_lr)")
+    else:
+        print(f"suggested: --model.optimizer.init_args.lr {found.suggestion:.3g}")
