@@ -114,7 +114,8 @@ def one_line_error(message: str, parser: Any, argv: Sequence[str] = ()) -> str:
     lines = [re.sub(r"^argument ", "", line) for line in lines if line]
     if not keys:
         return " ".join(lines[:3])
-    plain = option_name(parser, keys[0]) if len(keys) == 1 and "." not in keys[0] else None
+    typed = re.search(r"Not of type|Expected a ", message)  # a value of the wrong kind, not a missing file
+    plain = option_name(parser, keys[0]) if typed and len(keys) == 1 and "." not in keys[0] else None
     if plain is not None:  # a plain option (`--time '2h': not a time limit, ...`), not one of a class's
         given = given_value(plain, argv)
         return f"{plain}{'' if given is None else f' {given!r}'}: not {accepted_values(message)}"

@@ -29,7 +29,7 @@ from amal_lightning.api.arguments import check_config_files, check_no_special_fi
 from amal_lightning.api.lightning_cli import AmalCLI
 from amal_lightning.api.parser import AmalArgumentParser
 from amal_lightning.api.quiet import quiet_lightning
-from amal_lightning.api.trainer_parts import with_logger_folders
+from amal_lightning.api.trainer_parts import LOGGER_FOLDER, with_logger_folders
 from amal_lightning.data.readiness import fetch_for_offline_use
 from amal_lightning.errors import UsageError, user_error
 from amal_lightning.runs.outcome import Outcome
@@ -43,17 +43,23 @@ PRINTING_OPTIONS = ("-h", "--help", "--print_config")
 
 
 @contextlib.contextmanager
-def alone_on_the_command_line() -> Iterator[None]:
-    """``sys.argv`` without arguments while LightningCLI parses the ones it is given.
+def alone_on_the_command_line(argv: Optional[Sequence[str]] = None) -> Iterator[None]:
+    """``sys.argv`` as LightningCLI should see it while it parses, and trains, the ``argv`` it is given.
 
-    LightningCLI given ``args`` warns about any arguments of the process itself, which here
-    are those of the caller (``amal study``, a notebook's kernel, pytest), not a mistake.
+    Run from the ``amal`` command itself (``sys.argv[1:]`` is this command line), ``sys.argv``
+    becomes ``argv`` as amal completed it: a multi-device run's other processes are started by
+    running ``sys.argv`` again, and must run the same command. Run from Python (a notebook, a
+    study, pytest), ``sys.argv`` holds the caller's own arguments, which LightningCLI given ``args``
+    would warn about: it is left without arguments.
     """
-    argv, sys.argv = sys.argv, sys.argv[:1]
+    saved = sys.argv
+    given = None if argv is None else [list(argv), [word for word in argv if not word.startswith(LOGGER_FOLDER)]]
+    console = given is not None and list(saved[1:]) in given
+    sys.argv = [saved[0], *argv] if console else saved[:1]
     try:
         yield
     finally:
-        sys.argv = argv
+        sys.argv = saved
 
 
 def command_line(command: str, config: Optional[PathLike], options: Sequence[Any]) -> list[str]:
@@ -79,7 +85,7 @@ def run(argv: Sequence[str], parser_kwargs: Optional[dict[str, Any]] = None) -> 
         raise UsageError(f"expected one of {', '.join(COMMANDS)} first, got {argv[0] if argv else 'nothing'}")
     _prepared(argv)
     try:
-        with alone_on_the_command_line():
+        with alone_on_the_command_line(argv):
             cli = AmalCLI(
                 model_class=None,
                 datamodule_class=None,
@@ -89,7 +95,7 @@ def run(argv: Sequence[str], parser_kwargs: Optional[dict[str, Any]] = None) -> 
                 # The datamodules give each process its share of the batches themselves.
                 trainer_defaults={"use_distributed_sampler": False},
                 parser_kwargs=parser_kwargs or {},
-                args=argv,
+                args=argv if sys.argv[1:] != argv else None,  # None: sys.argv, which multi-device runs start again
             )
     except Exception as error:
         reported = user_error(error)

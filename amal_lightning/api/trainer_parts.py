@@ -26,6 +26,7 @@ from amal_lightning.callbacks.divergence import DivergenceGuard
 from amal_lightning.callbacks.interrupt import StopOnInterrupt
 from amal_lightning.callbacks.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict
 from amal_lightning.callbacks.progress import RunProgressBar
+from amal_lightning.callbacks.references import ReferenceValues
 from amal_lightning.callbacks.requeue import CheckpointAndRequeue
 from amal_lightning.callbacks.step_timer import TrainStepTimer
 from amal_lightning.callbacks.summary import FitSummary
@@ -35,6 +36,7 @@ from amal_lightning.runs.folders import LOG_DIR, RunPlan
 LOGGER_OPTION = "--trainer.logger"
 # Stands for the run's folder in a logger's `save_dir` until the run's name is known.
 RUN_FOLDER = "{amal run folder}"
+LOGGER_FOLDER = f"{LOGGER_OPTION}.save_dir={RUN_FOLDER}"  # the option amal adds for an added logger
 
 
 def logger_class(name: str) -> Optional[type]:
@@ -71,7 +73,7 @@ def with_logger_folders(argv: Sequence[str]) -> list[str]:
             its_options.append(later)
         given = any(option.startswith(f"{LOGGER_OPTION}.save_dir") for option in its_options)
         if cls is not None and "save_dir" in inspect.signature(cls).parameters and not given:
-            result.append(f"{LOGGER_OPTION}.save_dir={RUN_FOLDER}/{cls.__name__.lower().removesuffix('logger')}")
+            result.append(f"{LOGGER_FOLDER}/{cls.__name__.lower().removesuffix('logger')}")
     return result
 
 
@@ -131,6 +133,7 @@ def callbacks(
         DivergenceGuard(plan.checkpoint_dir, **divergence),
         FitSummary(plan.checkpoint_dir if subcommand == "fit" else None),
         StopOnInterrupt(),
+        ReferenceValues(skip=plan.resumed_step is not None),  # fits only; a resumed run has them already
     ]
     return chosen
 
