@@ -13,6 +13,7 @@ from amal_lightning.api import fit
 from amal_lightning.callbacks import AutoencoderFigures, ClassifierFigures, autoencoder_figures, classifier_figures
 from amal_lightning.callbacks.autoencoder_figures import pca_2d
 from amal_lightning.callbacks.classifier_figures import confusion_matrix
+from amal_lightning.callbacks.figure_files import save_figure
 from amal_lightning.tme3 import Autoencoder, Classifier
 from tests.helpers import CONFIGS, TEST_SETTINGS, write_synthetic_mnist
 
@@ -143,3 +144,14 @@ def test_one_class_gives_no_interpolation_and_the_codes_stop_at_num_codes(tmp_pa
     assert figures.test_batches == []  # released once drawn
     written = sorted(path.name for path in Path(trainer.log_dir).glob("*.png"))
     assert written == ["codes_pca.png", "reconstructions.png"]
+
+
+def test_a_test_without_mistakes_still_gets_its_file(tmp_path):
+    none = {
+        "image": torch.zeros(0, 784),
+        "label": torch.zeros(0),
+        "predicted": torch.zeros(0),
+        "probability": torch.zeros(0),
+    }
+    path = save_figure(classifier_figures.wrong_figure(none, 90), tmp_path / "confidently_wrong.png")
+    assert path is not None and dpi(path) >= 150
