@@ -14,8 +14,9 @@ TimeLimit = restricted_string_type(
     "TimeLimit", r"\A([0-9]+-)?[0-9]{1,2}:[0-5][0-9]:[0-5][0-9]\Z", "a time limit, HH:MM:SS or D-HH:MM:SS"
 )
 # A SLURM partition (or a comma-separated list of them), account, QOS or job name.
+SLURM_NAME = r"\A[A-Za-z0-9_.,:+@-]+\Z"
 SlurmName = restricted_string_type(
-    "SlurmName", r"\A[A-Za-z0-9_.,:+@-]+\Z", "a SLURM name (letters, digits and . , _ - : + @, no spaces)"
+    "SlurmName", SLURM_NAME, "a SLURM name (letters, digits and . , _ - : + @, no spaces)"
 )
 # `--mem`, `--mem-per-gpu`: SLURM's sizes, in megabytes without a unit.
 Memory = restricted_string_type(

@@ -5,6 +5,7 @@ cluster profile (``--profile FILE.yaml``, :mod:`amal_lightning.cluster.profile`)
 before the command line's, so the command line wins.
 """
 
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -13,7 +14,16 @@ from jsonargparse.typing import NonNegativeInt, PositiveInt
 
 from amal_lightning.checks import regular_file
 from amal_lightning.cluster.directives import RESERVED_JOB_NAMES, sbatch_entries, settle_allocation
-from amal_lightning.cluster.options import Constraint, Gres, MailType, MailUser, Memory, SlurmName, TimeLimit
+from amal_lightning.cluster.options import (
+    SLURM_NAME,
+    Constraint,
+    Gres,
+    MailType,
+    MailUser,
+    Memory,
+    SlurmName,
+    TimeLimit,
+)
 from amal_lightning.cluster.profile import FLAG, IGNORED, LIST, VALUE, profile_path, profile_words
 from amal_lightning.cluster.sbatch import (
     amal_command,
@@ -26,6 +36,7 @@ from amal_lightning.cluster.sbatch import (
 )
 from amal_lightning.command_line.parsing import command_parser, parse, refuse
 from amal_lightning.errors import AmalError, UsageError
+from amal_lightning.parse_errors import given_value
 from amal_lightning.runs.folders import experiment_name
 
 HINT = "all options: amal submit --help"
@@ -103,10 +114,20 @@ def read_profile(path: str, argv: list[str], prog: str, array: bool) -> list[str
     return words
 
 
+def check_names(argv: list[str]) -> None:
+    """A partition or account that cannot stand on an ``#SBATCH`` line is bad input (exit status 1), as it was
+    before the parser typed these options, not a usage error; checked as given, before the parser sees it."""
+    for option in ("--partition", "--account"):
+        value = given_value(option, argv)
+        if value is not None and not re.match(SLURM_NAME, value):
+            raise AmalError(f"{option} {value!r}: not {SlurmName.__doc__}")
+
+
 def parse_submit(argv: list[str], prog: str = "amal submit", array: bool = False) -> Namespace:
     """``amal submit``'s options (those before ``--``), each value checked to be one line first, and settled:
     the profile's first, the options against each other, ``--gpus-per-node`` from ``--gres`` if not given."""
     check_words(argv)
+    check_names(argv)
     if not array and any(word.split("=")[0] == "--max-parallel" for word in argv):
         raise UsageError("--max-parallel: only for a job array (amal study --submit)", hint=HINT)
     path = profile_path(argv)
