@@ -48,7 +48,7 @@ def test_plot_draws_each_run_in_one_colour_train_solid_test_dashed(workdir, save
     main(["plot", *map(str, runs), "--metric", "train/loss", "--metric", "test/loss", "-o", "out/losses.png"])
 
     assert Path("out/losses.png").read_bytes().startswith(PNG_SIGNATURE)
-    assert matplotlib.image.imread("out/losses.png").shape[:2] == (460, 750)
+    assert matplotlib.image.imread("out/losses.png").shape[:2] == (690, 1200)  # 8 × 4.6 inches at 150 dpi
     assert "out/losses.png: train/loss, test/loss of 2 run(s) against epoch" in capsys.readouterr().out
     axes = saved_figures[Path("out/losses.png")].axes[0]
     lines = axes.get_lines()

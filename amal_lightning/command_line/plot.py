@@ -12,8 +12,10 @@ from amal_lightning.command_line.parsing import command_parser, parse, refuse
 from amal_lightning.runs.folders import LOG_DIR
 from amal_lightning.runs.outcome import diverged_record
 from amal_lightning.studies.events import X_AXES, read_run
+from amal_lightning.studies.figure_spec import Y_SCALES
 from amal_lightning.studies.gathering import gather_study
 from amal_lightning.studies.plot import PlottedRun, checkpoint_folder, draw, run_label, save_png
+from amal_lightning.studies.provenance import footer
 
 
 def build_parser() -> ArgumentParser:
@@ -28,7 +30,16 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--metric", action="append", type=str, default=[], help="a logged metric, e.g. train/loss (repeatable)"
     )
-    parser.add_argument("--x", type=Literal[X_AXES], default="epoch", help="horizontal axis")
+    parser.add_argument(
+        "--x", type=Literal[X_AXES], default="epoch", help="horizontal axis (train_seconds: inside training steps)"
+    )
+    parser.add_argument(
+        "--y",
+        type=Literal[Y_SCALES],
+        default="auto",
+        help="vertical axis: auto (log when the values span two decades), linear, log, or gap (minus reference/METRIC)",
+    )
+    parser.add_argument("--references", type=bool, default=False, help="draw each metric's reference/METRIC line")
     parser.add_argument("-o", "--output", type=Optional[Path], help="the PNG file to write")
     parser.add_argument("--title", type=str, default="", help="the figure's title")
     parser.add_argument("--ylabel", type=str, default="", help="the vertical axis' label, with its unit")
@@ -65,5 +76,8 @@ def plot(argv: list[str]) -> None:
         record = diverged_record(checkpoint_folder(path, args.checkpoint_dir))
         epoch = None if record is None else record.get("epoch")
         runs.append(PlottedRun(label, read_run(path), record is not None, epoch))
-    save_png(draw(runs, args.metric, args.x, args.title, args.ylabel), args.output)
+    references = args.metric if args.references else ()
+    note = footer(run.log for run in runs)
+    figure = draw(runs, args.metric, args.x, args.title, args.ylabel, y=args.y, references=references, footer=note)
+    save_png(figure, args.output)
     print(f"{args.output}: {', '.join(args.metric)} of {len(runs)} run(s) against {args.x}")

@@ -13,24 +13,35 @@ Three kinds of scalars end up in one run folder:
   of it, its values are read from ``hp/test/*``, where ``amal fit`` records them;
 - ``hp/*``: the run's best validation and its test, for TensorBoard's hyperparameter table.
 
+Two more are read apart from the curves: ``reference/*``, logged once at step 0 from the run's
+data (``reference/train/loss``, the least-squares optimum; ``reference/step_limit``, 2/λ_max;
+``reference/test/acc``, chance), kept in ``RunLog.references`` without their prefix; and
+``time/train_seconds``, the cumulative seconds inside training steps logged at each epoch's end,
+which places each point of a curve on the ``train_seconds`` axis (the seconds its epoch had
+trained by then). The run's hyperparameters come from its ``hparams.yaml``, where there is one.
+
 A run resumed from its ``last.ckpt`` writes another event file, which logs again the epochs
 that came after the checkpoint; those points of the earlier file are dropped here (TensorBoard's
 reader does it only for files that mark restarts, which PyTorch's writer does not), so the curve
 is the one the run followed. Its time axis counts from the first file's start, the pause included.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
 
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import IMAGES, SCALARS, EventAccumulator
 
 from amal_lightning.errors import AmalError
 
-XAxis = Literal["epoch", "step", "time"]
-X_AXES: tuple[str, ...] = ("epoch", "step", "time")
+XAxis = Literal["epoch", "step", "time", "train_seconds"]
+X_AXES: tuple[str, ...] = ("epoch", "step", "time", "train_seconds")
 CURVE_PREFIXES = ("train/", "val/", "test/")
 TESTED_PREFIX = "hp/test/"  # where `amal fit` records the test of its best checkpoint
+REFERENCE_PREFIX = "reference/"  # scalars computed from the run's data, logged once
+TRAIN_SECONDS = "time/train_seconds"
+HPARAMS_FILE = "hparams.yaml"
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,9 @@ class Series:
     """One metric of a run: a point per logged value, in order.
 
     ``epochs`` are Lightning's epoch numbers (0 for the first, as ``amal fit`` and
-    ``diverged.json`` count them); ``seconds`` count from the start of the run.
+    ``diverged.json`` count them); ``seconds`` count from the start of the run; ``train_seconds``
+    are the seconds spent inside training steps by the end of each point's epoch (empty if the
+    run did not log ``time/train_seconds``).
     """
 
     metric: str
@@ -46,9 +59,12 @@ class Series:
     epochs: tuple[int, ...]
     seconds: tuple[float, ...]
     values: tuple[float, ...]
+    train_seconds: tuple[float, ...] = ()
 
     def x(self, axis: XAxis) -> tuple[float, ...]:
-        """The points' positions on an ``epoch``, ``step`` or ``time`` axis."""
+        """The points' positions on an ``epoch``, ``step``, ``time`` or ``train_seconds`` axis (empty if unknown)."""
+        if axis == "train_seconds":
+            return self.train_seconds if len(self.train_seconds) == len(self.values) else ()
         return {"epoch": self.epochs, "step": self.steps, "time": self.seconds}[axis]
 
     def __len__(self) -> int:
@@ -63,6 +79,8 @@ class RunLog:
     curves: dict[str, Series]
     tested: dict[str, float]  # e.g. {"test/loss": 24.1}; empty if the fit tested nothing
     images: dict[str, bytes]  # the latest PNG of each image tag (reconstructions, interpolation)
+    references: dict[str, float] = field(default_factory=dict)  # e.g. {"train/loss": 21.9, "step_limit": 0.2}
+    hyperparameters: dict[str, Any] = field(default_factory=dict)  # its hparams.yaml, {} if none
 
     @property
     def epochs(self) -> int:
@@ -89,24 +107,50 @@ def read_run(log_dir: Union[str, Path]) -> RunLog:
     epoch_events = events.Scalars("epoch") if "epoch" in scalar_tags else []
     epoch_of_step = {event.step: int(event.value) for event in epoch_events}
 
+    trained = resumed(events.Scalars(TRAIN_SECONDS)) if TRAIN_SECONDS in scalar_tags else []
+    seconds_of_epoch = {epoch_of_step.get(event.step, event.step): float(event.value) for event in trained}
+
     curves: dict[str, Series] = {}
     for tag in scalar_tags:
         if not tag.startswith(CURVE_PREFIXES):
             continue
         points = resumed(events.Scalars(tag))
+        epochs = tuple(epoch_of_step.get(event.step, event.step) for event in points)
         curves[tag] = Series(
             tag,
             tuple(event.step for event in points),
-            tuple(epoch_of_step.get(event.step, event.step) for event in points),
+            epochs,
             tuple(event.wall_time - start for event in points),
             tuple(float(event.value) for event in points),
+            tuple(seconds_of_epoch[epoch] for epoch in epochs) if all(e in seconds_of_epoch for e in epochs) else (),
         )
     curves = _without_final_test(curves)
     tested = {
         tag[len("hp/") :]: float(events.Scalars(tag)[-1].value) for tag in scalar_tags if tag.startswith(TESTED_PREFIX)
     }
+    references = {
+        tag[len(REFERENCE_PREFIX) :]: float(events.Scalars(tag)[-1].value)
+        for tag in scalar_tags
+        if tag.startswith(REFERENCE_PREFIX)
+    }
     images = {tag: events.Images(tag)[-1].encoded_image_string for tag in tags.get(IMAGES, [])}
-    return RunLog(path, curves, tested, images)
+    return RunLog(path, curves, tested, images, references, read_hyperparameters(path / HPARAMS_FILE))
+
+
+class _LenientLoader(yaml.SafeLoader):
+    """A safe loader that reads a Python-tagged value (``!!python/name:...``) as its tag's text."""
+
+
+_LenientLoader.add_multi_constructor("", lambda loader, suffix, node: suffix)
+
+
+def read_hyperparameters(path: Path) -> dict[str, Any]:
+    """A run's ``hparams.yaml`` (written when the fit ends), or {} if it has none or it cannot be read."""
+    try:
+        data = yaml.load(path.read_text(), Loader=_LenientLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def resumed(points: list[Any]) -> list[Any]:
@@ -138,5 +182,6 @@ def _without_final_test(curves: dict[str, Series]) -> dict[str, Series]:
             series.epochs[:count],
             series.seconds[:count],
             series.values[:count],
+            series.train_seconds[:count],
         )
     return kept

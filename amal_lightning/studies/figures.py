@@ -1,8 +1,12 @@
 """A study's figures: the PNG files of ``studies/<study>/``, drawn from its variants' event files.
 
-Each figure of the study file becomes one PNG per horizontal axis it asks for,
-``<figure>-<axis>.png`` (``loss-epoch.png``, ``loss-time.png``), with one colour per variant and
-the study's description as the title. The pictures the runs logged (an autoencoder's
+Each figure of the study file (:mod:`amal_lightning.studies.figure_spec`) is drawn by its kind:
+``curves`` one PNG per horizontal axis it asks for, ``<figure>-<axis>.png`` (``loss-epoch.png``,
+``loss-time.png``), one colour per variant (a mean and a band over its seeds, if the study has
+seeds), by :mod:`~amal_lightning.studies.plot`; ``sweep`` (:mod:`~amal_lightning.studies.sweep`)
+and ``layers`` (:mod:`~amal_lightning.studies.layers`) one PNG, ``<figure>.png``. The study's
+description is the default title; each figure's footer says its data, seeds and study
+(:mod:`~amal_lightning.studies.provenance`). The pictures the runs logged (an autoencoder's
 reconstructions and interpolation strip) are copied as ``<variant>-<tag>.png``, as TensorBoard
 stored them. A figure whose variants have no curve yet is skipped with a message, so that a
 study gathered while some array tasks still run draws what there is.
@@ -11,36 +15,68 @@ study gathered while some array tasks still run draws what there is.
 from pathlib import Path
 from typing import Optional
 
+from matplotlib.figure import Figure
+
 from amal_lightning.errors import AmalError
 from amal_lightning.studies.events import RunLog
+from amal_lightning.studies.layers import draw_layers
 from amal_lightning.studies.plot import PlottedRun, draw, save_png
+from amal_lightning.studies.provenance import footer
 from amal_lightning.studies.records import DIVERGED, VariantRecord
 from amal_lightning.studies.spec import FigureSpec, Study, Variant, slug
 from amal_lightning.studies.summary import diverged_epoch
+from amal_lightning.studies.sweep import draw_sweep, reference_values, swept_runs
 
 Result = tuple[Variant, Optional[VariantRecord], Optional[RunLog]]
 
 
+def chosen_results(spec: FigureSpec, results: list[Result]) -> list[tuple[Variant, VariantRecord, RunLog]]:
+    """The figure's variants that have a run log, in the study's order."""
+    return [
+        (variant, record, log)
+        for variant, record, log in results
+        if log is not None and record is not None and (not spec.variants or variant.label in spec.variants)
+    ]
+
+
 def plotted_runs(spec: FigureSpec, results: list[Result]) -> list[PlottedRun]:
-    """The figure's variants that have a run log, in the study's order, each named by its variant."""
+    """The figure's runs, each named by its variant (without its seed, which it carries apart)."""
     runs = []
-    for variant, record, log in results:
-        if log is None or record is None or (spec.variants and variant.label not in spec.variants):
-            continue
+    for variant, record, log in chosen_results(spec, results):
         diverged = record.status == DIVERGED
-        runs.append(PlottedRun(variant.name, log, diverged, diverged_epoch(record) if diverged else None))
+        epoch = diverged_epoch(record) if diverged else None
+        runs.append(PlottedRun(variant.label, log, diverged, epoch, variant.seed))
     return runs
+
+
+def figure_of(study: Study, spec: FigureSpec, axis: str, results: list[Result]) -> Figure:
+    """One file's figure of ``spec``; AmalError if there is nothing to draw."""
+    chosen = chosen_results(spec, results)
+    seeds = study.data.get("seeds") if study.seeded else None
+    note = footer([log for _, _, log in chosen], study.name, seeds)
+    title = spec.title or study.description
+    if spec.kind == "sweep":
+        option, column = spec.x[0], spec.metric
+        runs = swept_runs(chosen, study.common, option, spec.group, column)
+        lines = reference_values([log for _, _, log in chosen], spec.vline) if spec.vline else []
+        label = spec.vline_label or spec.vline
+        return draw_sweep(runs, option, spec.group, column, lines, label, title, spec.ylabel, note)
+    if spec.kind == "layers":
+        runs = [(variant.label, variant.seed is not None, log) for variant, _, log in chosen]
+        return draw_layers(runs, spec.metric_prefix, title, spec.ylabel, note)
+    options = {"references": spec.references, "reference_label": spec.reference_label, "pairs": spec.pairs}
+    curves = plotted_runs(spec, results)
+    return draw(curves, spec.metrics, axis, title, spec.ylabel, y=spec.y, footer=note, **options)
 
 
 def draw_figures(study: Study, results: list[Result]) -> list[Path]:
     """Draws every figure of the study and copies the runs' pictures; returns the files written."""
     written = []
     for spec in study.figures:
-        runs = plotted_runs(spec, results)
-        for axis in spec.x:
-            path = study.folder / f"{spec.name}-{axis}.png"
+        for axis, name in spec.file_names():
+            path = study.folder / name
             try:
-                figure = draw(runs, spec.metrics, axis, spec.title or study.description, spec.ylabel)
+                figure = figure_of(study, spec, axis, results)
             except AmalError as error:
                 print(f"{path}: not drawn ({error})")
                 continue

@@ -1,124 +1,115 @@
-"""``amal plot``: PNG figures of runs' curves, drawn from their TensorBoard event files.
+"""Figures of runs' curves, drawn from their TensorBoard event files (``amal plot``, a study's figures).
 
 One figure compares runs: one colour per run, one line style per stage (train solid, validation
-dotted, test dashed), so that a run's train and test curves read as a pair. A run that diverged
-ends with a cross where it stopped. When the values span more than two decades (a diverging or a
-crawling step size beside a converging one) the y axis is logarithmic, or the interesting curves
-would be flat lines at the bottom.
+dotted, test dashed), so that a run's train and test curves read as a pair. The runs of a variant
+with seeds (their ``seed`` set, one ``label``) draw as one mean curve with a ±1 std band, the
+legend saying n; a seed that diverged is drawn apart, thin. A run that diverged ends with a cross
+where it stopped. When the values span more than two decades (a diverging or a crawling step
+size beside a converging one) the y axis is logarithmic (``y="auto"``), or the interesting curves
+would be flat lines at the bottom; ``y`` may also be ``linear``, ``log``, or ``gap``: the metric
+minus its reference (``reference/<metric>``), L − L*, on a log axis, where a linear rate of
+convergence is a straight line. ``references`` draws those reference values as horizontal lines.
 
-Drawn with matplotlib's object interface on an Agg canvas: no display and no pyplot state, so it
-works on a cluster's login node and in tests. :func:`draw` returns the Figure, whose Axes hold
-the plotted data (what the tests check); :func:`save_png` writes it.
-
-``amal plot`` (:mod:`amal_lightning.command_line.plot`) draws them for the command line.
+Drawn with matplotlib's object interface on an Agg canvas (:mod:`amal_lightning.studies.canvas`):
+no display and no pyplot state, so it works on a cluster's login node and in tests. :func:`draw`
+returns the Figure, whose Axes hold the plotted data (what the tests check); :func:`save_png`
+writes it.
 """
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
-from PIL import Image
 
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.events import RunLog, XAxis
+from amal_lightning.studies.bands import distinct, mean_curve, reference_name
+from amal_lightning.studies.canvas import new_figure, outside_legend, plain, save_png, set_footer
+from amal_lightning.studies.events import XAxis
+from amal_lightning.studies.plotted import (
+    STAGE_NAMES,
+    STAGE_STYLES,
+    PlottedRun,
+    ceiling,
+    colours,
+    groups_of,
+    legend,
+    line_style,
+    run_points,
+    wants_log_scale,
+)
 
-X_LABELS = {"epoch": "epoch (0 = the first)", "step": "optimizer step", "time": "wall-clock time since the start (s)"}
-STAGE_STYLES = {"train": "-", "val": ":", "test": "--"}
-STAGE_NAMES = {"train": "train", "val": "validation", "test": "test"}
-# A ratio of largest to smallest value beyond which a linear axis flattens the smaller curves.
-LOG_SCALE_RATIO = 100.0
-
-
-@dataclass(frozen=True)
-class PlottedRun:
-    """A run as a figure shows it: its legend label, its curves and the epoch it diverged at (if it did)."""
-
-    label: str
-    log: RunLog
-    diverged: bool = False
-    diverged_at: Optional[int] = None  # unknown for a damaged diverged.json
-
-    @property
-    def legend(self) -> str:
-        if not self.diverged:
-            return self.label
-        return f"{self.label} (diverged{'' if self.diverged_at is None else f' at epoch {self.diverged_at}'})"
-
-
-def plain(text: str) -> str:
-    """Text drawn as written: matplotlib reads what lies between two ``$`` as a formula ($1000² is money here)."""
-    return text.replace("$", r"\$")
-
-
-def line_style(metric: str) -> str:
-    """Solid for ``train/*``, dotted for ``val/*``, dashed for ``test/*``."""
-    return STAGE_STYLES.get(metric.split("/", 1)[0], "-.")
-
-
-def finite_points(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
-    """The points whose value is finite: an infinite loss cannot be drawn, and a log axis refuses it."""
-    kept = [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(y)]
-    return [x for x, _ in kept], [y for _, y in kept]
-
-
-def wants_log_scale(values: Sequence[float]) -> bool:
-    """Whether positive values span more than two decades (a log axis then shows every curve)."""
-    values = [value for value in values if math.isfinite(value)]
-    return bool(values) and min(values) > 0 and max(values) / min(values) > LOG_SCALE_RATIO
-
-
-def ceiling(sound: Sequence[float], wild: Sequence[float], log_scale: bool) -> Optional[float]:
-    """The top of the y axis when diverged runs would squash the others, else None (matplotlib decides).
-
-    A diverged curve climbs to 1e30 and more: the axis stops a little above the runs that did
-    not diverge, and the diverged curve leaves the figure, its marker on the top edge.
-    """
-    if not sound or not wild or max(wild) <= max(sound):
-        return None
-    if log_scale:
-        return max(sound) * 10
-    return max(sound) + 0.25 * (max(sound) - min(sound) or abs(max(sound)) or 1.0)
+__all__ = ["PlottedRun", "draw", "save_png"]
+REFERENCE_STYLE = {"color": "0.15", "linestyle": "-.", "linewidth": 1.0}
+X_LABELS = {
+    "epoch": "epoch (0 = the first)",
+    "step": "optimizer step",
+    "time": "wall-clock time since the start (s)",
+    "train_seconds": "seconds inside training steps (s)",
+}
 
 
 def draw(
-    runs: Sequence[PlottedRun], metrics: Sequence[str], x: XAxis = "epoch", title: str = "", ylabel: str = ""
+    runs: Sequence[PlottedRun],
+    metrics: Sequence[str],
+    x: XAxis = "epoch",
+    title: str = "",
+    ylabel: str = "",
+    *,
+    y: str = "auto",
+    references: Sequence[str] = (),
+    reference_label: str = "",
+    pairs: Sequence[Sequence[str]] = (),
+    footer: str = "",
 ) -> Figure:
     """One figure: for each run (a colour) each of ``metrics`` (a line style) against ``x``.
 
-    Raises AmalError if no run has any of the metrics.
+    Raises AmalError if no run has any of the metrics (or, for ``y="gap"``, their references).
     """
-    figure = Figure(figsize=(7.5, 4.6), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    colours = [f"C{index % 10}" for index in range(len(runs))]
-    run_handles, sound, wild, ends = [], [], [], []  # values of runs that did not / did diverge
-    for run, colour in zip(runs, colours, strict=True):
-        drawn = False
+    figure, axes = new_figure()
+    style_of = colours([run.label for run in runs], pairs)
+    handles, sound, wild, ends, stages = [], [], [], [], []  # values of runs that did not / did diverge
+    for group in groups_of(runs):
+        colour, pair_style = style_of[group[0].label]
+        replicated = group[0].seed is not None
+        first_style = None
         for metric in metrics:
-            series = run.log.curves.get(metric)
-            xs, ys = finite_points(series.x(x), series.values) if series is not None else ([], [])
-            if not xs:
-                continue
-            axes.plot(xs, ys, color=colour, linestyle=line_style(metric), label=f"{run.label}: {metric}")
-            drawn = True
-            (wild if run.diverged else sound).extend(ys)
-            if run.diverged:  # where it stopped: the epoch it diverged at, or its last point
-                end = run.diverged_at if x == "epoch" and run.diverged_at is not None else xs[-1]
-                ends.append((end, ys[-1], colour))
-        if drawn:
-            style = line_style(metrics[0]) if len(metrics) == 1 else "-"  # several: the style legend says
-            run_handles.append(Line2D([], [], color=colour, linestyle=style, label=plain(run.legend)))
+            style = pair_style or line_style(metric)
+            drawn = False
+            if replicated:  # the mean of the seeds that did not diverge, and a band of ±1 std
+                steps_xs_ys = [run_points(run, metric, x, y) for run in group if not run.diverged]
+                xs, means, stds, _ = mean_curve([points for points in steps_xs_ys if points[0]])
+                if xs:
+                    axes.plot(xs, means, color=colour, linestyle=style, label=f"{group[0].label}: {metric}")
+                    mean, spread = np.array(means), np.array(stds)
+                    low = np.maximum(mean - spread, mean / 10) if y in ("gap", "log") else mean - spread
+                    axes.fill_between(xs, low, mean + spread, color=colour, alpha=0.2, linewidth=0)
+                    sound.extend([*means, *(mean + spread)])
+                    drawn = True
+            for run in group if not replicated else [run for run in group if run.diverged]:
+                _, xs, ys = run_points(run, metric, x, y)
+                if not xs:
+                    continue
+                seed = "" if run.seed is None else f" (seed {run.seed})"
+                thin = {"linewidth": 0.8, "alpha": 0.7} if replicated else {}
+                axes.plot(xs, ys, color=colour, linestyle=style, label=f"{run.label}{seed}: {metric}", **thin)
+                (wild if run.diverged else sound).extend(ys)
+                if run.diverged:  # where it stopped: the epoch it diverged at, or its last point
+                    end = run.diverged_at if x == "epoch" and run.diverged_at is not None else xs[-1]
+                    ends.append((end, ys[-1], colour))
+                drawn = True
+            if drawn:
+                first_style = first_style or style
+                stages.append(metric.split("/", 1)[0])
+        if first_style is not None:
+            handles.append(Line2D([], [], color=colour, linestyle=first_style, label=plain(legend(group))))
     if not (sound or wild):
-        available = sorted({name for run in runs for name in run.log.curves})
-        raise AmalError(f"no run has {' or '.join(metrics)} (their curves: {', '.join(available) or 'none'})")
-    log_scale = wants_log_scale(sound or wild)
+        raise AmalError(nothing_to_draw(runs, metrics, x, y))
+    log_scale = y in ("gap", "log") or (y == "auto" and wants_log_scale(sound or wild))
     if log_scale:
         axes.set_yscale("log")
     top = ceiling(sound, wild, log_scale)
@@ -128,37 +119,67 @@ def draw(
     for end_x, end_y, colour in ends:
         end_y = end_y if top is None else min(end_y, top)
         axes.scatter([end_x], [end_y], marker="X", s=80, color=colour, zorder=3, clip_on=False)
-    if x != "time":
+    if y != "gap":
+        handles += reference_lines(axes, runs, [m for m in metrics if m in references], reference_label, style_of)
+    if x in ("epoch", "step"):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel(X_LABELS[x])
-    axes.set_ylabel(plain(ylabel or ", ".join(metrics)))
+    axes.set_ylabel(plain(y_label(ylabel or ", ".join(metrics), y, log_scale)))
     axes.set_title(plain(title or f"{', '.join(metrics)} against {x}"))
     axes.grid(True, alpha=0.3)
-    stage_handles = []
-    stages = {metric.split("/", 1)[0] for metric in metrics}
-    if len(stages) > 1:  # say which line style is which stage
+    if len(set(stages)) > 1:  # say which line style is which stage, for the stages drawn
         for stage, style in STAGE_STYLES.items():
             if stage in stages:
-                stage_handles.append(Line2D([], [], color="0.3", linestyle=style, label=STAGE_NAMES[stage]))
-    axes.legend(handles=run_handles + stage_handles, fontsize="small")
+                handles.append(Line2D([], [], color="0.3", linestyle=style, label=STAGE_NAMES[stage]))
+    outside_legend(axes, handles)
+    set_footer(figure, footer)
     return figure
 
 
-def save_png(figure: Figure, path: Path) -> None:
-    """Writes the figure as a PNG file of at most 256 colours; one line of error if it cannot be written.
+def y_label(base: str, y: str, log_scale: bool) -> str:
+    """The y axis' label, saying what a gap is and when the axis is logarithmic."""
+    if y == "gap":
+        return f"{base} above its reference, L − L* (log scale)"
+    return f"{base} (log scale)" if log_scale else base
 
-    A figure holds a dozen colours, but antialiasing makes thousands of shades: in full colour
-    each file weighs about 100 KB, with a palette a third of that, which matters for the figures
-    committed under docs/figures/.
-    """
-    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
-    canvas.draw()
-    image = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB").quantize(colors=256)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(path, format="PNG", optimize=True)
-    except OSError as error:
-        raise AmalError(f"{path}: cannot write the figure ({error.strerror or error})") from None
+
+def nothing_to_draw(runs: Sequence[PlottedRun], metrics: Sequence[str], x: str, y: str) -> str:
+    """Why a figure has no point: the metrics, their references for a gap, or the x axis are missing."""
+    having = [run for run in runs if any(metric in run.log.curves for metric in metrics)]
+    available = sorted({name for run in runs for name in run.log.curves})
+    if not having:
+        return f"no run has {' or '.join(metrics)} (their curves: {', '.join(available) or 'none'})"
+    if y == "gap" and not any(metric in run.log.references for run in having for metric in metrics):
+        return f"no run has reference/{' or reference/'.join(metrics)}, which y: gap subtracts"
+    if x == "train_seconds":
+        return "no run logged time/train_seconds (the x axis train_seconds)"
+    return f"no finite{' positive' if y in ('gap', 'log') else ''} value of {' or '.join(metrics)} to draw"
+
+
+def reference_lines(
+    axes: Axes,
+    runs: Sequence[PlottedRun],
+    metrics: Sequence[str],
+    label: str,
+    style_of: dict[str, tuple[str, Optional[str]]],
+) -> list[Line2D]:
+    """A horizontal line at each metric's ``reference/<metric>``: one for all runs if they share its value,
+    else one per variant in its colour (a PCA reference differs by code size). Returns their legend entries."""
+    handles = []
+    for metric in metrics:
+        values = distinct([run.log.references[metric] for run in runs if metric in run.log.references])
+        name = reference_name(metric, label) + (f", {STAGE_NAMES.get(metric.split('/')[0], '')}" * (len(metrics) > 1))
+        if len(values) == 1:
+            handles.append(axes.axhline(values[0], label=plain(name), **REFERENCE_STYLE))
+            continue
+        for variant in dict.fromkeys(run.label for run in runs):
+            mine = distinct(
+                [run.log.references[metric] for run in runs if run.label == variant and metric in run.log.references]
+            )
+            if mine:
+                style = {**REFERENCE_STYLE, "color": style_of[variant][0]}
+                handles.append(axes.axhline(mine[0], label=plain(f"{name}, {variant}"), **style))
+    return handles
 
 
 def run_label(log_dir: Path) -> str:

@@ -18,7 +18,35 @@ A study file is a mapping::
       - {a: eps 0.2 raw, b: eps 0.1, metric: tested test/loss}
     figures:                                  # default: train/loss and test/loss against epochs
       - {name: loss, metrics: [train/loss, test/loss], x: [epoch, time], ylabel: "MSE ($1000²)"}
+      - {name: gap, metrics: [train/loss], y: gap, x: train_seconds}
+      - {name: step-size, kind: sweep, x: model.learning_rate, group: data.batch_size,
+         metric: final train/loss, vline: reference/step_limit, vline_label: "2/λ_max"}
+      - {name: gates, kind: layers, metric_prefix: val/gate/layer_, variant: highway 50}
     images: [test/interpolation]              # image tags saved as PNG files, per variant
+
+A figure (:mod:`amal_lightning.studies.figure_spec` reads them) has a ``name`` (its files are
+``<name>-<x>.png`` for curves, ``<name>.png`` otherwise), a ``title`` (default: the description),
+a ``ylabel`` (with its unit), ``variants`` (default: all), and a ``kind``:
+
+- ``curves`` (the default): ``metrics`` against each ``x`` of ``epoch``, ``step``, ``time``
+  (wall-clock) and ``train_seconds`` (the seconds inside training steps); ``y``: ``auto`` (log
+  when the values span more than two decades), ``linear``, ``log``, or ``gap`` (the metric minus
+  its ``reference/<metric>``, L − L*, on a log axis); ``references: true`` (or a list of metrics)
+  draws each metric's ``reference/<metric>`` as a horizontal line, named by ``reference_label``
+  (default: least-squares optimum for losses, chance for accuracies, PCA at the code size for
+  MSEs); ``pairs: [[tied 80, untied 80], ...]``: the variants of a pair share a colour and differ
+  in line style (solid, dashed, dotted in the pair's order), for figures of one stage's metrics.
+- ``sweep``: a summary column (``metric: final train/loss``, ``best …``, ``tested …``) against the
+  option ``x`` (``model.learning_rate``, read from each variant's options) on log–log axes, one
+  line per value of the option ``group``; diverged runs are crosses on the top edge, unstable ones
+  (final training loss not below the first) hollow; ``vline: reference/step_limit`` a vertical
+  line named ``vline_label``.
+- ``layers``: the last value of each ``<metric_prefix>NN`` curve (``val/gate/layer_``) against the
+  layer number NN, for the ``variant`` (or ``variants``) named.
+
+With ``seeds``, curves are the mean over a variant's seeds with a ±1 std band, sweeps and layers
+the mean with ±1 std error bars; the legends say n. Each figure's footer (and its PNG's
+``Description``) says its data, its seeds and its study.
 
 Options are ``amal fit`` options without their dashes, as a mapping (``model.learning_rate: 0.1``)
 or as a list of command-line words (``[--model.learning_rate, "0.1"]``); a variant's ``config``
@@ -36,7 +64,7 @@ import yaml
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.folders import PLAIN_NAME
 from amal_lightning.studies.comparisons import Comparison, comparison_specs
-from amal_lightning.studies.events import X_AXES
+from amal_lightning.studies.figure_spec import FigureSpec, figure_specs
 from amal_lightning.studies.variants import (
     MAX_VARIANTS,
     Variant,
@@ -64,22 +92,8 @@ STUDY_KEYS = (
     "seeds",
     "comparisons",
 )
-FIGURE_KEYS = ("name", "metrics", "x", "title", "ylabel", "variants")
-DEFAULT_METRICS = ("train/loss", "test/loss")
 # A table of the model's layers before each of many fits says nothing new (a variant's options can turn it on).
 QUIET = ("--trainer.enable_model_summary=false",)
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    """A figure to draw: ``metrics`` of ``variants`` (all if empty), one PNG per ``x`` axis."""
-
-    name: str
-    metrics: tuple[str, ...] = DEFAULT_METRICS
-    x: tuple[str, ...] = ("epoch",)
-    title: str = ""
-    ylabel: str = ""
-    variants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,28 +140,6 @@ def check_keys(where: str, data: Any, keys: tuple[str, ...]) -> None:
     unknown = [key for key in data if key not in keys]
     if unknown:
         raise AmalError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(keys)})")
-
-
-def figure_specs(where: str, figures: Any, names: set[str]) -> tuple[FigureSpec, ...]:
-    if not isinstance(figures, list) or not figures:
-        raise AmalError(f"{where}: figures must be a non-empty list of mappings")
-    specs = []
-    for index, figure in enumerate(figures):
-        here = f"{where}, figure {index + 1}"
-        check_keys(here, figure, FIGURE_KEYS)
-        metrics = tuple(figure.get("metrics") or DEFAULT_METRICS)
-        axes = figure.get("x", "epoch")
-        axes = tuple(axes if isinstance(axes, list) else [axes])
-        if any(axis not in X_AXES for axis in axes):
-            raise AmalError(f"{here}: x must be among {', '.join(X_AXES)}, got {list(axes)}")
-        chosen = tuple(str(name) for name in figure.get("variants") or ())
-        missing = [name for name in chosen if name not in names]
-        if missing:
-            raise AmalError(f"{here}: no variant named {missing[0]!r}")
-        name = slug(str(figure.get("name") or "-".join(metrics)))
-        title, ylabel = str(figure.get("title", "")), str(figure.get("ylabel", ""))
-        specs.append(FigureSpec(name, metrics, axes, title, ylabel, chosen))
-    return tuple(specs)
 
 
 def build_study(where: str, data: Any, default_name: str) -> Study:

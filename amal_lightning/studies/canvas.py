@@ -1,0 +1,76 @@
+"""What every figure shares, fit to print: an Agg canvas at 150 dpi, a legend outside the axes,
+a footer saying where the figure comes from, and the PNG file it is saved as.
+
+The footer (the data, the seeds, the study) is drawn under the axes and written again in the PNG's
+text metadata under ``Description``, where a script reads it back with
+``PIL.Image.open(path).text["Description"]``.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from amal_lightning.errors import AmalError
+
+DPI = 150  # at least 150 dots per inch: sharp on paper at the figure's size
+SIZE = (8.0, 4.6)  # inches: room for the axes and a legend to their right
+
+
+def plain(text: str) -> str:
+    """Text drawn as written: matplotlib reads what lies between two ``$`` as a formula ($1000² is money here)."""
+    return text.replace("$", r"\$")
+
+
+def new_figure(size: tuple[float, float] = SIZE) -> tuple[Figure, Axes]:
+    """A figure on its own Agg canvas (no pyplot, no display) and its one Axes."""
+    figure = Figure(figsize=size, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure, figure.add_subplot()
+
+
+def outside_legend(axes: Axes, handles: Sequence[Artist]) -> None:
+    """The legend to the right of the axes, where it covers no curve (constrained layout makes room)."""
+    if handles:
+        axes.legend(
+            handles=list(handles), loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small"
+        )
+
+
+def set_footer(figure: Figure, text: str) -> None:
+    """The figure's provenance, in small grey type under everything else (and later in its PNG's metadata)."""
+    if text:
+        figure.supxlabel(plain(text), x=0.01, ha="left", fontsize="x-small", color="0.35")
+
+
+def footer_of(figure: Figure) -> str:
+    """The footer given to :func:`set_footer`, as written ("" if none)."""
+    return figure.get_supxlabel().replace(r"\$", "$")
+
+
+def save_png(figure: Figure, path: Path) -> None:
+    """Writes the figure as a PNG file of at most 256 colours, its dpi and its footer (``Description``) in it.
+
+    A figure holds a dozen colours, but antialiasing makes thousands of shades: in full colour
+    each file weighs about three times as much, which matters for the figures committed under
+    docs/figures/. One line of error if it cannot be written.
+    """
+    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+    canvas.draw()
+    image = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB").quantize(colors=256)
+    info = PngInfo()
+    footer = footer_of(figure)
+    if footer:
+        info.add_text("Description", footer)
+    info.add_text("Software", "amal_lightning (matplotlib)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path, format="PNG", optimize=True, dpi=(figure.dpi, figure.dpi), pnginfo=info)
+    except OSError as error:
+        raise AmalError(f"{path}: cannot write the figure ({error.strerror or error})") from None

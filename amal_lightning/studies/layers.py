@@ -1,0 +1,54 @@
+"""A layers figure: the last logged value of each ``<prefix>NN`` curve against the layer number NN,
+for example the mean transform-gate output of each layer of a Highway network (``val/gate/layer_``),
+one line per variant; with seeds the mean over them with ±1 std error bars, the legend saying n."""
+
+from collections.abc import Sequence
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from amal_lightning.errors import AmalError
+from amal_lightning.studies.bands import mean_and_std
+from amal_lightning.studies.canvas import new_figure, outside_legend, plain, set_footer
+from amal_lightning.studies.events import RunLog
+
+
+def layer_values(log: RunLog, prefix: str) -> dict[int, float]:
+    """Layer number → the last value of its ``<prefix>NN`` curve (a suffix that is not a number is no layer)."""
+    values = {}
+    for name, series in log.curves.items():
+        suffix = name[len(prefix) :]
+        if name.startswith(prefix) and suffix.isdigit() and len(series):
+            values[int(suffix)] = series.values[-1]
+    return values
+
+
+def draw_layers(
+    runs: Sequence[tuple[str, bool, RunLog]], prefix: str, title: str = "", ylabel: str = "", footer: str = ""
+) -> Figure:
+    """(variant label, whether it is one of seeds, log) of each run → the figure; AmalError if none has the curves."""
+    figure, axes = new_figure()
+    labels = list(dict.fromkeys(label for label, _, _ in runs))
+    for index, label in enumerate(labels):
+        mine = [(seeded, layer_values(log, prefix)) for name, seeded, log in runs if name == label]
+        layers = sorted({layer for _, values in mine for layer in values})
+        if not layers:
+            continue
+        stats = [mean_and_std([values[layer] for _, values in mine if layer in values]) for layer in layers]
+        means, spreads = [mean for mean, _ in stats], [spread for _, spread in stats]
+        seeded = any(seeded for seeded, _ in mine)
+        legend = f"{label} (n={len(mine)})" if seeded else label
+        colour = f"C{index % 10}"
+        axes.plot(layers, means, color=colour, marker="o", label=plain(legend))
+        if seeded:
+            axes.errorbar(layers, means, yerr=spreads, fmt="none", ecolor=colour, capsize=3)
+    if not axes.get_lines():
+        raise AmalError(f"no run has {prefix}NN curves (one per layer)")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel(plain(f"layer (NN of {prefix}NN)"))
+    axes.set_ylabel(plain(ylabel or f"last value of {prefix}NN"))
+    axes.set_title(plain(title or f"{prefix}NN by layer"))
+    axes.grid(True, alpha=0.3)
+    outside_legend(axes, [line for line in axes.get_lines() if not line.get_label().startswith("_")])
+    set_footer(figure, footer)
+    return figure

@@ -1,0 +1,162 @@
+"""A sweep figure: a final value (a summary column) against a swept option, on log–log axes.
+
+One line per value of another option (``group``), one point per variant at its option's value,
+read from its ``amal fit`` options (``--model.learning_rate=0.1``, or the study's common ones).
+With seeds, the point is the mean over the seeds that did not diverge, with ±1 std error bars.
+A diverged variant (any of its seeds) is a cross on the top edge at its option's value; an
+unstable one (its final training loss not below its first) is a hollow point; a stable one a
+filled point. ``vline`` draws a reference scalar (``reference/step_limit``, the step size 2/λ_max
+beyond which full-batch descent diverges) as a vertical line.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from amal_lightning.errors import AmalError
+from amal_lightning.studies.bands import distinct, mean_and_std
+from amal_lightning.studies.canvas import new_figure, outside_legend, plain, set_footer
+from amal_lightning.studies.events import RunLog
+from amal_lightning.studies.records import DIVERGED, VariantRecord
+from amal_lightning.studies.summary import summary_row
+from amal_lightning.studies.variants import Variant
+
+STATUS_STYLES = {
+    "stable": {"marker": "o", "color": "0.3", "label": "stable: final training loss below the first"},
+    "unstable": {"marker": "o", "color": "0.3", "markerfacecolor": "white", "label": "unstable: not below the first"},
+    "diverged": {"marker": "X", "color": "0.3", "label": "diverged (on the top edge)"},
+}
+
+
+@dataclass(frozen=True)
+class SweptRun:
+    """One run of a sweep: its variant, the swept option's value, its group's value, what it reached."""
+
+    label: str
+    x: float
+    group: str
+    value: Optional[float]
+    status: str  # stable, unstable or diverged
+    seeded: bool = False
+
+
+def option_value(words: Sequence[str], option: str) -> Optional[str]:
+    """The value that command-line ``words`` give ``--option`` (``--option=V`` or ``--option V``), the last
+    one winning, or None."""
+    value = None
+    for index, word in enumerate(words):
+        if word.startswith(f"--{option}="):
+            value = word.split("=", 1)[1]
+        elif word == f"--{option}" and index + 1 < len(words):
+            value = words[index + 1]
+    return value
+
+
+def stability(record: VariantRecord, log: RunLog) -> str:
+    """``diverged`` (its record says so), ``unstable`` (final training loss not below the first) or ``stable``."""
+    if record.status == DIVERGED:
+        return "diverged"
+    curve = log.curves.get("train/loss")
+    if curve is not None and len(curve) and not curve.values[-1] < curve.values[0]:
+        return "unstable"
+    return "stable"
+
+
+def swept_runs(
+    results: Sequence[tuple[Variant, VariantRecord, RunLog]],
+    common: Sequence[str],
+    option: str,
+    group: str,
+    column: str,
+) -> list[SweptRun]:
+    """The runs whose options give ``option`` a number, each with its ``column`` of the summary."""
+    runs = []
+    for variant, record, log in results:
+        words = [*common, *variant.options]
+        text = option_value(words, option)
+        try:
+            x = float(text) if text is not None else math.nan
+        except ValueError:
+            x = math.nan
+        if math.isnan(x):
+            continue
+        cell = summary_row(variant, record, log).get(column, "")
+        value = float(cell) if cell else None
+        grouped = (option_value(words, group) or "") if group else ""
+        runs.append(SweptRun(variant.label, x, grouped, value, stability(record, log), variant.seed is not None))
+    return runs
+
+
+def draw_sweep(
+    runs: Sequence[SweptRun],
+    option: str,
+    group: str,
+    column: str,
+    vlines: Sequence[float] = (),
+    vline_label: str = "",
+    title: str = "",
+    ylabel: str = "",
+    footer: str = "",
+) -> Figure:
+    """The sweep figure; raises AmalError if no run gives the option a value."""
+    if not runs:
+        raise AmalError(f"no variant gives --{option} a number (the sweep's x)")
+    figure, axes = new_figure()
+    handles, statuses, xs_all, ys_all = [], set(), [], []
+    for index, value in enumerate(dict.fromkeys(run.group for run in runs)):
+        colour = f"C{index % 10}"
+        mine = [run for run in runs if run.group == value]
+        points = []  # (x, mean, std, status) per variant
+        for label in dict.fromkeys(run.label for run in mine):
+            seeds = [run for run in mine if run.label == label]
+            status = next((s for s in ("diverged", "unstable") if any(run.status == s for run in seeds)), "stable")
+            kept = [run.value for run in seeds if run.status != "diverged" and run.value is not None]
+            mean, spread = mean_and_std(kept)
+            points.append((seeds[0].x, mean, spread, status, seeds[0].seeded))
+        points.sort(key=lambda point: point[0])
+        drawn = [point for point in points if point[1] is not None and point[3] != "diverged"]
+        name = f"{group} = {value}" if group else column
+        if drawn:
+            xs, means, spreads = [p[0] for p in drawn], [p[1] for p in drawn], [p[2] for p in drawn]
+            seeded = any(point[4] for point in drawn)
+            axes.plot(xs, means, color=colour, marker="o", label=plain(name))
+            if seeded:  # ±1 std over the seeds that did not diverge
+                axes.errorbar(xs, means, yerr=spreads, fmt="none", ecolor=colour, capsize=3)
+            hollow = [(p[0], p[1]) for p in drawn if p[3] == "unstable"]
+            if hollow:
+                axes.scatter(*zip(*hollow, strict=True), marker="o", facecolors="white", edgecolors=colour, zorder=3)
+            xs_all += xs
+            ys_all += means
+            handles.append(Line2D([], [], color=colour, marker="o", label=plain(name)))
+        for x, _, _, status, _ in points:
+            statuses.add(status)
+            if status == "diverged":
+                axes.scatter([x], [1.0], transform=axes.get_xaxis_transform(), marker="X", s=80, color=colour)
+                axes.collections[-1].set_clip_on(False)
+                xs_all.append(x)
+    if xs_all and min(xs_all) > 0:
+        axes.set_xscale("log")
+    if ys_all and min(ys_all) > 0:
+        axes.set_yscale("log")
+    for position in vlines:
+        line = axes.axvline(position, color="0.15", linestyle="--", linewidth=1.0, label=plain(vline_label))
+    if vlines:
+        handles.append(line)
+    handles += [Line2D([], [], linestyle="", **STATUS_STYLES[s]) for s in STATUS_STYLES if s in statuses]
+    axes.set_xlabel(plain(f"{option}{' (log scale)' * (axes.get_xscale() == 'log')}"))
+    axes.set_ylabel(plain(f"{ylabel or column}{' (log scale)' * (axes.get_yscale() == 'log')}"))
+    axes.set_title(plain(title or f"{column} against {option}"))
+    axes.grid(True, which="both", alpha=0.3)
+    outside_legend(axes, handles)
+    set_footer(figure, footer)
+    return figure
+
+
+def reference_values(logs: Sequence[RunLog], name: str) -> list[float]:
+    """The distinct values of the runs' ``reference/<name>`` scalar (``name`` with or without its prefix)."""
+    key = name.removeprefix("reference/")
+    return distinct([log.references[key] for log in logs if key in log.references])
