@@ -63,9 +63,8 @@ def main() -> None:
     one, two = statistics.median(times[1]), statistics.median(times[2])
     print(f"| --jobs 1 | {one:.1f} s | rounds {', '.join(f'{t:.1f}' for t in times[1])} |")
     print(f"| --jobs 2 | {two:.1f} s | rounds {', '.join(f'{t:.1f}' for t in times[2])} |")
-    print(
-        f"jobs 2 / jobs 1 = {two / one:.3f} (median of {args.rounds}); same summary values: {summaries[1] == summaries[2]}"
-    )
+    same = summaries[1] == summaries[2]
+    print(f"jobs 2 / jobs 1 = {two / one:.3f} (median of {args.rounds}); same summary values: {same}")
 
 
 if __name__ == "__main__":
