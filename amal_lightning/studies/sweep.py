@@ -138,8 +138,13 @@ def draw_sweep(
                 axes.scatter([x], [1.0], transform=axes.get_xaxis_transform(), marker="X", s=80, color=colour)
                 axes.collections[-1].set_clip_on(False)
                 xs_all.append(x)
+    xs_all += [position for position in vlines if math.isfinite(position)]
     if xs_all and min(xs_all) > 0:
         axes.set_xscale("log")
+        axes.set_xlim(min(xs_all) / 1.5, max(xs_all) * 1.5)  # the crosses and the vertical line included
+    elif xs_all:
+        margin = 0.05 * (max(xs_all) - min(xs_all) or abs(max(xs_all)) or 1.0)
+        axes.set_xlim(min(xs_all) - margin, max(xs_all) + margin)
     if ys_all and min(ys_all) > 0:
         axes.set_yscale("log")
     for position in vlines:
@@ -150,7 +155,7 @@ def draw_sweep(
     axes.set_xlabel(plain(f"{option}{' (log scale)' * (axes.get_xscale() == 'log')}"))
     axes.set_ylabel(plain(f"{ylabel or column}{' (log scale)' * (axes.get_yscale() == 'log')}"))
     axes.set_title(plain(title or f"{column} against {option}"))
-    axes.grid(True, which="both", alpha=0.3)
+    axes.grid(True, alpha=0.3)
     outside_legend(axes, handles)
     set_footer(figure, footer)
     return figure

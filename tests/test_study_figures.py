@@ -1,0 +1,217 @@
+"""A study's figures fit to print: bands over seeds, reference lines and gaps, the honest time axis,
+sweeps and layers, legends outside the axes, 150 dpi PNGs whose footer says their provenance."""
+
+import statistics
+from pathlib import Path
+
+import pytest
+from matplotlib.collections import PolyCollection
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import amal_lightning.studies.figures as figures_module
+from amal_lightning.command_line.main import main
+from amal_lightning.errors import AmalError
+from amal_lightning.studies.events import RunLog, Series
+from amal_lightning.studies.layers import draw_layers
+from amal_lightning.studies.plot import PlottedRun, draw
+from amal_lightning.studies.spec import load_study
+from amal_lightning.studies.sweep import SweptRun, draw_sweep
+from tests.helpers import CONFIGS
+
+HOUSING = "the bundled housing data: 506 rows, 304 train + 101 validation + 101 test"
+STUDY = f"""
+name: seeded_figures
+description: Step sizes, two seeds
+config: {CONFIGS / "regression.yaml"}
+common: {{trainer.max_epochs: 3, trainer.enable_progress_bar: false}}
+seeds: [0, 1]
+variants:
+  eps 0.01: {{model.learning_rate: 0.01}}
+  eps 0.1: {{model.learning_rate: 0.1}}
+  eps 1e6: {{model.learning_rate: 1e6}}
+figures:
+  - {{name: loss, variants: [eps 0.01, eps 0.1], metrics: [train/loss], x: [epoch, train_seconds],
+     references: true, ylabel: MSE}}
+  - {{name: step-size, kind: sweep, x: model.learning_rate, metric: final train/loss,
+     vline: reference/step_limit, vline_label: "2/λ_max"}}
+"""
+
+
+def scalar_values(run: Path, tag: str) -> list[float]:
+    events = EventAccumulator(str(run))
+    events.Reload()
+    return [event.value for event in events.Scalars(tag)]
+
+
+def runs_of(variant: str) -> list[Path]:
+    return [Path(f"logs/seeded_figures.{variant.replace(' ', '_')}.seed{seed}/version_0") for seed in (0, 1)]
+
+
+def labels(axes) -> list[str]:
+    return [text.get_text() for text in axes.get_legend().get_texts()]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """The seeded study run once, in its own folder: (its folder, the figures it saved by file name)."""
+    folder = tmp_path_factory.mktemp("study")
+    saved = {}
+    original = figures_module.save_png
+
+    def recording(figure, path):
+        saved[Path(path).name] = figure
+        original(figure, path)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.setattr(figures_module, "save_png", recording)
+        (folder / "study.yaml").write_text(STUDY)
+        main(["study", "study.yaml"])
+        yield folder, saved
+
+
+@pytest.fixture
+def inside_study(study, monkeypatch):
+    monkeypatch.chdir(study[0])
+    return study[1]
+
+
+def made_up(values: list[float], metric: str = "train/loss", references: dict | None = None) -> RunLog:
+    epochs = tuple(range(len(values)))
+    series = Series(metric, epochs, epochs, tuple(0.5 * epoch for epoch in epochs), tuple(values))
+    return RunLog(Path("nowhere"), {metric: series}, {}, {}, references or {})
+
+
+def test_each_variant_is_its_seeds_mean_in_a_band_with_n_in_the_legend(inside_study):
+    axes = inside_study["loss-epoch.png"].axes[0]
+    bands = [artist for artist in axes.collections if isinstance(artist, PolyCollection)]
+    assert len(bands) == 2  # one per variant, not one per run
+    assert labels(axes) == ["eps 0.01 (n=2)", "eps 0.1 (n=2)", "least-squares optimum"]
+    mean_line = next(line for line in axes.get_lines() if line.get_label() == "eps 0.1: train/loss")
+    seeds = [scalar_values(run, "train/loss") for run in runs_of("eps 0.1")]
+    assert seeds[0] != seeds[1]
+    assert list(mean_line.get_ydata()) == pytest.approx([statistics.fmean(pair) for pair in zip(*seeds, strict=True)])
+    assert list(mean_line.get_xdata()) == [0, 1, 2]
+    spread = statistics.stdev([seeds[0][-1], seeds[1][-1]])
+    edge = bands[1].get_paths()[0].vertices[:, 1]
+    assert max(edge) >= mean_line.get_ydata()[-1] + spread * 0.999
+    (optimum,) = [line for line in axes.get_lines() if line.get_label() == "least-squares optimum"]
+    assert optimum.get_ydata()[0] == pytest.approx(scalar_values(runs_of("eps 0.1")[0], "reference/train/loss")[0])
+
+
+def test_the_footer_says_the_data_the_seeds_and_the_study_in_the_png_too(inside_study):
+    for name in ("loss-epoch.png", "loss-train_seconds.png", "step-size.png"):
+        image = Image.open(Path("studies/seeded_figures") / name)
+        assert min(image.info["dpi"]) >= 150
+        footer = image.text["Description"]
+        assert f"data: {HOUSING}" in footer and "2 seeds per variant (n = 2" in footer
+        assert footer.endswith("study seeded_figures")
+        assert inside_study[name].get_supxlabel() == footer
+
+
+def test_train_seconds_place_each_epoch_at_the_seconds_spent_inside_training_steps(inside_study):
+    axes = inside_study["loss-train_seconds.png"].axes[0]
+    assert "seconds inside training steps" in axes.get_xlabel()
+    mean_line = next(line for line in axes.get_lines() if line.get_label() == "eps 0.01: train/loss")
+    seconds = [scalar_values(run, "time/train_seconds") for run in runs_of("eps 0.01")]
+    assert list(mean_line.get_xdata()) == pytest.approx([statistics.fmean(pair) for pair in zip(*seconds, strict=True)])
+
+
+def test_the_sweep_puts_each_variant_at_its_step_size_and_marks_the_diverged_one(inside_study):
+    axes = inside_study["step-size.png"].axes[0]
+    assert (axes.get_xscale(), axes.get_yscale()) == ("log", "log")
+    (line,) = [line for line in axes.get_lines() if line.get_label() == "final train/loss"]
+    assert list(line.get_xdata()) == [0.01, 0.1]
+    finals = [
+        statistics.fmean(scalar_values(run, "train/loss")[-1] for run in runs_of(v)) for v in ("eps 0.01", "eps 0.1")
+    ]
+    assert list(line.get_ydata()) == pytest.approx(finals)
+    limit = scalar_values(runs_of("eps 0.1")[0], "reference/step_limit")[0]
+    (vline,) = [line for line in axes.get_lines() if line.get_label() == "2/λ_max"]
+    assert list(vline.get_xdata()) == pytest.approx([limit, limit])
+    (cross,) = [c for c in axes.collections if c.get_offsets().tolist() == [[1e6, 1.0]]]  # on the top edge
+    assert "diverged (on the top edge)" in labels(axes)
+
+
+def test_a_gap_is_the_metric_less_its_reference_on_a_log_axis():
+    log = made_up([100.0, 40.0, 21.0, 20.0], references={"train/loss": 20.0})
+    axes = draw([PlottedRun("a", log)], ["train/loss"], y="gap", ylabel="MSE").axes[0]
+    assert axes.get_yscale() == "log" and "L − L*" in axes.get_ylabel()
+    (line,) = axes.get_lines()
+    assert list(line.get_ydata()) == [80.0, 20.0, 1.0]  # the point at the optimum has no gap to draw
+    with pytest.raises(AmalError, match="no run has reference/train/loss"):
+        draw([PlottedRun("a", made_up([3.0, 2.0]))], ["train/loss"], y="gap")
+    assert draw([PlottedRun("a", log)], ["train/loss"], y="log").axes[0].get_ylabel() == "train/loss (log scale)"
+
+
+def test_the_legend_names_only_what_is_drawn_outside_the_axes():
+    log = RunLog(Path("x"), {**made_up([0.5, 0.7], "val/acc").curves, **made_up([0.4, 0.6], "test/acc").curves}, {}, {})
+    figure = draw([PlottedRun("a", log), PlottedRun("b", made_up([0.3, 0.2], "test/acc"))], ["val/acc", "test/acc"])
+    axes = figure.axes[0]
+    legend = axes.get_legend()
+    assert labels(axes) == ["a", "b", "validation", "test"]  # no "train": nothing solid is drawn
+    drawn = {line.get_linestyle() for line in axes.get_lines()}
+    assert {handle.get_linestyle() for handle in legend.legend_handles} <= drawn
+    figure.canvas.draw()
+    assert legend.get_window_extent().x0 >= axes.get_window_extent().x1  # to the right of the axes
+    only_test = draw([PlottedRun("b", made_up([0.3, 0.2], "test/acc"))], ["val/acc", "test/acc"]).axes[0]
+    assert labels(only_test) == ["b"] and only_test.get_legend().legend_handles[0].get_linestyle() == "--"
+
+
+def test_pairs_share_a_colour_and_differ_in_line_style():
+    runs = [PlottedRun(name, made_up([3.0, 2.0], "test/mse")) for name in ("tied 80", "untied 80", "other")]
+    axes = draw(runs, ["test/mse"], pairs=[["tied 80", "untied 80"]]).axes[0]
+    tied, untied, other = axes.get_lines()
+    assert tied.get_color() == untied.get_color() != other.get_color()
+    assert (tied.get_linestyle(), untied.get_linestyle()) == ("-", "--")
+
+
+def test_the_sweep_marks_unstable_runs_hollow_and_averages_seeds():
+    runs = [
+        SweptRun("a", 0.01, "full", 5.0, "stable", True),
+        SweptRun("a", 0.01, "full", 7.0, "stable", True),
+        SweptRun("b", 0.1, "full", 50.0, "unstable", True),
+        SweptRun("c", 1.0, "full", None, "diverged", True),
+    ]
+    axes = draw_sweep(runs, "model.learning_rate", "data.batch_size", "final train/loss").axes[0]
+    (line,) = [line for line in axes.get_lines() if line.get_label() == "data.batch_size = full"]
+    assert list(line.get_ydata()) == [6.0, 50.0]
+    assert labels(axes) == [
+        "data.batch_size = full",
+        "stable: final training loss below the first",
+        "unstable: not below the first",
+        "diverged (on the top edge)",
+    ]
+
+
+def test_the_layers_figure_draws_each_layer_s_last_value_with_the_seeds_spread():
+    def gates(values: list[float]) -> RunLog:
+        curves = {f"val/gate/layer_{i:02d}": made_up([0.9, v], "x").curves["x"] for i, v in enumerate(values, 1)}
+        return RunLog(Path("x"), curves, {}, {})
+
+    runs = [("highway 50", True, gates([0.2, 0.4, 0.6])), ("highway 50", True, gates([0.4, 0.6, 0.8]))]
+    axes = draw_layers(runs, "val/gate/layer_").axes[0]
+    (line,) = [line for line in axes.get_lines() if line.get_label() == "highway 50 (n=2)"]
+    assert list(line.get_xdata()) == [1, 2, 3] and list(line.get_ydata()) == pytest.approx([0.3, 0.5, 0.7])
+
+
+@pytest.mark.parametrize(
+    ("figure", "message"),
+    [
+        ("{name: f, kind: bars}", "figure 1: kind must be one of curves, sweep, layers"),
+        ("{name: f, y: cubic}", "figure 1: y must be one of auto, linear, log, gap"),
+        ("{name: f, kind: sweep, x: [a, b]}", "figure 1: x must name the swept option"),
+        ("{name: f, vline: reference/step_limit}", "figure 1: vline is a key of sweep figures, not of curves ones"),
+        ("{name: f, pairs: [[a, b]], metrics: [train/loss, test/loss]}", "figure 1: pairs tell a pair's variants"),
+        ("{name: f, pairs: [[a, c]], metrics: [test/loss]}", "figure 1: pairs: no variant named 'c'"),
+        ("{name: f, kind: layers}", "figure 1: metric_prefix must name the layers' curves"),
+        ("{name: f, kind: sweep, x: lr, metric: train/loss}", "figure 1: metric 'train/loss' is not a column"),
+    ],
+)
+def test_a_bad_figure_is_one_line_naming_the_file_and_the_key(tmp_path, figure, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"config: {CONFIGS / 'regression.yaml'}\nvariants: {{a: {{}}, b: {{}}}}\nfigures: [{figure}]\n")
+    with pytest.raises(AmalError, match="^" + str(path).replace(".", r"\.") + ", figures, ") as error:
+        load_study(path)
+    assert message in str(error.value) and "\n" not in str(error.value)
