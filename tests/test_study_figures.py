@@ -159,6 +159,20 @@ def test_the_legend_names_only_what_is_drawn_outside_the_axes():
     assert labels(only_test) == ["b"] and only_test.get_legend().legend_handles[0].get_linestyle() == "--"
 
 
+def test_a_reference_that_differs_by_variant_is_drawn_in_its_colour_and_named_by_its_kind():
+    def coded(size: int, reference: float) -> RunLog:
+        log = made_up([0.05, 0.03], "test/mse", {"test/mse": reference})
+        return RunLog(log.path, log.curves, {}, {}, log.references, {"latent_dim": size})
+
+    runs = [PlottedRun("code 16", coded(16, 0.04)), PlottedRun("code 80", coded(80, 0.02))]
+    axes = draw(runs, ["test/mse"], references=["test/mse"]).axes[0]
+    assert labels(axes) == ["code 16", "code 80", "PCA, 16 components, code 16", "PCA, 80 components, code 80"]
+    curve, _, reference, _ = axes.get_lines()
+    assert reference.get_color() == curve.get_color() and list(reference.get_ydata()) == [0.04, 0.04]
+    chance = made_up([0.5, 0.9], "val/acc", {"val/acc": 0.1})
+    assert labels(draw([PlottedRun("a", chance)], ["val/acc"], references=["val/acc"]).axes[0]) == ["a", "chance"]
+
+
 def test_pairs_share_a_colour_and_differ_in_line_style():
     runs = [PlottedRun(name, made_up([3.0, 2.0], "test/mse")) for name in ("tied 80", "untied 80", "other")]
     axes = draw(runs, ["test/mse"], pairs=[["tied 80", "untied 80"]]).axes[0]

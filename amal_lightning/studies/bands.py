@@ -4,7 +4,7 @@ and the reference values (an optimum, chance) read from the runs' ``reference/*`
 import math
 import statistics
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 # What a reference is, by the metric's kind, unless a figure names it (``reference_label``).
 REFERENCE_NAMES = {"loss": "least-squares optimum", "acc": "chance", "mse": "PCA at the code size"}
@@ -34,9 +34,23 @@ def mean_curve(curves: Sequence[Points]) -> tuple[list[float], list[float], list
     return xs_mean, means, stds, counts
 
 
-def reference_name(metric: str, label: str = "") -> str:
-    """What the reference of ``metric`` is called: ``label`` if given, else by the metric's kind."""
-    return label or REFERENCE_NAMES.get(metric.rsplit("/", 1)[-1], f"reference/{metric}")
+def reference_name(metric: str, label: str = "", hyperparameters: Sequence[dict[str, Any]] = ()) -> str:
+    """What the reference of ``metric`` is called: ``label`` if given, else by the metric's kind; an MSE's
+    PCA reference says its number of components when the runs share one code size (``latent_dim``)."""
+    if label:
+        return label
+    kind = metric.rsplit("/", 1)[-1]
+    sizes = {code_size(values) for values in hyperparameters} - {None}
+    if kind == "mse" and len(sizes) == 1:
+        return f"PCA, {sizes.pop()} components"
+    return REFERENCE_NAMES.get(kind, f"reference/{metric}")
+
+
+def code_size(hyperparameters: dict[str, Any]) -> Optional[int]:
+    """An autoencoder's code size: its ``latent_dim``, or the last of its layers' sizes ([256, 64] → 64)."""
+    size = hyperparameters.get("latent_dim")
+    size = size[-1] if isinstance(size, list) and size else size
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
 
 
 def distinct(values: Sequence[float], tolerance: float = 1e-6) -> list[float]:

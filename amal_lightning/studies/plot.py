@@ -166,19 +166,19 @@ def reference_lines(
     """A horizontal line at each metric's ``reference/<metric>``: one for all runs if they share its value,
     else one per variant in its colour (a PCA reference differs by code size). Returns their legend entries."""
     handles = []
+    stage = {metric: f", {STAGE_NAMES.get(metric.split('/')[0], '')}" * (len(metrics) > 1) for metric in metrics}
     for metric in metrics:
-        values = distinct([run.log.references[metric] for run in runs if metric in run.log.references])
-        name = reference_name(metric, label) + (f", {STAGE_NAMES.get(metric.split('/')[0], '')}" * (len(metrics) > 1))
+        having = [run for run in runs if metric in run.log.references]
+        values = distinct([run.log.references[metric] for run in having])
         if len(values) == 1:
+            name = reference_name(metric, label, [run.log.hyperparameters for run in having]) + stage[metric]
             handles.append(axes.axhline(values[0], label=plain(name), **REFERENCE_STYLE))
             continue
-        for variant in dict.fromkeys(run.label for run in runs):
-            mine = distinct(
-                [run.log.references[metric] for run in runs if run.label == variant and metric in run.log.references]
-            )
-            if mine:
-                style = {**REFERENCE_STYLE, "color": style_of[variant][0]}
-                handles.append(axes.axhline(mine[0], label=plain(f"{name}, {variant}"), **style))
+        for variant in dict.fromkeys(run.label for run in having):
+            mine = [run for run in having if run.label == variant]
+            name = reference_name(metric, label, [run.log.hyperparameters for run in mine]) + stage[metric]
+            style = {**REFERENCE_STYLE, "color": style_of[variant][0]}
+            handles.append(axes.axhline(mine[0].log.references[metric], label=plain(f"{name}, {variant}"), **style))
     return handles
 
 

@@ -71,7 +71,7 @@ def footer(logs: Iterable[RunLog], study: str = "", seeds: Optional[Sequence[int
     if seeds is not None:
         parts.append(f"{len(seeds)} seed{'s' * (len(seeds) != 1)} per variant (n = {len(seeds)}, seeds {seeds})")
     else:
-        parts.append(f"{len(logs)} run{'s' * (len(logs) != 1)}, one per {'variant' if study else 'curve'}")
+        parts.append(f"{len(logs)} run{'s' * (len(logs) != 1)}{', one per variant' if study else ''}")
     if study:
         parts.append(f"study {study}")
     return SEPARATOR.join(parts)
