@@ -15,6 +15,7 @@ from amal_lightning.errors import AmalError
 from amal_lightning.studies.events import RunLog, Series
 from amal_lightning.studies.layers import draw_layers
 from amal_lightning.studies.plot import PlottedRun, draw
+from amal_lightning.studies.provenance import footer
 from amal_lightning.studies.spec import load_study
 from amal_lightning.studies.sweep import SweptRun, draw_sweep
 from tests.helpers import CONFIGS
@@ -229,3 +230,18 @@ def test_a_bad_figure_is_one_line_naming_the_file_and_the_key(tmp_path, figure, 
     with pytest.raises(AmalError, match="^" + str(path).replace(".", r"\.") + ", figures, ") as error:
         load_study(path)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_footer_reads_which_mnist_a_run_used_from_its_hyperparameters():
+    def trained_on(source: str, train: int, val: int, test: int) -> RunLog:
+        sizes = {"train_images": train, "val_images": val, "test_images": test}
+        return RunLog(Path("x"), {}, {}, {}, {}, {"used_source": source, **sizes})
+
+    full = footer([trained_on("full", 55_000, 5_000, 10_000)] * 3, "depth", [0, 1, 2])
+    assert full.startswith("data: full MNIST (60,000 + 10,000: 55,000 train, 5,000 validation, 10,000 test)")
+    assert "3 seeds per variant (n = 3" in full and full.endswith("study depth")
+    sample = footer([trained_on("sample", 3_667, 333, 1_000), RunLog(Path("y"), {}, {}, {})])
+    assert (
+        sample
+        == "data: the bundled 5,000-digit sample (4,000 + 1,000: 3,667 train, 333 validation, 1,000 test) · 2 runs"
+    )
