@@ -16,6 +16,7 @@ figures from what the tasks have logged, at any time; the same ``amal study`` co
 """
 
 import shlex
+from typing import Optional
 
 from jsonargparse import Namespace
 
@@ -34,8 +35,11 @@ from amal_lightning.studies.spec import Study
 TASK_INDEX = '"$SLURM_ARRAY_TASK_ID"'
 
 
-def array_script(args: Namespace, study: Study, study_args: list[str], fit_options: list[str]) -> str:
-    """The job array's script: ``amal submit``'s, with one task per variant of the study (``args``: its options)."""
+def array_script(
+    args: Namespace, study: Study, study_args: list[str], fit_options: list[str], workers: Optional[int] = None
+) -> str:
+    """The job array's script: ``amal submit``'s, with one task per variant of the study (``args``: its options),
+    or for a search, ``workers`` tasks, each a worker taking trials until the search has its ``n_trials``."""
     if args.job_name is None and study.name in RESERVED_JOB_NAMES:
         raise AmalError(f"study {study.name!r}: a job of that name is not seen as a batch job by Lightning")
     lines = setup_lines(args)
@@ -48,10 +52,17 @@ def array_script(args: Namespace, study: Study, study_args: list[str], fit_optio
         f"`amal plot --study {study.name}` gathers them."
     )
     array = f"0-{len(study.variants) - 1}"
+    if workers is not None:  # a search: every task a worker of the same search; the last to end gathers
+        task = f"{study_command} -- {shlex.join([*job_options(args), *fit_options])}"
+        note = f"# Written by `amal study --submit`: {workers} workers of the search {study.name}, one per task."
+        array = f"0-{workers - 1}"
     return sbatch_script(args, study.name, lines, amal_command(), task, array=array, note=[note])
 
 
-def submit_array(study: Study, script: str) -> None:
+def submit_array(study: Study, script: str, tasks: Optional[int] = None) -> None:
     """Writes ``slurm/<study>-array-<time>.sbatch`` and hands it to ``sbatch``, as ``amal submit`` does."""
     answer = submit_script(script, f"{study.name}-array")
+    if tasks is not None:  # a search's workers
+        print(f"{answer} ({tasks} workers; the last to end writes the summary)")
+        return
     print(f"{answer} ({len(study.variants)} tasks; then `amal plot --study {study.name}` gathers them)")

@@ -11,6 +11,10 @@ A study file is a mapping::
       eps 0.2 raw: {config: configs/other.yaml, model.learning_rate: 0.2}
     grid:                                     # ... or a grid: all combinations
       model.learning_rate: [0.01, 0.1, 1]
+    search:                                   # ... or a search (Optuna): see studies/search_spec.py
+      params: {model.learning_rate: {type: float, low: 0.001, high: 1, log: true}}
+      n_trials: 20
+      metric: best val/loss
     max_variants: 10000                       # a larger grid is refused before it is expanded
     jobs: 2                                   # variants trained at once (auto: a worker per GPU or core)
     seeds: [0, 1, 2]                          # each variant once per seed: mean, std, bands
@@ -65,6 +69,7 @@ from amal_lightning.errors import AmalError
 from amal_lightning.runs.folders import PLAIN_NAME
 from amal_lightning.studies.comparisons import Comparison, comparison_specs
 from amal_lightning.studies.figure_spec import FigureSpec, figure_specs
+from amal_lightning.studies.search_spec import SearchSpec, search_spec
 from amal_lightning.studies.variants import (
     MAX_VARIANTS,
     Variant,
@@ -91,6 +96,7 @@ STUDY_KEYS = (
     "jobs",
     "seeds",
     "comparisons",
+    "search",
 )
 # A table of the model's layers before each of many fits says nothing new (a variant's options can turn it on).
 QUIET = ("--trainer.enable_model_summary=false",)
@@ -109,6 +115,8 @@ class Study:
     source: str = field(default="", compare=False)  # the study file, or how an ad-hoc study was given
     data: dict[str, Any] = field(default_factory=dict, compare=False)  # as written: saved in the study folder
     comparisons: tuple[Comparison, ...] = ()
+    search: Optional[SearchSpec] = None  # a search: its trials are its variants, made as it runs
+    config: Optional[Path] = None  # the study's config (that of a search's trials)
 
     @property
     def seeded(self) -> bool:
@@ -148,15 +156,20 @@ def build_study(where: str, data: Any, default_name: str) -> Study:
     name = str(data.get("name") or default_name)
     if not PLAIN_NAME.match(name):
         raise AmalError(f"{where}: name {name!r} is not a plain folder name (letters, digits, '.', '_', '-')")
-    if ("variants" in data) == ("grid" in data):
-        raise AmalError(f"{where}: give either variants or a grid")
+    if "search" in data and ("variants" in data or "grid" in data):
+        raise AmalError(f"{where}, search: give a search or {'variants' if 'variants' in data else 'a grid'}, not both")
+    if "search" not in data and ("variants" in data) == ("grid" in data):
+        raise AmalError(f"{where}: give either variants, a grid or a search")
     config = config_path(f"{where}, config", data.get("config"))
     _, common = option_words(f"{where}, common", data.get("common"))
     max_variants = data.get("max_variants", MAX_VARIANTS)
     if not isinstance(max_variants, int) or isinstance(max_variants, bool) or max_variants < 1:
         raise AmalError(f"{where}: max_variants must be a positive integer, got {max_variants!r}")
     seeds = seed_list(f"{where}, seeds", data.get("seeds"))
-    if "grid" in data:
+    search = search_spec(where, data["search"]) if "search" in data else None
+    if search is not None:
+        variants = []
+    elif "grid" in data:
         variants = grid_variants(f"{where}, grid", data["grid"], config, max_variants, len(seeds or [None]))
     else:
         variants = named_variants(f"{where}, variants", data["variants"], config)
@@ -178,7 +191,9 @@ def build_study(where: str, data: Any, default_name: str) -> Study:
         raise AmalError(f"{where}: jobs must be a positive number of workers or auto, got {jobs!r}")
     description = str(data.get("description") or name)
     saved = {**data, "name": name}
-    return Study(name, description, common, tuple(variants), figures, tuple(images), where, saved, comparisons)
+    return Study(
+        name, description, common, tuple(variants), figures, tuple(images), where, saved, comparisons, search, config
+    )
 
 
 def load_study(path: Path) -> Study:
