@@ -156,7 +156,7 @@ def search_spec(where: str, data: Any) -> SearchSpec:
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise AmalError(f"{here}, seed: expected an integer from 0 to 4294967295, got {seed!r}")
-    checked = tuple(param_spec(where, key, value) for key, value in params.items())
+    checked = tuple(param_spec(here, key, value) for key, value in params.items())
     return SearchSpec(checked, n_trials, metric, direction, seed, pruner, sampler)
 
 
