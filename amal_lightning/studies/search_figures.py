@@ -76,7 +76,7 @@ def history(study: Study, rows: list[dict[str, str]], path: Path) -> Path:
     if xs:
         handles += axes.step(xs, ys, where="post", color="0.2", label="best so far")
     axes.set_xlabel("trial")
-    axes.set_title(plain(f"{study.description}: {study.search.metric} by trial ({study.search.direction})"))
+    axes.set_title(plain(f"{study.name}: {study.search.metric} by trial ({study.search.direction})"), fontsize="medium")
     outside_legend(axes, handles)
     set_footer(figure, footer(study, rows))
     save_png(figure, path)
@@ -99,7 +99,7 @@ def against_param(study: Study, rows: list[dict[str, str]], param: Any, path: Pa
             axes.set_xscale("log")
     handles = mark(axes, xs, items, top)
     axes.set_xlabel(plain(param.key + (" (log scale)" if param.log else "")))
-    axes.set_title(plain(f"{study.description}: {study.search.metric} against {param.key}"))
+    axes.set_title(plain(f"{study.name}: {study.search.metric} against {param.key}"), fontsize="medium")
     outside_legend(axes, handles)
     set_footer(figure, footer(study, rows))
     save_png(figure, path)
@@ -109,7 +109,7 @@ def against_param(study: Study, rows: list[dict[str, str]], param: Any, path: Pa
 def footer(study: Study, rows: list[dict[str, str]]) -> str:
     seeds = study.data.get("seeds")
     each = f", each the mean of {len(seeds)} seeds" if seeds else ""
-    return f"study {study.name} ({study.source}): {len(rows)} trials of a TPE search{each}"
+    return f"{study.description}; study {study.name} ({study.source}): {len(rows)} trials of a TPE search{each}"
 
 
 def draw_search(study: Study, trials: list[Any], rows: list[dict[str, str]]) -> list[Path]:
