@@ -229,3 +229,29 @@ def test_a_search_spec_keeps_its_space_as_the_journal_compares_it():
         "metric": "final val/loss",
         "direction": "minimize",
     }
+
+
+@pytest.mark.slow
+def test_a_search_killed_with_sigkill_carries_its_trial_on_from_last_ckpt(tmp_path, monkeypatch):
+    import signal
+    import time
+
+    study = search_file(tmp_path, 2).read_text().replace("trainer.max_epochs: 2", "trainer.max_epochs: 400")
+    (tmp_path / "hs.yaml").write_text(study)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    command = [sys.executable, "-m", "amal_lightning", "study", "hs.yaml", "--threads", "1"]
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("checkpoints/hs.trial_0000/version_0/last.ckpt")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "[1/2] trial 0 (" in again.stdout and "its worker is gone: carried on" in again.stdout
+    assert sorted(path.parent.name for path in tmp_path.glob("logs/hs.trial_*/*")) == ["hs.trial_0000", "hs.trial_0001"]
+    record = json.loads((tmp_path / "studies/hs/variants/trial_0000.json").read_text())
+    assert record["status"] == "finished" and record["run"] == "version_0"  # resumed in its run, not a new one
+    monkeypatch.chdir(tmp_path)
+    assert [trial.state.name for trial in journal_trials()] == ["COMPLETE", "COMPLETE"]
