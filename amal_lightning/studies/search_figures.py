@@ -109,7 +109,7 @@ def against_param(study: Study, rows: list[dict[str, str]], param: Any, path: Pa
 def footer(study: Study, rows: list[dict[str, str]]) -> str:
     seeds = study.data.get("seeds")
     each = f", each the mean of {len(seeds)} seeds" if seeds else ""
-    return f"{study.description}; study {study.name} ({study.source}): {len(rows)} trials of a TPE search{each}"
+    return f"study {study.name} ({study.source}): {len(rows)} trials of a TPE search{each}"
 
 
 def draw_search(study: Study, trials: list[Any], rows: list[dict[str, str]]) -> list[Path]:
