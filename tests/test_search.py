@@ -1,6 +1,7 @@
 """``search:`` in a study file: trials as variants, shared by workers, resumed, summarized, refused in one line."""
 
 import csv
+import dataclasses
 import json
 import os
 import shlex
@@ -255,3 +256,16 @@ def test_a_search_killed_with_sigkill_carries_its_trial_on_from_last_ckpt(tmp_pa
     assert record["status"] == "finished" and record["run"] == "version_0"  # resumed in its run, not a new one
     monkeypatch.chdir(tmp_path)
     assert [trial.state.name for trial in journal_trials()] == ["COMPLETE", "COMPLETE"]
+
+
+@pytest.mark.parametrize("name", ["tme2_step_size_search", "tme3_classifier_search"])
+def test_each_shipped_search_is_accepted_before_anything_trains(monkeypatch, tmp_path, name):
+    from amal_lightning.studies.search_command import check_search
+    from tests.helpers import REPO
+
+    monkeypatch.chdir(REPO)  # their configs are named from the project folder, as a user runs them
+    study = load_study(Path("configs/studies") / f"{name}.yaml")
+    assert study.search is not None and study.name == name and study.search.n_trials >= 10
+    study = dataclasses.replace(study, name=f"{name}-check")  # no journal of a real run is read
+    check_search(study)  # each option at its ends (every choice) through amal fit's parser
+    assert not (REPO / "studies" / f"{name}-check").exists()

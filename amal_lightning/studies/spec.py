@@ -159,7 +159,7 @@ def build_study(where: str, data: Any, default_name: str) -> Study:
     if "search" in data and ("variants" in data or "grid" in data):
         raise AmalError(f"{where}, search: give a search or {'variants' if 'variants' in data else 'a grid'}, not both")
     if "search" not in data and ("variants" in data) == ("grid" in data):
-        raise AmalError(f"{where}: give either variants, a grid or a search")
+        raise AmalError(f"{where}: give either variants or a grid (or a search)")
     config = config_path(f"{where}, config", data.get("config"))
     _, common = option_words(f"{where}, common", data.get("common"))
     max_variants = data.get("max_variants", MAX_VARIANTS)
