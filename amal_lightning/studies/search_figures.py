@@ -112,7 +112,7 @@ def footer(study: Study, rows: list[dict[str, str]]) -> str:
     return f"study {study.name} ({study.source}): {len(rows)} trials of a TPE search{each}"
 
 
-def draw_search(study: Study, trials: list[Any], rows: list[dict[str, str]]) -> list[Path]:
+def draw_search(study: Study, rows: list[dict[str, str]]) -> list[Path]:
     """The search's PNG files in its study folder (none before the first trial)."""
     assert study.search is not None
     if not rows:

@@ -8,7 +8,6 @@ searched option. Completed trials come first, best first, then the pruned ones, 
 those still running.
 """
 
-import dataclasses
 from pathlib import Path
 from typing import Any, Optional
 
@@ -75,7 +74,7 @@ def finish_search(study: Study) -> None:
     trials = all_trials(study.name, study.folder, spec, study.source)
     rows, runs = trial_rows(study, trials)
     summary = write_search_summary(study, rows, runs)
-    figures = draw_search(study, trials, rows)
+    figures = draw_search(study, rows)
     counts: dict[str, int] = {}
     for trial in trials:
         counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
@@ -92,11 +91,3 @@ def finish_search(study: Study) -> None:
     seeded = f" (mean of {len(seeds)} seeds; one seed's run below)" if seeds else ""
     command = reproduce(study.config, study.common, dict(best.params), seeds[0] if seeds else None)
     print(f"  best: {trial_name(best.number)}, {spec.metric} {number(best.value)}{seeded}: {command}")
-
-
-def as_study_of_trials(study: Study) -> Study:
-    """The study with its trials so far as variants (what ``amal runs`` and the curve figures list)."""
-    assert study.search is not None
-    trials = all_trials(study.name, study.folder, study.search, study.source)
-    variants = [variant for trial in trials for variant in trial_variants(study, trial.number, dict(trial.params))]
-    return dataclasses.replace(study, variants=tuple(variants))
