@@ -176,28 +176,32 @@ class EpochClock(L.Callback):
         self.stamps.append((time.perf_counter(), time.process_time()))
 
 
-def median_seconds(runs: list[dict], key: str = "times") -> float:
-    """The median epoch over all the runs of one route: wall-clock (``times``) or CPU (``cpu``) seconds."""
-    return statistics.median(t for run in runs for t in run[key])
+def median_seconds(runs: list[dict], key: str = "times", average: Callable = statistics.median) -> float:
+    """The median epoch over all the runs of one route: wall-clock (``times``) or CPU (``cpu``) seconds.
+
+    ``average=statistics.fmean`` gives the mean instead: the total time over the epochs, which
+    counts the epochs that write a checkpoint or a file as well (bench/housing.py)."""
+    return average([t for run in runs for t in run[key]])
 
 
-def round_ratios(runs: list[dict], baseline_runs: list[dict], key: str = "times") -> list[float]:
+def round_ratios(
+    runs: list[dict], baseline_runs: list[dict], key: str = "times", average: Callable = statistics.median
+) -> list[float]:
     """Each run's median epoch over that of the baseline's run of the same round (alternating runs
     side by side): the spread that the machine's noise leaves in a ratio."""
-    return [
-        statistics.median(run[key]) / statistics.median(base[key])
-        for run, base in zip(runs, baseline_runs, strict=False)
-    ]
+    return [average(run[key]) / average(base[key]) for run, base in zip(runs, baseline_runs, strict=False)]
 
 
-def ratio_line(results: dict[str, list[dict]], route: str, baseline: str) -> str | None:
+def ratio_line(
+    results: dict[str, list[dict]], route: str, baseline: str, average: Callable = statistics.median
+) -> str | None:
     """``route / baseline``, wall-clock then CPU: the ratio of their median epochs, then round by round."""
     if not results.get(route) or not results.get(baseline):
         return None
     parts = []
     for key, label in (("times", "wall-clock"), ("cpu", "CPU")):
-        rounds = round_ratios(results[route], results[baseline], key)
-        overall = median_seconds(results[route], key) / median_seconds(results[baseline], key)
+        rounds = round_ratios(results[route], results[baseline], key, average)
+        overall = median_seconds(results[route], key, average) / median_seconds(results[baseline], key, average)
         listed = ", ".join(f"{ratio:.3f}" for ratio in rounds)
         parts.append(f"{label} {overall:.3f} (rounds {listed}; median {statistics.median(rounds):.3f})")
     return f"- {route} / {baseline}: " + "; ".join(parts)
