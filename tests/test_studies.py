@@ -262,11 +262,20 @@ def test_a_variant_index_out_of_range_is_refused(workdir, capsys):
     assert sys.argv == ["amal"]
 
 
-SHIPPED = ["report", "tme1_step_size", "tme2_gd_variants", "tme2_linear_vs_tanh", "tme3_autoencoder", "tme3_depth"]
+SHIPPED = [
+    "report",
+    "tme1_step_size",
+    "tme2_gd_variants",
+    "tme2_linear_vs_tanh",
+    "tme2_step_size",
+    "tme3_autoencoder",
+    "tme3_depth",
+]
+SEARCHES = ["tme2_step_size_search", "tme3_classifier_search"]  # checked in tests/test_search.py
 
 
 def test_the_shipped_studies_are_there(monkeypatch):
-    assert sorted(path.stem for path in (CONFIGS / "studies").glob("*.yaml")) == SHIPPED
+    assert sorted(path.stem for path in (CONFIGS / "studies").glob("*.yaml")) == sorted(SHIPPED + SEARCHES)
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -22,10 +22,11 @@ from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, AmalError
 from amal_lightning.studies.array import array_script, submit_array
 from amal_lightning.studies.gathering import save_study
 from amal_lightning.studies.runner import StudyInterruptedError, others_at_work
-from amal_lightning.studies.search_run import pruning_options, run_search
+from amal_lightning.studies.search_run import run_search
 from amal_lightning.studies.search_spec import trial_options
 from amal_lightning.studies.search_storage import check_journal, journal_path, open_search
 from amal_lightning.studies.search_summary import finish_search
+from amal_lightning.studies.search_trials import pruning_options
 from amal_lightning.studies.spec import Study
 from amal_lightning.studies.workers import run_workers, threads_per_worker, worker_count
 

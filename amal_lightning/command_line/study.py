@@ -112,7 +112,7 @@ def study(argv: list[str]) -> int:
     """Runs ``amal study ARGV``; returns the exit status; raises AmalError on bad input."""
     args, chosen, naming, fit_options = parse_study(argv)
     if chosen.search is not None:  # a search's trials are made as it runs
-        from amal_lightning.studies.search_command import search_study
+        from amal_lightning.command_line.search import search_study
 
         return search_study(args, chosen, naming, argv)
     if not args.worker:  # the process that started the workers has checked every variant

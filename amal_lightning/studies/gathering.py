@@ -4,6 +4,7 @@ import yaml
 
 from amal_lightning.errors import AmalError
 from amal_lightning.studies.figures import draw_figures
+from amal_lightning.studies.search_summary import finish_search
 from amal_lightning.studies.spec import STUDY_DIR, Study, load_study
 from amal_lightning.studies.summary import gather, write_summary
 
@@ -22,7 +23,10 @@ def save_study(study: Study) -> None:
 
 
 def finish(study: Study) -> None:
-    """Writes the summary and the figures, and says where they are."""
+    """Writes the summary and the figures, and says where they are (a search's: its trials, best first)."""
+    if study.search is not None:
+        finish_search(study)
+        return
     results = gather(study)
     summary = write_summary(study, results)
     figures = draw_figures(study, results)

@@ -16,74 +16,23 @@ then goes on: a failed trial counts as one of ``n_trials``.
 """
 
 import dataclasses
-import math
 import os
-from pathlib import Path
 from typing import Any, Optional
 
-from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, read_record, write_record
+from amal_lightning.studies.records import read_record, write_record
 from amal_lightning.studies.runner import run_variant
 from amal_lightning.studies.search_pruning import JOURNAL_ENV, PRUNED_ENV, STUDY_ENV, TRIAL_ENV
-from amal_lightning.studies.search_spec import SearchSpec, trial_options
 from amal_lightning.studies.search_storage import journal_path, next_trial, tell
+from amal_lightning.studies.search_trials import (
+    best_of,
+    pruned_marker,
+    short_params,
+    trial_name,
+    trial_result,
+    trial_variants,
+)
 from amal_lightning.studies.spec import Study
-from amal_lightning.studies.summary import number, summary_row, variant_log
-from amal_lightning.studies.variants import Variant, with_seeds
-
-PRUNING = "amal_lightning.studies.search_pruning.TrialPruning"
-
-
-def trial_name(trial_number: int) -> str:
-    return f"trial {trial_number}"
-
-
-def pruning_options(spec: SearchSpec) -> tuple[str, ...]:
-    """The options that put the median pruner in a trial's fit (one device: it prunes a single process)."""
-    if spec.pruner != "median":
-        return ()
-    return (f"--trainer.callbacks+={PRUNING}", f"--trainer.callbacks.monitor={spec.monitor}", "--trainer.devices=1")
-
-
-def trial_variants(study: Study, trial_number: int, params: dict[str, Any]) -> list[Variant]:
-    """The variants of a trial: one, or one per seed of the study's ``seeds``."""
-    assert study.search is not None and study.config is not None
-    options = (*trial_options(params), *pruning_options(study.search))
-    variant = Variant(trial_name(trial_number), f"trial_{trial_number:04d}", study.config, options)
-    return with_seeds([variant], study.data.get("seeds"))
-
-
-def pruned_marker(study: Study, variant: Variant) -> Path:
-    return study.folder / "pruned" / f"{variant.slug}.txt"
-
-
-def short_params(params: dict[str, Any]) -> str:
-    """``lr=0.0123, batch_size=8``: each parameter by the last part of its key."""
-    shown = [f"{key.rsplit('.', 1)[-1]}={number(v) if isinstance(v, float) else v}" for key, v in params.items()]
-    return ", ".join(shown)
-
-
-def trial_result(study: Study, variants: list[Variant]) -> tuple[str, Optional[float], str]:
-    """(the Optuna state, the metric's mean over seeds or None, why it failed or was pruned)."""
-    assert study.search is not None
-    metric, values, pruned = study.search.metric, [], ""
-    for variant in variants:
-        record = read_record(study.folder, variant.slug)
-        if record is None or record.status not in (FINISHED, DIVERGED, FAILED):
-            return "FAIL", None, f"{variant.name}: {'never started' if record is None else record.status}"
-        if record.status == DIVERGED:
-            return "FAIL", None, f"{variant.name} diverged"
-        if record.status == FAILED:
-            return "FAIL", None, f"{variant.name} failed: {record.note}"
-        text = summary_row(variant, record, variant_log(record)).get(metric, "")
-        value = float(text) if text else math.nan
-        if not math.isfinite(value):
-            return "FAIL", None, f"{variant.name}: {metric} is {text or 'missing'} (not a summary column of its run?)"
-        values.append(value)
-        marker = pruned_marker(study, variant)
-        if marker.is_file():
-            pruned = marker.read_text().strip()
-    mean = sum(values) / len(values)
-    return ("PRUNED", mean, pruned) if pruned else ("COMPLETE", mean, "")
+from amal_lightning.studies.summary import number
 
 
 def run_trial(study: Study, trial: Any) -> tuple[str, Optional[float], str, list[str]]:
@@ -118,16 +67,6 @@ def run_trial(study: Study, trial: Any) -> tuple[str, Optional[float], str, list
             if record is not None and not record.note:
                 write_record(study.folder, variant.slug, dataclasses.replace(record, note=f"pruned: {note}"))
     return state, value, note, lines
-
-
-def best_of(study: Study, trials: list[Any]) -> Optional[Any]:
-    """The best COMPLETE trial, None before the first."""
-    assert study.search is not None
-    done = [trial for trial in trials if trial.state.name == "COMPLETE" and trial.value is not None]
-    if not done:
-        return None
-    pick = min if study.search.direction == "minimize" else max
-    return pick(done, key=lambda trial: trial.value)
 
 
 def run_search(study: Study) -> int:
