@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install fit test test-fast lint tensorboard
+.PHONY: help install fit test test-fast lint tensorboard bench
 
 help: ## list the targets
 	@echo "make TARGET, where TARGET is one of:"
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "Variables: CONFIG=$(CONFIG) (for fit), ARGS (more options for amal fit), PYTEST_ARGS (for the tests)."
+	@echo "Variables: CONFIG=$(CONFIG) (for fit), ARGS (more options for amal fit), PYTEST_ARGS (for the tests), BENCH_ARGS (for bench)."
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test-fast: $(STAMP) ## the suite without the tests marked slow (about a minute),
 lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+bench: $(STAMP) ## run the benchmarks (MNIST, housing, start-up; about 40 min, BENCH_ARGS=--quick 15) into docs/PERFORMANCE.md
+	$(BIN)/python -m bench.report $(BENCH_ARGS)
 
 tensorboard: $(STAMP) ## open the runs' curves: tensorboard --logdir logs
 	$(BIN)/tensorboard --logdir logs

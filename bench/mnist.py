@@ -40,7 +40,6 @@ from bench.common import (
     REPO,
     EpochClock,
     build_model,
-    epoch_gaps,
     machine,
     ratio_line,
     route_table,
@@ -57,8 +56,9 @@ COMPILE_CHOICES = ("false", "true", "default", "reduce-overhead", "cuda_graphs")
 def model_compile(args: argparse.Namespace, route: str) -> bool | str:
     """The models' ``compile`` for ``route``: the hand-written routes stay eager under ``cuda_graphs``."""
     if args.compile in ("false", "true"):
-        return args.compile == "true"
-    return False if args.compile == "cuda_graphs" and route in ("hand", "torchvision") else args.compile
+        return args.compile == "true" and not (args.eager_hand and route in ("hand", "torchvision"))
+    eager = args.compile == "cuda_graphs" or args.eager_hand
+    return False if eager and route in ("hand", "torchvision") else args.compile
 
 
 def run_hand(args: argparse.Namespace) -> dict[str, list[float]]:
@@ -118,7 +118,7 @@ def run_lightning(args: argparse.Namespace) -> dict[str, list[float]]:
         callbacks=[EpochClock()],
     )
     trainer.fit(model, data)
-    return epoch_gaps(EpochClock.last.stamps)
+    return EpochClock.last.epochs()
 
 
 def amal_arguments(args: argparse.Namespace) -> list[str]:
@@ -146,10 +146,20 @@ def run_amal(args: argparse.Namespace) -> dict[str, list[float]]:
     from amal_lightning.command_line.main import main
 
     main(amal_arguments(args))
-    return epoch_gaps(EpochClock.last.stamps)
+    return EpochClock.last.epochs()
 
 
-CHILD_OPTIONS = ("model", "epochs", "device", "data_dir", "batch_size", "hidden_dim", "compile", "threads")
+CHILD_OPTIONS = (
+    "model",
+    "epochs",
+    "device",
+    "data_dir",
+    "batch_size",
+    "hidden_dim",
+    "compile",
+    "threads",
+    "eager_hand",
+)
 
 
 def measure(route: str, args: argparse.Namespace) -> dict:
@@ -177,7 +187,8 @@ def report(args: argparse.Namespace, results: dict[str, list[dict]]) -> str:
     extra = f", amal also given `{' '.join(args.amal_args)}`" if args.amal_args else ""
     header = [
         f"Model `{args.model}`, {args.epochs} epochs per run ({args.epochs - 1} timed), {args.repeats} rounds of"
-        f" alternating runs, batch {args.batch_size}, device {args.device}, compile {args.compile}{extra},"
+        f" alternating runs, batch {args.batch_size}, device {args.device}, compile {args.compile}"
+        f"{' (hand-written routes eager)' if args.eager_hand else ''}{extra},"
         f" torch threads per route: {args.threads or 'its default'}, data"
         f" {args.data_label}.",
         f"Machine: {machine()}.",
@@ -197,6 +208,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--hidden-dim", type=int, default=256)
     parser.add_argument("--compile", type=str.lower, choices=COMPILE_CHOICES, default="false", help="--model.compile")
+    parser.add_argument(
+        "--eager-hand",
+        type=lambda text: text.lower() in ("1", "true", "yes"),
+        nargs="?",
+        const=True,
+        default=False,
+        help="the hand-written routes stay eager whatever --compile says: the yardstick",
+    )
     parser.add_argument(
         "--threads", type=int, default=0, help="torch's threads in every route (0: its default, one per core)"
     )

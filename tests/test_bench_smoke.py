@@ -39,8 +39,30 @@ def test_housing_benchmark_smoke_mode_prints_its_table():
         [sys.executable, "-m", "bench.housing", "--smoke"], cwd=REPO, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "| route | epochs/s (median) |" in result.stdout
-    assert "| amal |" in result.stdout and "| hand |" in result.stdout
+    assert "| route | ms/epoch (mean) |" in result.stdout
+    for route in ("amal", "lightning", "hand"):  # amal fit, Lightning's barebones loop, the hand-written loop
+        assert f"| {route} |" in result.stdout
+    for pair in ("amal / lightning", "lightning / hand"):
+        line = next(line for line in result.stdout.splitlines() if line.startswith(f"- {pair}: "))
+        assert "wall-clock" in line and "CPU" in line and "rounds" in line
+
+
+def test_bench_report_rewrites_only_its_section_and_finds_when_compiling_pays_off(tmp_path):
+    from bench.report import BEGIN, END, break_even, replace_section
+
+    document = tmp_path / "PERFORMANCE.md"
+    document.write_text("# Performance\n\nkept\n")
+    replace_section(document, "first tables")
+    replace_section(document, "second tables")
+    text = document.read_text()
+    assert text.startswith("# Performance\n\nkept\n") and text.count(BEGIN) == text.count(END) == 1
+    assert "second tables" in text and "first tables" not in text
+
+    def table(seconds: float, first: float) -> str:
+        return f"| amal | {seconds} | 1.00 | 1.00 | {seconds} | {first} | 900 | n/a |"
+
+    assert "from 11 epochs on" in break_even(table(2.0, 3.0), table(1.0, 13.0), "amal")
+    assert "never" in break_even(table(1.0, 3.0), table(1.5, 13.0), "amal")
 
 
 @pytest.mark.slow
