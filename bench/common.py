@@ -171,8 +171,8 @@ class EpochClock(L.Callback):
         self.started = time.perf_counter()  # the first epoch's time (with a compilation) counts from here
         EpochClock.last = self
 
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.started = time.perf_counter()
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.started = time.perf_counter()  # before the sanity check, whose forward pass may compile
 
     def epochs(self) -> dict[str, list[float]]:
         """The timed epochs, and ``first``: the seconds of the first epoch, start of training to its end."""
