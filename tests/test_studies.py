@@ -268,6 +268,7 @@ SHIPPED = [
     "tme2_gd_variants",
     "tme2_linear_vs_tanh",
     "tme2_step_size",
+    "tme2_step_size_grid",
     "tme3_autoencoder",
     "tme3_depth",
 ]
