@@ -16,7 +16,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,mlflow]"
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the package into it (about 5.6 GB, mostly torch's CUDA libraries)
