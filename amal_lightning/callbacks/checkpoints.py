@@ -7,13 +7,11 @@ top-k save happens (since 2.6), so ``last`` is a callback of its own that saves 
 """
 
 import contextlib
-import copy
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Optional, Union
-from weakref import proxy
 
 import lightning as L
 import torch
@@ -146,77 +144,17 @@ class LastCheckpoint(Checkpoint):
 class BestCheckpoint(ModelCheckpoint):
     """``<dirpath>/best.ckpt``: the state with the lowest ``monitor``, which keeps its memory of the run.
 
-    A converging full-batch descent improves by tiny amounts at every epoch of a few milliseconds:
-    writing the file (with its fsync) each time would take most of the time. A best found less
-    than ``min_interval_s`` after the last write is kept in memory (a copy of the checkpoint),
-    and written once the interval allows, before any other checkpoint of the run (a ``last.ckpt``
-    never names a best the file lacks), and when training ends, on an error or an interrupt too:
-    the file holds the best epoch's state once the fit is over; a killed process loses at most a second.
-
     Lightning records the folder as an absolute path: when a run is resumed from another path (a
     copied or moved project, another machine), it forgets which file was best and writes
     ``best-v1.ckpt`` beside the old one. Resuming a run here always means going on in its own
     folder, so the recorded paths are carried over to where that folder is now.
     """
 
-    def __init__(self, dirpath: Path, monitor: str = "val/loss", min_interval_s: float = 1.0) -> None:
+    def __init__(self, dirpath: Path, monitor: str = "val/loss") -> None:
         super().__init__(
             dirpath=dirpath, filename=BEST, monitor=monitor, mode="min", save_top_k=1, enable_version_counter=False
         )
         self.fixed_state_key = super().state_key
-        self.min_interval_s = min_interval_s
-        self.written_at = float("-inf")
-        self.held: Optional[tuple[dict[str, Any], str]] = None  # a best not written yet, and its file
-        self._holding = False
-
-    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
-        due = final_epoch(trainer) or time.monotonic() - self.written_at >= self.min_interval_s
-        if trainer.strategy.broadcast(due):  # every process decides alike: saving may be collective
-            self.held = None  # superseded
-            super()._save_checkpoint(trainer, filepath)
-            self.written_at = time.monotonic()
-            return
-        self._holding = True
-        try:
-            checkpoint = trainer._checkpoint_connector.dump_checkpoint(self.save_weights_only)
-        finally:
-            self._holding = False
-        # a snapshot: the weights, the optimizer's state and the callbacks' records go on changing
-        unchanging = ("hyper_parameters", "datamodule_hyper_parameters")
-        self.held = ({k: v if k in unchanging else copy.deepcopy(v) for k, v in checkpoint.items()}, filepath)
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
-
-    def write_held(self, trainer: L.Trainer) -> None:
-        """Writes the best state kept in memory, if any."""
-        if self.held is None:
-            return
-        (checkpoint, filepath), self.held = self.held, None
-        trainer.strategy.save_checkpoint(checkpoint, filepath)
-        self.written_at = time.monotonic()
-        if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                logger.after_save_checkpoint(proxy(self))
-
-    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        if not self._holding:  # another checkpoint (last.ckpt, SLURM's) names this best: the file first
-            self.write_held(trainer)
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        super().on_train_epoch_end(trainer, pl_module)  # judges the epoch (or on_validation_end does)
-        if self.held is not None:
-            due = final_epoch(trainer) or time.monotonic() - self.written_at >= self.min_interval_s
-            if trainer.strategy.broadcast(due):
-                self.write_held(trainer)
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        super().on_train_end(trainer, pl_module)
-        self.write_held(trainer)
-
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        super().on_exception(trainer, pl_module, exception)
-        with contextlib.suppress(AmalError):  # a write that fails too: the error reported stays the first one
-            self.write_held(trainer)
 
     @property
     def state_key(self) -> str:
