@@ -1,14 +1,8 @@
 """What ``amal fit`` (and ``validate``, ``test``, ``predict``) prints at its end, from the run's outcome."""
 
-import math
 from typing import Any
 
-from amal_lightning.runs.outcome import Outcome
-
-
-def number(value: Any) -> str:
-    value = float(value)
-    return f"{value:.4g}" if math.isfinite(value) else str(value)
+from amal_lightning.runs.outcome import Outcome, number
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:

@@ -9,16 +9,15 @@ only: no torch, no event files.
 
 import csv
 import io
-import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from jsonargparse import ArgumentParser
 
 from amal_lightning.command_line.parsing import command_parser, parse
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT, newest_state
-from amal_lightning.runs.outcome import diverged_record
+from amal_lightning.runs.outcome import diverged_record, number
 from amal_lightning.runs.record import read_run_record, status
 
 COLUMNS = ("experiment", "run", "status", "epochs", "best", "best_epoch", "tested", "resume")
@@ -30,10 +29,6 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--checkpoint_dir", type=Path, default=DEFAULT_CHECKPOINT_ROOT, help="where the runs are")
     parser.add_argument("--csv", action="store_true", help="comma-separated values, for scripts")
     return parser
-
-
-def number(value: Any) -> str:
-    return "" if value is None else f"{float(value):.4g}" if math.isfinite(float(value)) else str(value)
 
 
 def row(folder: Path) -> dict[str, str]:

@@ -7,6 +7,7 @@ in a study's records and in its ``summary.csv``.
 """
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -69,6 +70,12 @@ class Outcome:
         """The run's ``best.ckpt`` (lowest ``val/loss``), if it wrote one."""
         path = self.checkpoint_dir / f"{BEST}{CHECKPOINT_SUFFIX}"
         return path if path.is_file() else None
+
+
+def number(value: Any) -> str:
+    """A metric in four significant digits (``inf`` and ``nan`` as they are), as amal's lines show it."""
+    value = float(value)
+    return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
 def diverged_record(run_dir: Path) -> Optional[dict[str, Any]]:

@@ -19,6 +19,7 @@ import dataclasses
 import os
 from typing import Any, Optional
 
+from amal_lightning.runs.outcome import number
 from amal_lightning.studies.records import read_record, write_record
 from amal_lightning.studies.runner import run_variant
 from amal_lightning.studies.search_pruning import JOURNAL_ENV, PRUNED_ENV, STUDY_ENV, TRIAL_ENV
@@ -32,7 +33,6 @@ from amal_lightning.studies.search_trials import (
     trial_variants,
 )
 from amal_lightning.studies.spec import Study
-from amal_lightning.studies.summary import number
 
 
 def run_trial(study: Study, trial: Any) -> tuple[str, Optional[float], str, list[str]]:

@@ -11,13 +11,14 @@ those still running.
 from pathlib import Path
 from typing import Any, Optional
 
+from amal_lightning.runs.outcome import number
 from amal_lightning.studies.records import read_record
 from amal_lightning.studies.search_figures import draw_search
 from amal_lightning.studies.search_spec import reproduce
 from amal_lightning.studies.search_storage import all_trials
 from amal_lightning.studies.search_trials import best_of, trial_name, trial_variants
 from amal_lightning.studies.spec import Study
-from amal_lightning.studies.summary import aggregate_rows, column_order, number, summary_row, variant_log, write_table
+from amal_lightning.studies.summary import aggregate_rows, column_order, summary_row, variant_log, write_table
 
 STATE_ORDER = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2, "RUNNING": 3, "WAITING": 4}
 FRONT = ["trial", "state", "value"]

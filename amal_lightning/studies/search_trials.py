@@ -8,10 +8,11 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
+from amal_lightning.runs.outcome import number
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, read_record
 from amal_lightning.studies.search_spec import SearchSpec, trial_options
 from amal_lightning.studies.spec import Study
-from amal_lightning.studies.summary import number, summary_row, variant_log
+from amal_lightning.studies.summary import summary_row, variant_log
 from amal_lightning.studies.variants import Variant, with_seeds
 
 PRUNING = "amal_lightning.studies.search_pruning.TrialPruning"

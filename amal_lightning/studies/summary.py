@@ -22,7 +22,7 @@ from typing import Optional
 
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.folders import LOG_DIR
-from amal_lightning.runs.outcome import diverged_record
+from amal_lightning.runs.outcome import diverged_record, number
 from amal_lightning.studies.comparisons import comparison_row, summary_statistics
 from amal_lightning.studies.events import RunLog, read_run
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, VariantRecord, read_record
@@ -31,11 +31,6 @@ from amal_lightning.studies.spec import Study, Variant
 STAGE_ORDER = {"train": 0, "val": 1, "test": 2}
 METRIC_KINDS = ("final ", "best ", "tested ")
 STATISTICS = ("mean", "std", "min", "max")
-
-
-def number(value: float) -> str:
-    """Four significant digits, as the progress lines show metrics."""
-    return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
 # The curves that have a best value, and which way it lies; others (a gate's activity) only a final one.
