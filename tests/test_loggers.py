@@ -1,10 +1,12 @@
 """Several loggers: TensorBoard is always kept, the loggers a user adds write under the run's folder too."""
 
 import csv
+import time
 
 import pytest
 
 from amal_lightning.api import fit
+from amal_lightning.api.loggers import wait_to_name_after_earlier_event_files
 from amal_lightning.api.trainer_parts import RUN_FOLDER, with_logger_folders
 from amal_lightning.command_line.main import main
 from tests.helpers import CONFIGS
@@ -63,3 +65,13 @@ def test_an_added_mlflow_logger_keeps_its_file_store_in_the_run_folder(workdir, 
     metrics = list(outcome.log_dir.glob("mlflow/*/*/metrics/train/loss"))
     assert len(metrics) == 1 and len(metrics[0].read_text().splitlines()) == 3
     assert any(outcome.log_dir.glob("events.out.tfevents.*"))
+
+
+def test_a_resumed_run_s_event_file_is_named_after_one_opened_the_same_second(tmp_path):
+    """TensorBoard reads a folder's files in name order; a count of 10 must not sort before 9."""
+    second = int(time.time())
+    (tmp_path / f"events.out.tfevents.{second:010d}.host.123.9").write_bytes(b"")
+    wait_to_name_after_earlier_event_files(tmp_path)
+    assert time.time() >= second + 1
+    later = f"events.out.tfevents.{int(time.time()):010d}.host.123.10"
+    assert sorted([later, f"events.out.tfevents.{second:010d}.host.123.9"])[-1] == later

@@ -5,6 +5,7 @@ import math
 import numbers
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Optional
 
 from lightning.fabric.utilities.logger import _add_prefix
@@ -101,6 +102,22 @@ class BufferedTensorBoardLogger(TensorBoardLogger):
         self.log_hyperparams(shown, {f"hp/{name}": value for name, value in metrics.items()})
         self.keep_open = False
         self.finalize("success")
+
+
+def wait_to_name_after_earlier_event_files(log_dir: Path) -> None:
+    """Waits, if need be, until a new event file in ``log_dir`` would be named after those already there.
+
+    TensorBoard and its reader take a folder's event files in the order of their names,
+    ``events.out.tfevents.<second>.<host>.<pid>.<count>``, where ``<count>`` is a number of the
+    process that is not zero-padded. A run resumed in the same second as its first file was opened,
+    by a process that had opened ten files or more (a notebook, a study), would name its file
+    ``….10`` before ``….9`` and have its points read first. At most a second, and only then.
+    """
+    seconds = [
+        int(field) for file in log_dir.glob("events.out.tfevents.*") if (field := file.name.split(".")[3]).isdigit()
+    ]
+    if seconds and (delay := max(seconds) + 1 - time.time()) > 0:
+        time.sleep(delay)
 
 
 class SilentProfiler(PassThroughProfiler):

@@ -20,7 +20,7 @@ from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.plugins.environments import ClusterEnvironment, SLURMEnvironment
 
-from amal_lightning.api.loggers import BufferedTensorBoardLogger, SilentProfiler
+from amal_lightning.api.loggers import BufferedTensorBoardLogger, SilentProfiler, wait_to_name_after_earlier_event_files
 from amal_lightning.callbacks.checkpoints import BestCheckpoint, LastCheckpoint, with_atomic_checkpoints
 from amal_lightning.callbacks.divergence import DivergenceGuard
 from amal_lightning.callbacks.interrupt import StopOnInterrupt
@@ -97,6 +97,8 @@ def loggers(subcommand: Optional[str], chosen: Any, plan: RunPlan) -> Any:
     # A fit resumed in its own run drops the points its event files hold after the checkpoint (TensorBoard
     # and its reader purge them at the marker this writes): they belong to an abandoned history.
     purge = {} if plan.resumed_step is None else {"purge_step": plan.resumed_step}
+    if purge:
+        wait_to_name_after_earlier_event_files(plan.log_dir)
     tensorboard = BufferedTensorBoardLogger(
         str(LOG_DIR), plan.experiment, plan.name, keep_open=subcommand == "fit", **purge
     )  # kept open for the test after the fit, which writes to the same event file
