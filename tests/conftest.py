@@ -5,9 +5,16 @@ As in lightning-hydra-template's tests/conftest.py, a test that trains takes the
 checks needs the real sizes (a step count, a convergence, a whole epoch's mean).
 """
 
+import os
 import sys
 
 import pytest
+
+# pytest-xdist runs the suite in one worker per core (`make test`): each worker and the `amal`
+# processes it starts compute on one thread, as two threads per worker would wait at OpenMP's
+# barriers whenever the other worker holds the second core.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 from tests.helpers import TEST_SETTINGS
 
