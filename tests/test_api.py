@@ -53,6 +53,18 @@ def test_a_bad_option_raises_a_usage_error_naming_it(workdir, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_checks_in_a_row_each_judge_their_own_command_line():
+    """The checks share one parser (a study checks all its variants): nothing of one leaks into the next."""
+    classifier, highway = str(CONFIGS / "classifier.yaml"), str(CONFIGS / "highway.yaml")
+    check_command_line(["fit", "--config", highway, "--model.num_layers", "3"])
+    with pytest.raises(UsageError, match="--model.num_layers"):  # a Highway option, not the classifier's
+        check_command_line(["fit", "--config", classifier, "--model.num_layers", "3"])
+    check_command_line(["fit", "--config", classifier, "--model.num_hidden_layers", "3"])
+    with pytest.raises(UsageError, match="--trainer.max_epoch"):
+        check_command_line(["fit", "--config", REGRESSION, "--trainer.max_epoch", "3"])
+    check_command_line(["fit", "--config", REGRESSION, "--trainer.max_epochs", "3"])
+
+
 def test_a_bad_file_raises_the_project_error(workdir):
     (workdir / "bad.data").write_text("1 2 3\n")
     with pytest.raises(AmalError) as raised:
