@@ -59,11 +59,14 @@ def save_png(figure: Figure, path: Path) -> None:
 
     A figure holds a dozen colours, but antialiasing makes thousands of shades: in full colour
     each file weighs about three times as much, which matters for the figures committed under
-    docs/figures/. One line of error if it cannot be written.
+    docs/figures/. Pillow's fast octree quantizer, without its ``optimize`` pass, takes 0.03 s for a
+    figure (its default median cut and ``optimize`` took 0.18 s, a third of ``amal plot``'s own time)
+    and gives a smaller file. One line of error if it cannot be written.
     """
     canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
     canvas.draw()
-    image = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB").quantize(colors=256)
+    rgb = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
+    image = rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
     info = PngInfo()
     footer = footer_of(figure)
     if footer:
@@ -71,6 +74,6 @@ def save_png(figure: Figure, path: Path) -> None:
     info.add_text("Software", "amal_lightning (matplotlib)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(path, format="PNG", optimize=True, dpi=(figure.dpi, figure.dpi), pnginfo=info)
+        image.save(path, format="PNG", dpi=(figure.dpi, figure.dpi), pnginfo=info)
     except OSError as error:
         raise AmalError(f"{path}: cannot write the figure ({error.strerror or error})") from None
