@@ -1,4 +1,8 @@
-"""SLURM without a cluster: the sbatch script, fake sbatch/scontrol, a full preemption cycle, DDP on CPU."""
+"""SLURM without a cluster: the sbatch script, fake sbatch/scontrol, a full preemption cycle, DDP on CPU.
+
+``amal`` runs in this process, but in the end-to-end tests (marked slow: a real SIGUSR1, DDP's
+processes, a requeued job) and where no torch must be imported: there it runs as a subprocess.
+"""
 
 import os
 import re
@@ -16,7 +20,7 @@ from lightning.pytorch.callbacks import Callback
 
 from amal_lightning.cluster.sbatch import amal_command
 from amal_lightning.command_line.main import main
-from tests.helpers import AMAL, CONFIGS, REPO, run_amal, write_synthetic_mnist
+from tests.helpers import AMAL, CONFIGS, REPO, amal_status, run_amal, write_synthetic_mnist
 
 FAKE_COMMAND = """#!/bin/sh
 echo "$0 $*" >> {record}
@@ -43,9 +47,10 @@ def directives(script: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("nodes", "gpus"), [(1, 1), (1, 4), (2, 8), (3, 2)])
-def test_dry_run_script_agrees_with_itself(tmp_path, nodes, gpus):
-    result = run_amal(
-        "submit",
+def test_dry_run_script_agrees_with_itself(tmp_path, monkeypatch, capsys, nodes, gpus):
+    monkeypatch.chdir(tmp_path)
+    script = dry_run(
+        capsys,
         "--config",
         str(CONFIGS / "classifier.yaml"),
         "--nodes",
@@ -60,13 +65,10 @@ def test_dry_run_script_agrees_with_itself(tmp_path, nodes, gpus):
         "lab",
         "--setup",
         "module load cuda",
-        "--dry-run",
         "--",
         "--trainer.max_epochs",
         "50",
-        cwd=tmp_path,
     )
-    script = result.stdout
     settings = directives(script)
     assert settings["nodes"] == str(nodes)
     assert settings["ntasks-per-node"] == str(gpus) == settings["gpus-per-node"]
@@ -83,38 +85,34 @@ def test_dry_run_script_agrees_with_itself(tmp_path, nodes, gpus):
     assert not (tmp_path / "slurm").exists()
 
 
-def test_submit_writes_the_script_and_calls_sbatch(tmp_path):
+def test_submit_writes_the_script_and_calls_sbatch(tmp_path, monkeypatch, capsys):
     record = tmp_path / "calls.txt"
+    monkeypatch.chdir(tmp_path)
     env = fake_commands(tmp_path / "bin", record, sbatch='echo "Submitted batch job 1234"')
+    monkeypatch.setenv("PATH", env["PATH"])
     setup = tmp_path / "setup.sh"
     setup.write_text("module load python\nsource .venv/bin/activate\n")
-    result = subprocess.run(
-        [
-            *AMAL,
-            "submit",
-            "--config",
-            str(CONFIGS / "autoencoder.yaml"),
-            "--gpus-per-node",
-            "2",
-            "--time",
-            "1-00:00:00",
-            "--partition",
-            "a100",
-            "--setup-file",
-            str(setup),
-            "--signal-lead",
-            "120",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
+    status = amal_status(
+        "submit",
+        "--config",
+        str(CONFIGS / "autoencoder.yaml"),
+        "--gpus-per-node",
+        "2",
+        "--time",
+        "1-00:00:00",
+        "--partition",
+        "a100",
+        "--setup-file",
+        str(setup),
+        "--signal-lead",
+        "120",
     )
-    assert result.returncode == 0, result.stderr
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
     scripts = list((tmp_path / "slurm").glob("autoencoder-*.sbatch"))
     assert len(scripts) == 1
     assert record.read_text().split() == [str(tmp_path / "bin" / "sbatch"), str(Path("slurm") / scripts[0].name)]
-    assert "Submitted batch job 1234" in result.stdout
+    assert "Submitted batch job 1234" in captured.out
     script = scripts[0].read_text()
     assert directives(script)["signal"] == "SIGUSR1@120"
     assert "source .venv/bin/activate" in script
@@ -130,15 +128,16 @@ def test_submit_writes_the_script_and_calls_sbatch(tmp_path):
         (["--config", "missing.yaml"], "--config missing.yaml: no such file"),
     ],
 )
-def test_bad_submit_arguments_write_nothing(tmp_path, args, message):
+def test_bad_submit_arguments_write_nothing(tmp_path, monkeypatch, capsys, args, message):
     defaults = {"--config": str(CONFIGS / "classifier.yaml"), "--time": "01:00:00", "--partition": "gpu"}
     given = dict(zip(args[::2], args[1::2], strict=True))
     argv = [item for key, value in {**defaults, **given}.items() for item in (key, value)]
     record = tmp_path / "calls.txt"
-    env = fake_commands(tmp_path / "bin", record, sbatch="exit 0")
-    result = subprocess.run([*AMAL, "submit", *argv], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert result.returncode != 0
-    assert message in result.stderr and "Traceback" not in result.stderr
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", fake_commands(tmp_path / "bin", record, sbatch="exit 0")["PATH"])
+    code, error = submit_refusal(capsys, *argv)  # checks that it wrote nothing and called no sbatch
+    assert code != 0
+    assert message in error and "Traceback" not in error
     assert not (tmp_path / "slurm").exists() and not record.exists()
 
 
@@ -172,14 +171,14 @@ def test_bad_submit_options_are_one_usage_line_without_torch(tmp_path, monkeypat
     assert torch_loaded == "False" and result.stdout == ""
 
 
-def test_a_mistyped_fit_option_after_the_separator_is_refused_before_writing(tmp_path):
+def test_a_mistyped_fit_option_after_the_separator_is_refused_before_writing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     config = str(CONFIGS / "regression.yaml")
-    result = run_amal(
-        "submit", "--config", config, "--time", "01:00:00", "--dry-run", "--", "--trainer.max_epohcs", "5",
-        cwd=tmp_path, check=False,
-    )  # fmt: skip
-    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("amal: error:")]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["submit", "--config", config, "--time", "01:00:00", "--dry-run", "--", "--trainer.max_epohcs", "5"])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and captured.out == "" and "Traceback" not in captured.err
+    errors = [line for line in captured.err.splitlines() if line.startswith("amal: error:")]
     assert errors == ["amal: error: --trainer.max_epohcs is not an option (did you mean --trainer.max_epochs?)"]
     assert not (tmp_path / "slurm").exists()
 
@@ -315,22 +314,28 @@ def test_preempted_job_resumes_from_its_signal_checkpoint_to_the_same_result(tmp
         torch.testing.assert_close(resumed["state_dict"][name], value, rtol=1e-6, atol=1e-7)
 
 
-def test_last_picks_a_newer_signal_checkpoint(tmp_path):
-    run = tmp_path / "checkpoints" / "classifier" / "version_0"
-    run_amal(*FIT[:4], "--trainer.max_epochs=1", cwd=tmp_path)
+def test_last_picks_a_newer_signal_checkpoint(workdir, shrunk, capsys, caplog):
+    """A signal checkpoint is a file of a run's folder: renaming a last.ckpt makes one, no signal needed."""
+    run = workdir / "checkpoints" / "classifier" / "version_0"
+    fit = [*FIT[:4], "--trainer.max_epochs=1", "--test=false", *shrunk]
+    assert amal_status(*fit) == 0
     os.replace(run / "last.ckpt", run / "hpc_ckpt_1.ckpt")
-    run_amal(*FIT[:4], "--trainer.max_epochs=1", cwd=tmp_path)  # version_1: an older run's file is older
+    assert amal_status(*fit) == 0  # version_1: an older run's file is older
     os.utime(run / "hpc_ckpt_1.ckpt")  # now the newest state of the experiment
-    result = run_amal(
+    capsys.readouterr()
+    caplog.clear()
+    status = amal_status(
         "test",
         "--config",
         str(CONFIGS / "classifier.yaml"),
         "--data.source=sample",
         "--ckpt_path",
         "last",
-        cwd=tmp_path,
+        *shrunk,
     )
-    assert "hpc_ckpt_1.ckpt" in result.stderr + result.stdout
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "hpc_ckpt_1.ckpt" in captured.err + captured.out + caplog.text  # Lightning logs what it restores
 
 
 @pytest.mark.slow
@@ -356,26 +361,21 @@ def test_two_process_ddp_on_cpu_writes_one_run(tmp_path):
     assert len(list((tmp_path / "logs" / "classifier" / "version_0").glob("events.out.tfevents.*"))) == 1
 
 
-def test_prepare_data_checks_the_files_a_config_needs(tmp_path):
-    write_synthetic_mnist(tmp_path / "data", train=120, test=30)
-    result = run_amal("prepare-data", "--config", str(CONFIGS / "classifier.yaml"), "--data.source=full", cwd=tmp_path)
-    assert "MNISTDataModule: data ready" in result.stdout
-    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "logs").exists()
+def test_prepare_data_checks_the_files_a_config_needs(workdir, capsys):
+    write_synthetic_mnist(workdir / "data", train=120, test=30)
+    assert amal_status("prepare-data", "--config", str(CONFIGS / "classifier.yaml"), "--data.source=full") == 0
+    assert "MNISTDataModule: data ready" in capsys.readouterr().out
+    assert not (workdir / "checkpoints").exists() and not (workdir / "logs").exists()
 
 
-def test_compute_nodes_never_download(tmp_path):
-    env = {**os.environ, **SLURM_JOB}
-    result = subprocess.run(
-        [*AMAL, "fit", "--config", str(CONFIGS / "classifier.yaml"), "--data.source=full"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 1
-    assert "downloads are off inside a SLURM job: run `amal prepare-data`" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_compute_nodes_never_download(workdir, monkeypatch, capsys):
+    for name, value in SLURM_JOB.items():
+        monkeypatch.setenv(name, value)
+    status = amal_status("fit", "--config", str(CONFIGS / "classifier.yaml"), "--data.source=full")
+    error = capsys.readouterr().err
+    assert status == 1
+    assert "downloads are off inside a SLURM job: run `amal prepare-data`" in error
+    assert "Traceback" not in error
 
 
 @pytest.mark.slow
@@ -396,39 +396,25 @@ def test_requeued_job_without_a_signal_checkpoint_goes_on_from_its_last_epoch(tm
     assert torch.load(run_dir / "last.ckpt", weights_only=True)["global_step"] == 3 * 29
 
 
-def test_bad_setup_file_and_compute_settings_get_one_line_errors(tmp_path):
+def test_bad_setup_file_and_compute_settings_get_one_line_errors(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     binary = tmp_path / "setup.bin"
     binary.write_bytes(b"\xff\xfe\x00module load")
-    result = run_amal(
-        "submit",
-        "--config",
-        str(CONFIGS / "classifier.yaml"),
-        "--time",
-        "01:00:00",
-        "--partition",
-        "gpu",
-        "--setup-file",
-        str(binary),
-        "--dry-run",
-        cwd=tmp_path,
-        check=False,
-    )
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"--setup-file {binary}: cannot read it as text" in result.stderr
+    with pytest.raises(SystemExit) as exit_info:
+        dry_run(capsys, "--config", str(CONFIGS / "classifier.yaml"), "--time", "01:00:00", "--partition", "gpu",
+                "--setup-file", str(binary))  # fmt: skip
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "Traceback" not in error
+    assert f"--setup-file {binary}: cannot read it as text" in error
 
 
-def test_prepare_data_refuses_to_call_the_sample_ready(tmp_path):
-    env = {**os.environ, "SLURM_JOB_ID": "1"}  # as on a machine where nothing can be downloaded
-    result = subprocess.run(
-        [*AMAL, "prepare-data", "--config", str(CONFIGS / "autoencoder.yaml")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "MNIST is not in data/MNIST/raw/" in result.stderr
+def test_prepare_data_refuses_to_call_the_sample_ready(workdir, monkeypatch, capsys):
+    for name, value in SLURM_JOB.items():  # a SLURM job: downloads are off, as where nothing can be downloaded
+        monkeypatch.setenv(name, value)
+    status = amal_status("prepare-data", "--config", str(CONFIGS / "autoencoder.yaml"))
+    error = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in error
+    assert "MNIST is not in data/MNIST/raw/" in error
 
 
 @pytest.mark.slow
