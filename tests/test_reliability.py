@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from amal_lightning.api import fit
 from amal_lightning.callbacks.checkpoints import AtomicCheckpointIO
 from amal_lightning.callbacks.divergence import DivergenceGuard
 from amal_lightning.errors import DIVERGED_EXIT_STATUS
@@ -16,6 +17,7 @@ from amal_lightning.runs.outcome import diverged_record
 from tests.helpers import CONFIGS, REPO, amal_status, run_amal, run_inprocess
 
 REGRESSION = str(CONFIGS / "regression.yaml")
+QUIET = ("--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--test=false")
 
 # A process that starts writing a checkpoint over `last.ckpt` and is killed after half the bytes.
 KILLED_WRITER = textwrap.dedent(
@@ -75,6 +77,39 @@ def test_atomic_writes_keep_the_usual_permissions_and_fail_in_one_line(tmp_path)
         assert "cannot write the checkpoint" in str(error)
     else:
         raise AssertionError("writing under a file did not fail")
+
+
+def test_best_ckpt_saves_within_a_second_are_held_and_written_before_anything_else(tmp_path):
+    best, last = tmp_path / "best.ckpt", tmp_path / "last.ckpt"
+    checkpoint_io = AtomicCheckpointIO(coalesced=("best.ckpt",), min_interval_s=60)
+
+    def epoch_of(path):
+        return torch.load(path, weights_only=True)["epoch"]
+
+    weights = torch.zeros(2)
+    checkpoint_io.save_checkpoint({"epoch": 0, "w": weights}, best)  # the first is written at once
+    checkpoint_io.save_checkpoint({"epoch": 1, "w": weights}, best)
+    weights += 1  # the held save is the state of its instant, not of the tensors later
+    assert epoch_of(best) == 0
+    assert checkpoint_io.load_checkpoint(best)["w"].tolist() == [0.0, 0.0]  # a read writes it out first
+    assert epoch_of(best) == 1
+    checkpoint_io.save_checkpoint({"epoch": 2}, best)
+    checkpoint_io.save_checkpoint({"epoch": 2}, last)  # a last.ckpt never names a best that is not on disk
+    assert epoch_of(best) == 2
+    checkpoint_io.save_checkpoint({"epoch": 3}, best)
+    assert epoch_of(best) == 2
+    checkpoint_io.teardown()  # the end of the fit, even after an error
+    assert epoch_of(best) == 3
+    checkpoint_io.save_checkpoint({"epoch": 4}, best)
+    checkpoint_io.remove_checkpoint(best)
+    checkpoint_io.teardown()
+    assert not best.exists()
+
+
+def test_a_fit_improving_at_every_epoch_ends_with_its_best_state_in_best_ckpt(workdir):
+    outcome = fit(REGRESSION, "--trainer.max_epochs=30", "--model.learning_rate=0.003", *QUIET)
+    saved = torch.load(outcome.best_checkpoint, weights_only=False)
+    assert outcome.best_epoch == 29 and saved["epoch"] == 29  # written at the fit's end, not a second earlier
 
 
 def test_a_diverging_run_stops_with_its_own_status_and_keeps_its_last_finite_state(workdir, capsys):

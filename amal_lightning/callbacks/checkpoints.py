@@ -7,11 +7,14 @@ top-k save happens (since 2.6), so ``last`` is a callback of its own that saves 
 """
 
 import contextlib
+import io
+import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, BinaryIO, Optional, Union
 
 import lightning as L
 import torch
@@ -37,7 +40,23 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     within one folder is atomic: a kill at any instant leaves the previous complete file or the
     new one, and the next save of that file removes what the killed writer left. A failed write
     (a full disk) is one line of error, and the previous file stays.
+
+    The files named in ``coalesced`` (``best.ckpt``) are written at most every ``min_interval_s``:
+    a converging descent improves its validation loss at every epoch of a few milliseconds, and
+    each write with its fsync took longer than the epoch (docs/PERFORMANCE.md). A save due sooner
+    is serialized at once (a snapshot of that instant) and kept in memory, replacing any older
+    one, until the interval has passed, the run writes any other file (so that a ``last.ckpt``
+    never names a best state that is not on disk), the file is read or removed, or the fit ends
+    (:meth:`teardown`, which Lightning calls even after an error). A kill loses at most the last
+    ``min_interval_s`` of improvements; the file on disk is always a complete earlier best.
     """
+
+    def __init__(self, coalesced: tuple[str, ...] = (), min_interval_s: float = 1.0) -> None:
+        super().__init__()
+        self.coalesced = coalesced
+        self.min_interval_s = min_interval_s
+        self.pending: dict[Path, bytes] = {}
+        self.written_at: dict[Path, float] = {}
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Union[str, Path], storage_options: Optional[Any] = None
@@ -45,6 +64,40 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options")
         path = Path(path)
+        if (
+            path.name in self.coalesced
+            and time.monotonic() - self.written_at.get(path, -math.inf) < self.min_interval_s
+        ):
+            snapshot = io.BytesIO()
+            torch.save(checkpoint, snapshot)
+            self.pending[path] = snapshot.getvalue()
+            return
+        self.pending.pop(path, None)
+        if path.name not in self.coalesced:
+            self.write_pending()
+        self.write(path, lambda file: torch.save(checkpoint, file))
+
+    def write_pending(self) -> None:
+        """Writes the coalesced checkpoints still held in memory."""
+        while self.pending:
+            path, data = self.pending.popitem()
+            self.write(path, lambda file, data=data: file.write(data))
+
+    def load_checkpoint(self, path: Union[str, Path], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if Path(path) in self.pending:
+            self.write_pending()
+        return super().load_checkpoint(path, *args, **kwargs)
+
+    def remove_checkpoint(self, path: Union[str, Path]) -> None:
+        self.pending.pop(Path(path), None)
+        super().remove_checkpoint(path)
+
+    def teardown(self) -> None:
+        self.write_pending()
+        super().teardown()
+
+    def write(self, path: Path, dump: Callable[[BinaryIO], Any]) -> None:
+        """``dump`` writes the file's content to a temporary file beside ``path``, renamed over it once synced."""
         temporary = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +106,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             os.chmod(temporary, FILE_MODE)
             with os.fdopen(handle, "wb") as file:
-                torch.save(checkpoint, file)
+                dump(file)
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, path)
@@ -70,6 +123,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         finally:
             if temporary is not None and os.path.exists(temporary):
                 os.unlink(temporary)
+        self.written_at[path] = time.monotonic()
         with contextlib.suppress(OSError):  # not every filesystem lets a folder be synced
             folder = os.open(path.parent, os.O_RDONLY)
             try:
@@ -79,10 +133,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 def with_atomic_checkpoints(plugins: Any) -> list:
-    """The Trainer's configured plugins, plus :class:`AtomicCheckpointIO` unless they bring their own CheckpointIO."""
+    """The Trainer's configured plugins, plus :class:`AtomicCheckpointIO` (``best.ckpt`` written at most
+    once a second) unless they bring their own CheckpointIO."""
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins] if plugins else []
     if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
-        plugins.append(AtomicCheckpointIO())
+        plugins.append(AtomicCheckpointIO(coalesced=(BEST + CHECKPOINT_SUFFIX,)))
     return plugins
 
 
