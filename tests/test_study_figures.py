@@ -167,9 +167,13 @@ def test_a_reference_that_differs_by_variant_is_drawn_in_its_colour_and_named_by
 
     runs = [PlottedRun("code 16", coded(16, 0.04)), PlottedRun("code 80", coded(80, 0.02))]
     axes = draw(runs, ["test/mse"], references=["test/mse"]).axes[0]
-    assert labels(axes) == ["code 16", "code 80", "PCA, 16 components, code 16", "PCA, 80 components, code 80"]
+    assert labels(axes) == ["code 16", "code 80", "PCA, 16 components", "PCA, 80 components"]
     curve, _, reference, _ = axes.get_lines()
     assert reference.get_color() == curve.get_color() and list(reference.get_ydata()) == [0.04, 0.04]
+    # the members of a pair share their reference: one line each, not one per variant
+    pair = [PlottedRun("tied 16", coded(16, 0.04)), PlottedRun("untied 16", coded(16, 0.04)), runs[1]]
+    axes = draw(pair, ["test/mse"], references=["test/mse"], pairs=[["tied 16", "untied 16"]]).axes[0]
+    assert labels(axes)[-2:] == ["PCA, 16 components", "PCA, 80 components"] and len(axes.get_lines()) == 5
     chance = made_up([0.5, 0.9], "val/acc", {"val/acc": 0.1})
     assert labels(draw([PlottedRun("a", chance)], ["val/acc"], references=["val/acc"]).axes[0]) == ["a", "chance"]
 
@@ -180,6 +184,7 @@ def test_pairs_share_a_colour_and_differ_in_line_style():
     tied, untied, other = axes.get_lines()
     assert tied.get_color() == untied.get_color() != other.get_color()
     assert (tied.get_linestyle(), untied.get_linestyle()) == ("-", "--")
+    assert other.get_linestyle() == "-"  # in no pair: solid, although test curves are otherwise dashed
 
 
 def test_the_sweep_marks_unstable_runs_hollow_and_averages_seeds():

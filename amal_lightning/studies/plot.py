@@ -31,6 +31,7 @@ from amal_lightning.studies.bands import distinct, mean_curve, reference_name
 from amal_lightning.studies.canvas import new_figure, outside_legend, plain, save_png, set_footer
 from amal_lightning.studies.events import XAxis
 from amal_lightning.studies.plotted import (
+    PAIR_STYLES,
     STAGE_NAMES,
     STAGE_STYLES,
     PlottedRun,
@@ -78,7 +79,8 @@ def draw(
         replicated = group[0].seed is not None
         first_style = None
         for metric in metrics:
-            style = pair_style or line_style(metric)
+            # with pairs, line styles tell a pair's members apart: a variant in no pair is solid
+            style = pair_style or (PAIR_STYLES[0] if pairs else line_style(metric))
             drawn = False
             if replicated:  # the mean of the seeds that did not diverge, and a band of ±1 std
                 steps_xs_ys = [run_points(run, metric, x, y) for run in group if not run.diverged]
@@ -163,22 +165,29 @@ def reference_lines(
     label: str,
     style_of: dict[str, tuple[str, Optional[str]]],
 ) -> list[Line2D]:
-    """A horizontal line at each metric's ``reference/<metric>``: one for all runs if they share its value,
-    else one per variant in its colour (a PCA reference differs by code size). Returns their legend entries."""
+    """A horizontal line at each of a metric's ``reference/<metric>`` values: one for all the runs that share
+    it, in the colour of the first variant if the runs do not all share it (a PCA reference differs by code
+    size), named by the variants only where two values would have the same name. Returns their legend entries."""
     handles = []
     stage = {metric: f", {STAGE_NAMES.get(metric.split('/')[0], '')}" * (len(metrics) > 1) for metric in metrics}
     for metric in metrics:
-        having = [run for run in runs if metric in run.log.references]
-        values = distinct([run.log.references[metric] for run in having])
-        if len(values) == 1:
-            name = reference_name(metric, label, [run.log.hyperparameters for run in having]) + stage[metric]
-            handles.append(axes.axhline(values[0], label=plain(name), **REFERENCE_STYLE))
-            continue
-        for variant in dict.fromkeys(run.label for run in having):
-            mine = [run for run in having if run.label == variant]
-            name = reference_name(metric, label, [run.log.hyperparameters for run in mine]) + stage[metric]
-            style = {**REFERENCE_STYLE, "color": style_of[variant][0]}
-            handles.append(axes.axhline(mine[0].log.references[metric], label=plain(f"{name}, {variant}"), **style))
+        by_value: dict[float, list[PlottedRun]] = {}  # values within distinct()'s tolerance are one
+        for run in runs:
+            if metric in run.log.references:
+                value = run.log.references[metric]
+                same = next((seen for seen in by_value if distinct([seen, value]) == [seen]), value)
+                by_value.setdefault(same, []).append(run)
+        names = {
+            value: reference_name(metric, label, [run.log.hyperparameters for run in mine]) + stage[metric]
+            for value, mine in by_value.items()
+        }
+        for value, mine in by_value.items():
+            variants = list(dict.fromkeys(run.label for run in mine))
+            name = names[value]
+            if list(names.values()).count(name) > 1:
+                name = f"{name}, {', '.join(variants)}"
+            style = REFERENCE_STYLE if len(by_value) == 1 else {**REFERENCE_STYLE, "color": style_of[variants[0]][0]}
+            handles.append(axes.axhline(value, label=plain(name), **style))
     return handles
 
 
