@@ -286,7 +286,7 @@ def test_each_shipped_study_is_accepted_by_amal_fit_s_parser(monkeypatch, name):
     check_study(study)  # parses every variant's command line, trains nothing
     assert study.name == name and len(study.variants) >= 2
     for figure in study.figures:
-        assert figure.ylabel and all(variant in {v.name for v in study.variants} for variant in figure.variants)
+        assert figure.ylabel and all(variant in {v.label for v in study.variants} for variant in figure.variants)
 
 
 def test_summary_rows_give_a_best_value_only_where_one_exists():
