@@ -264,6 +264,7 @@ def test_a_variant_index_out_of_range_is_refused(workdir, capsys):
 
 SHIPPED = [
     "report",
+    "tme1_random",
     "tme1_step_size",
     "tme2_gd_variants",
     "tme2_linear_vs_tanh",
