@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install fit test test-fast lint tensorboard bench
+.PHONY: help install fit test test-fast lint tensorboard bench figures
 
 help: ## list the targets
 	@echo "make TARGET, where TARGET is one of:"
@@ -39,3 +39,20 @@ bench: $(STAMP) ## run the benchmarks (MNIST, housing, start-up; about 40 min, B
 
 tensorboard: $(STAMP) ## open the runs' curves: tensorboard --logdir logs
 	$(BIN)/tensorboard --logdir logs
+
+# The studies whose figures docs/LABS.md shows, and the pictures of single runs it shows (study:run:picture).
+FIGURE_STUDIES := tme1_step_size tme1_random tme2_step_size tme2_gd_variants tme2_linear_vs_tanh \
+	tme2_step_size_grid tme2_step_size_search tme3_autoencoder tme3_depth tme3_highway
+RUN_PICTURES := tme3_autoencoder:code_16_tied.seed0:reconstructions tme3_autoencoder:code_500_tied.seed0:reconstructions \
+	tme3_autoencoder:code_80_tied.seed0:interpolation tme3_autoencoder:code_80_tied.seed0:codes_pca \
+	tme3_depth:2_hidden_layers_of_256.seed0:confusion tme3_depth:2_hidden_layers_of_256.seed0:confidently_wrong
+
+figures: $(STAMP) ## run the studies of docs/LABS.md (MNIST on the bundled sample) and copy their figures to docs/figures (about 40 min on 2 cores)
+	set -e; for study in $(FIGURE_STUDIES); do \
+	  $(BIN)/amal study configs/studies/$$study.yaml; \
+	  for png in studies/$$study/*.png; do cp "$$png" "docs/figures/$$study-$$(basename $$png)"; done; \
+	done
+	set -e; for picture in $(RUN_PICTURES); do \
+	  study=$${picture%%:*}; rest=$${picture#*:}; run=$${rest%%:*}; name=$${rest#*:}; \
+	  cp "logs/$$study.$$run/version_0/$$name.png" "docs/figures/$$study-$${run%.seed0}-$$name.png"; \
+	done
