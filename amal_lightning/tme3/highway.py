@@ -123,6 +123,6 @@ class HighwayClassifier(MNISTClassifier):
 
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
-        means = self.val_gates.compute()
+        means = self.val_gates.compute().reshape(-1)  # torchmetrics squeezes one layer's mean to a scalar
         self.val_gates.reset()
         self.log_dict(dict(zip(self._gate_names, means, strict=True)))
