@@ -1,6 +1,7 @@
 """A study's figures fit to print: bands over seeds, reference lines and gaps, the honest time axis,
 sweeps and layers, legends outside the axes, 150 dpi PNGs whose footer says their provenance."""
 
+import csv
 import statistics
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def test_train_seconds_place_each_epoch_at_the_seconds_spent_inside_training_ste
 def test_the_sweep_puts_each_variant_at_its_step_size_and_marks_the_diverged_one(inside_study):
     axes = inside_study["step-size.png"].axes[0]
     assert (axes.get_xscale(), axes.get_yscale()) == ("log", "log")
-    (line,) = [line for line in axes.get_lines() if line.get_label() == "final train/loss"]
+    (line,) = [line for line in axes.get_lines() if line.get_label() == "final train/loss (n=2)"]
     assert list(line.get_xdata()) == [0.01, 0.1]
     finals = [
         statistics.fmean(scalar_values(run, "train/loss")[-1] for run in runs_of(v)) for v in ("eps 0.01", "eps 0.1")
@@ -195,10 +196,10 @@ def test_the_sweep_marks_unstable_runs_hollow_and_averages_seeds():
         SweptRun("c", 1.0, "full", None, "diverged", True),
     ]
     axes = draw_sweep(runs, "model.learning_rate", "data.batch_size", "final train/loss").axes[0]
-    (line,) = [line for line in axes.get_lines() if line.get_label() == "data.batch_size = full"]
+    (line,) = [line for line in axes.get_lines() if line.get_label() == "data.batch_size = full (n=1–2)"]
     assert list(line.get_ydata()) == [6.0, 50.0]
     assert labels(axes) == [
-        "data.batch_size = full",
+        "data.batch_size = full (n=1–2)",
         "stable: final training loss below the first",
         "unstable: not below the first",
         "diverged (on the top edge)",
@@ -227,6 +228,13 @@ def test_the_layers_figure_draws_each_layer_s_last_value_with_the_seeds_spread()
         ("{name: f, pairs: [[a, c]], metrics: [test/loss]}", "figure 1: pairs: no variant named 'c'"),
         ("{name: f, kind: layers}", "figure 1: metric_prefix must name the layers' curves"),
         ("{name: f, kind: sweep, x: lr, metric: train/loss}", "figure 1: metric 'train/loss' is not a column"),
+        ("{name: f, kind: sweep, x: lr, lines: {l: {a: 1}}, xlabel: n}", "figure 1: give lines (each variant's x)"),
+        ("{name: f, kind: sweep, lines: {l: {a: 1}}}", "figure 1: lines need an xlabel saying what their x counts"),
+        ("{name: f, kind: sweep, lines: {l: {c: 1}}, xlabel: n}", "figure 1: lines: l: no variant named 'c'"),
+        ("{name: f, kind: sweep, lines: {l: {a: ten}}, xlabel: n}", "figure 1: lines: l: a: x must be a number"),
+        ("{name: f, kind: sweep, lines: {l: {a: 1}, m: {a: 2}}, xlabel: n}", "figure 1: lines: 'a' is on more than"),
+        ("{name: f, kind: sweep, lines: [a, b], xlabel: n}", "figure 1: lines must map each line's label"),
+        ("{name: f, xlabel: depth}", "figure 1: xlabel is a key of sweep and layers figures, not of curves ones"),
     ],
 )
 def test_a_bad_figure_is_one_line_naming_the_file_and_the_key(tmp_path, figure, message):
@@ -250,3 +258,46 @@ def test_the_footer_reads_which_mnist_a_run_used_from_its_hyperparameters():
         sample
         == "data: the bundled 5,000-digit sample (4,000 + 1,000: 3,667 train, 333 validation, 1,000 test) · 2 runs"
     )
+
+
+DEPTH_STUDY = f"""
+name: depth_sweep
+description: Plain against Highway by depth, tiny
+config: {CONFIGS / "classifier.yaml"}
+common: {{data.source: sample, trainer.max_epochs: 1, trainer.limit_train_batches: 2, trainer.limit_val_batches: 2,
+          trainer.limit_test_batches: 2, trainer.enable_progress_bar: false, model.hidden_dim: 4}}
+seeds: [0, 1]
+variants:
+  plain 1: {{model.num_hidden_layers: 2}}
+  plain 2: {{model.num_hidden_layers: 3}}
+  highway 1: {{config: {CONFIGS / "highway.yaml"}, model.num_layers: 1}}
+  highway 2: {{config: {CONFIGS / "highway.yaml"}, model.num_layers: 2}}
+figures:
+  - {{name: depth, kind: sweep, metric: final train/loss, xlabel: layers between the first and the last,
+     lines: {{plain: {{plain 1: 1, plain 2: 2}}, highway: {{highway 1: 1, highway 2: 2}}}}}}
+  - {{name: gates, kind: layers, metric_prefix: val/gate/layer_, variant: highway 2, xlabel: highway block}}
+"""
+
+
+def test_a_sweep_over_depth_draws_one_line_per_family_at_the_x_its_lines_give_with_n_in_the_legend(tmp_path):
+    saved = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        patch.setattr(figures_module, "save_png", lambda figure, path: saved.update({Path(path).name: figure}))
+        (tmp_path / "study.yaml").write_text(DEPTH_STUDY)
+        main(["study", "study.yaml"])
+        with open("studies/depth_sweep/runs.csv", newline="") as file:
+            runs = list(csv.DictReader(file))
+    assert [run["status"] for run in runs] == ["finished"] * 8  # a Highway network of one block too
+    axes = saved["depth.png"].axes[0]
+    assert labels(axes)[:2] == ["plain (n=2)", "highway (n=2)"]  # then the markers' meanings
+    assert axes.get_xlabel().startswith("layers between the first and the last")
+    for family in ("plain", "highway"):
+        (line,) = [line for line in axes.get_lines() if line.get_label() == f"{family} (n=2)"]
+        finals = [
+            statistics.fmean(float(run["final train/loss"]) for run in runs if run["variant"] == f"{family} {depth}")
+            for depth in (1, 2)
+        ]
+        assert list(line.get_xdata()) == [1, 2] and list(line.get_ydata()) == pytest.approx(finals)
+    gates = saved["gates.png"].axes[0]
+    assert gates.get_xlabel() == "highway block" and labels(gates) == ["highway 2 (n=2)"]

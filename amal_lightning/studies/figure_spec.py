@@ -15,18 +15,20 @@ Y_SCALES = ("auto", "linear", "log", "gap")
 COMMON_KEYS = ("name", "kind", "title", "ylabel", "variants")
 KIND_KEYS = {
     "curves": ("metrics", "x", "y", "references", "reference_label", "pairs"),
-    "sweep": ("x", "metric", "group", "vline", "vline_label"),
-    "layers": ("metric_prefix", "variant"),
+    "sweep": ("x", "metric", "group", "lines", "xlabel", "vline", "vline_label"),
+    "layers": ("metric_prefix", "variant", "xlabel"),
 }
-FIGURE_KEYS = COMMON_KEYS + tuple(key for keys in KIND_KEYS.values() for key in keys if key != "x") + ("x",)
+KINDS_KEYS = tuple(key for keys in KIND_KEYS.values() for key in keys if key != "x")
+FIGURE_KEYS = (*dict.fromkeys(COMMON_KEYS + KINDS_KEYS), "x")
 COLUMN = re.compile(r"^(final|best|tested) \S+$")  # a summary column: final train/loss, tested test/acc
 
 
 @dataclass(frozen=True)
 class FigureSpec:
     """A figure to draw. ``curves``: ``metrics`` of ``variants`` (all if empty), one PNG per ``x`` axis;
-    ``sweep``: a summary column against the option ``x[0]``; ``layers``: the last value of each
-    ``metric_prefix``-NN curve against its layer number."""
+    ``sweep``: a summary column against the option ``x[0]``, or against the value each of ``lines``
+    gives its variants; ``layers``: the last value of each ``metric_prefix``-NN curve against its
+    layer number."""
 
     name: str
     metrics: tuple[str, ...] = DEFAULT_METRICS
@@ -41,6 +43,8 @@ class FigureSpec:
     pairs: tuple[tuple[str, ...], ...] = ()
     metric: str = ""  # sweep: the summary column drawn
     group: str = ""  # sweep: one line per value of this option
+    lines: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()  # sweep: (label, ((variant, x), ...)) per line
+    xlabel: str = ""  # sweep, layers: what the horizontal axis counts
     vline: str = ""  # sweep: a reference/<name> drawn as a vertical line
     vline_label: str = ""
     metric_prefix: str = ""  # layers
@@ -102,9 +106,35 @@ def curve_options(here: str, figure: dict, names: set[str]) -> dict[str, Any]:
     return {"metrics": metrics, "x": axes, "y": y, "references": references, "reference_label": label, "pairs": pairs}
 
 
-def sweep_options(here: str, figure: dict) -> dict[str, Any]:
+def line_list(here: str, value: Any, names: set[str]) -> tuple[tuple[str, tuple[tuple[str, float], ...]], ...]:
+    """``lines: {plain: {plain 10: 10, plain 20: 20}, highway: {...}}``: each line's variants and their x."""
+    example = "e.g. lines: {plain: {plain 10: 10, plain 20: 20}}"
+    if not isinstance(value, dict) or not value:
+        raise AmalError(f"{here}: lines must map each line's label to its variants and their x, {example}")
+    lines, seen = [], set()
+    for label, points in value.items():
+        if not isinstance(points, dict) or not points:
+            raise AmalError(f"{here}: lines: {label!r} must map its variants to their x, {example}")
+        for name, x in points.items():
+            known_variants(here, f"lines: {label}", (str(name),), names)
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise AmalError(f"{here}: lines: {label}: {name}: x must be a number, got {x!r}")
+            if str(name) in seen:
+                raise AmalError(f"{here}: lines: {name!r} is on more than one line")
+            seen.add(str(name))
+        lines.append((str(label), tuple((str(name), float(x)) for name, x in points.items())))
+    return tuple(lines)
+
+
+def sweep_options(here: str, figure: dict, names: set[str]) -> dict[str, Any]:
     option = figure.get("x")
-    if not isinstance(option, str) or not option.strip("-"):
+    if "lines" in figure:
+        if "x" in figure or "group" in figure:
+            raise AmalError(f"{here}: give lines (each variant's x) or x and group (options), not both")
+        if not str(figure.get("xlabel", "")).strip():
+            raise AmalError(f"{here}: lines need an xlabel saying what their x counts")
+        option = ""
+    elif not isinstance(option, str) or not option.strip("-"):
         raise AmalError(f"{here}: x must name the swept option, e.g. x: model.learning_rate")
     metric = str(figure.get("metric", "final train/loss"))
     if not COLUMN.match(metric):
@@ -113,7 +143,9 @@ def sweep_options(here: str, figure: dict) -> dict[str, Any]:
     if vline and not vline.startswith("reference/"):
         raise AmalError(f"{here}: vline must name a reference scalar, e.g. reference/step_limit, got {vline!r}")
     group = str(figure.get("group", "")).lstrip("-")
-    options = {"x": (option.lstrip("-"),), "metric": metric, "group": group, "vline": vline}
+    options = {"x": (option.lstrip("-"),) if option else (), "metric": metric, "group": group, "vline": vline}
+    if option == "":
+        options["lines"] = line_list(here, figure["lines"], names)
     return {**options, "vline_label": str(figure.get("vline_label", "")), "metrics": (metric.split(" ", 1)[1],)}
 
 
@@ -140,8 +172,8 @@ def figure_spec(here: str, figure: Any, names: set[str]) -> FigureSpec:
         if key not in FIGURE_KEYS:
             raise AmalError(f"{here}: unknown key {key!r} (known: {', '.join(FIGURE_KEYS)})")
         if key not in allowed:
-            owner = next(other for other, keys in KIND_KEYS.items() if key in keys)
-            raise AmalError(f"{here}: {key} is a key of {owner} figures, not of {kind} ones")
+            owners = " and ".join(other for other, keys in KIND_KEYS.items() if key in keys)
+            raise AmalError(f"{here}: {key} is a key of {owners} figures, not of {kind} ones")
     chosen = figure.get("variants")
     options: dict[str, Any] = {}
     if chosen:
@@ -149,12 +181,12 @@ def figure_spec(here: str, figure: Any, names: set[str]) -> FigureSpec:
     if kind == "curves":
         options.update(curve_options(here, figure, names))
     elif kind == "sweep":
-        options.update(sweep_options(here, figure))
+        options.update(sweep_options(here, figure, names))
     else:
         options.update(layer_options(here, figure, names))
     name = slug(str(figure.get("name") or "-".join(options["metrics"])))
-    title, ylabel = str(figure.get("title", "")), str(figure.get("ylabel", ""))
-    return FigureSpec(name, title=title, ylabel=ylabel, kind=kind, **options)
+    title, ylabel, xlabel = (str(figure.get(key, "")) for key in ("title", "ylabel", "xlabel"))
+    return FigureSpec(name, title=title, ylabel=ylabel, xlabel=xlabel, kind=kind, **options)
 
 
 def figure_specs(where: str, figures: Any, names: set[str]) -> tuple[FigureSpec, ...]:

@@ -25,7 +25,7 @@ from amal_lightning.studies.provenance import footer
 from amal_lightning.studies.records import DIVERGED, VariantRecord
 from amal_lightning.studies.spec import FigureSpec, Study, Variant, slug
 from amal_lightning.studies.summary import diverged_epoch
-from amal_lightning.studies.sweep import draw_sweep, reference_values, swept_runs
+from amal_lightning.studies.sweep import draw_sweep, placed_runs, reference_values, swept_runs
 
 Result = tuple[Variant, Optional[VariantRecord], Optional[RunLog]]
 
@@ -56,14 +56,18 @@ def figure_of(study: Study, spec: FigureSpec, axis: str, results: list[Result]) 
     note = footer([log for _, _, log in chosen], study.name, seeds)
     title = spec.title or study.description
     if spec.kind == "sweep":
-        option, column = spec.x[0], spec.metric
-        runs = swept_runs(chosen, study.common, option, spec.group, column)
+        option, column = spec.x[0] if spec.x else "", spec.metric
+        if spec.lines:  # each line's variants at the x it gives them
+            placed = {name: (x, label) for label, points in spec.lines for name, x in points}
+            runs = placed_runs(chosen, placed, column)
+        else:
+            runs = swept_runs(chosen, study.common, option, spec.group, column)
         lines = reference_values([log for _, _, log in chosen], spec.vline) if spec.vline else []
         label = spec.vline_label or spec.vline
-        return draw_sweep(runs, option, spec.group, column, lines, label, title, spec.ylabel, note)
+        return draw_sweep(runs, option, spec.group, column, lines, label, title, spec.ylabel, note, spec.xlabel)
     if spec.kind == "layers":
         runs = [(variant.label, variant.seed is not None, log) for variant, _, log in chosen]
-        return draw_layers(runs, spec.metric_prefix, title, spec.ylabel, note)
+        return draw_layers(runs, spec.metric_prefix, title, spec.ylabel, note, spec.xlabel)
     options = {"references": spec.references, "reference_label": spec.reference_label, "pairs": spec.pairs}
     curves = plotted_runs(spec, results)
     return draw(curves, spec.metrics, axis, title, spec.ylabel, y=spec.y, footer=note, **options)

@@ -24,7 +24,12 @@ def layer_values(log: RunLog, prefix: str) -> dict[int, float]:
 
 
 def draw_layers(
-    runs: Sequence[tuple[str, bool, RunLog]], prefix: str, title: str = "", ylabel: str = "", footer: str = ""
+    runs: Sequence[tuple[str, bool, RunLog]],
+    prefix: str,
+    title: str = "",
+    ylabel: str = "",
+    footer: str = "",
+    xlabel: str = "",
 ) -> Figure:
     """(variant label, whether it is one of seeds, log) of each run → the figure; AmalError if none has the curves."""
     figure, axes = new_figure()
@@ -45,7 +50,7 @@ def draw_layers(
     if not axes.get_lines():
         raise AmalError(f"no run has {prefix}NN curves (one per layer)")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel(plain(f"layer (NN of {prefix}NN)"))
+    axes.set_xlabel(plain(xlabel or f"layer (NN of {prefix}NN)"))
     axes.set_ylabel(plain(ylabel or f"last value of {prefix}NN"))
     axes.set_title(plain(title or f"{prefix}NN by layer"))
     axes.grid(True, alpha=0.3)

@@ -25,6 +25,8 @@ A study file is a mapping::
       - {name: gap, metrics: [train/loss], y: gap, x: train_seconds}
       - {name: step-size, kind: sweep, x: model.learning_rate, group: data.batch_size,
          metric: final train/loss, vline: reference/step_limit, vline_label: "2/λ_max"}
+      - {name: depth, kind: sweep, metric: final train/loss, xlabel: "depth (blocks)",
+         lines: {plain: {plain 10: 10, plain 20: 20}, highway: {highway 10: 10, highway 20: 20}}}
       - {name: gates, kind: layers, metric_prefix: val/gate/layer_, variant: highway 50}
     images: [test/interpolation]              # image tags saved as PNG files, per variant
 
@@ -44,9 +46,12 @@ a ``ylabel`` (with its unit), ``variants`` (default: all), and a ``kind``:
   option ``x`` (``model.learning_rate``, read from each variant's options) on log–log axes, one
   line per value of the option ``group``; diverged runs are crosses on the top edge, unstable ones
   (final training loss not below the first) hollow; ``vline: reference/step_limit`` a vertical
-  line named ``vline_label``.
+  line named ``vline_label``. Where the swept quantity is no one option (a depth that one model
+  counts by ``model.num_layers`` and another by ``model.num_hidden_layers``, one more), ``lines``
+  replaces ``x`` and ``group``: each line's label and its variants with the x of each, and
+  ``xlabel`` (needed then) says what x counts.
 - ``layers``: the last value of each ``<metric_prefix>NN`` curve (``val/gate/layer_``) against the
-  layer number NN, for the ``variant`` (or ``variants``) named.
+  layer number NN, for the ``variant`` (or ``variants``) named; ``xlabel`` what a layer is.
 
 With ``seeds``, curves are the mean over a variant's seeds with a ±1 std band, sweeps and layers
 the mean with ±1 std error bars; the legends say n. Each figure's footer (and its PNG's

@@ -1,7 +1,9 @@
 """A sweep figure: a final value (a summary column) against a swept option, on log–log axes.
 
 One line per value of another option (``group``), one point per variant at its option's value,
-read from its ``amal fit`` options (``--model.learning_rate=0.1``, or the study's common ones).
+read from its ``amal fit`` options (``--model.learning_rate=0.1``, or the study's common ones);
+or, where the swept quantity is no one option (a depth that each model counts by another option),
+``lines`` names each line's variants and the x of each.
 With seeds, the point is the mean over the seeds that did not diverge, with ±1 std error bars.
 A diverged variant (any of its seeds) is a cross on the top edge at its option's value; an
 unstable one (its final training loss not below its first) is a hollow point; a stable one a
@@ -10,12 +12,13 @@ beyond which full-batch descent diverges) as a vertical line.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 
 from amal_lightning.errors import AmalError
 from amal_lightning.studies.bands import distinct, mean_and_std
@@ -74,20 +77,31 @@ def swept_runs(
     column: str,
 ) -> list[SweptRun]:
     """The runs whose options give ``option`` a number, each with its ``column`` of the summary."""
-    runs = []
-    for variant, record, log in results:
+    placed = {}
+    for variant, _, _ in results:
         words = [*common, *variant.options]
         text = option_value(words, option)
         try:
             x = float(text) if text is not None else math.nan
         except ValueError:
             x = math.nan
-        if math.isnan(x):
+        if not math.isnan(x):
+            placed[variant.label] = (x, (option_value(words, group) or "") if group else "")
+    return placed_runs(results, placed, column)
+
+
+def placed_runs(
+    results: Sequence[tuple[Variant, VariantRecord, RunLog]], placed: Mapping[str, tuple[float, str]], column: str
+) -> list[SweptRun]:
+    """The runs of the variants that ``placed`` gives an (x, line), each with its ``column`` of the summary."""
+    runs = []
+    for variant, record, log in results:
+        if variant.label not in placed:
             continue
+        x, line = placed[variant.label]
         cell = summary_row(variant, record, log).get(column, "")
         value = float(cell) if cell else None
-        grouped = (option_value(words, group) or "") if group else ""
-        runs.append(SweptRun(variant.label, x, grouped, value, stability(record, log), variant.seed is not None))
+        runs.append(SweptRun(variant.label, x, line, value, stability(record, log), variant.seed is not None))
     return runs
 
 
@@ -101,10 +115,12 @@ def draw_sweep(
     title: str = "",
     ylabel: str = "",
     footer: str = "",
+    xlabel: str = "",
 ) -> Figure:
-    """The sweep figure; raises AmalError if no run gives the option a value."""
+    """The sweep figure, one line per group (named ``group = value``, or by its value without a group
+    option); raises AmalError if no run gives the option a value."""
     if not runs:
-        raise AmalError(f"no variant gives --{option} a number (the sweep's x)")
+        raise AmalError(f"no variant gives --{option} a number (the sweep's x)" if option else "no run to draw")
     figure, axes = new_figure()
     handles, statuses, xs_all, ys_all = [], set(), [], []
     for index, value in enumerate(dict.fromkeys(run.group for run in runs)):
@@ -116,10 +132,13 @@ def draw_sweep(
             status = next((s for s in ("diverged", "unstable") if any(run.status == s for run in seeds)), "stable")
             kept = [run.value for run in seeds if run.status != "diverged" and run.value is not None]
             mean, spread = mean_and_std(kept)
-            points.append((seeds[0].x, mean, spread, status, seeds[0].seeded))
+            points.append((seeds[0].x, mean, spread, status, seeds[0].seeded, len(kept)))
         points.sort(key=lambda point: point[0])
         drawn = [point for point in points if point[1] is not None and point[3] != "diverged"]
-        name = f"{group} = {value}" if group else column
+        name = f"{group} = {value}" if group else (value or column)
+        counts = sorted({point[5] for point in drawn})
+        if any(point[4] for point in drawn):  # the seeds averaged at each point
+            name += f" (n={counts[0]})" if len(counts) == 1 else f" (n={counts[0]}–{counts[-1]})"
         if drawn:
             xs, means, spreads = [p[0] for p in drawn], [p[1] for p in drawn], [p[2] for p in drawn]
             seeded = any(point[4] for point in drawn)
@@ -132,7 +151,7 @@ def draw_sweep(
             xs_all += xs
             ys_all += means
             handles.append(Line2D([], [], color=colour, marker="o", label=plain(name)))
-        for x, _, _, status, _ in points:
+        for x, _, _, status, *_ in points:
             statuses.add(status)
             if status == "diverged":
                 axes.scatter([x], [1.0], transform=axes.get_xaxis_transform(), marker="X", s=80, color=colour)
@@ -145,6 +164,9 @@ def draw_sweep(
     elif xs_all:
         margin = 0.05 * (max(xs_all) - min(xs_all) or abs(max(xs_all)) or 1.0)
         axes.set_xlim(min(xs_all) - margin, max(xs_all) + margin)
+    if 0 < len(set(xs_all)) <= 10:  # few values: each labelled where it is
+        axes.set_xticks(sorted(set(xs_all)), labels=[f"{x:g}" for x in sorted(set(xs_all))])
+        axes.xaxis.set_minor_formatter(NullFormatter())
     if ys_all and min(ys_all) > 0:
         axes.set_yscale("log")
     for position in vlines:
@@ -152,7 +174,7 @@ def draw_sweep(
     if vlines:
         handles.append(line)
     handles += [Line2D([], [], linestyle="", **STATUS_STYLES[s]) for s in STATUS_STYLES if s in statuses]
-    axes.set_xlabel(plain(f"{option}{' (log scale)' * (axes.get_xscale() == 'log')}"))
+    axes.set_xlabel(plain(f"{xlabel or option}{' (log scale)' * (axes.get_xscale() == 'log')}"))
     axes.set_ylabel(plain(f"{ylabel or column}{' (log scale)' * (axes.get_yscale() == 'log')}"))
     axes.set_title(plain(title or f"{column} against {option}"))
     axes.grid(True, alpha=0.3)
