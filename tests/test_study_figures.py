@@ -235,6 +235,7 @@ def test_the_layers_figure_draws_each_layer_s_last_value_with_the_seeds_spread()
         ("{name: f, kind: sweep, lines: {l: {a: 1}, m: {a: 2}}, xlabel: n}", "figure 1: lines: 'a' is on more than"),
         ("{name: f, kind: sweep, lines: [a, b], xlabel: n}", "figure 1: lines must map each line's label"),
         ("{name: f, xlabel: depth}", "figure 1: xlabel is a key of sweep and layers figures, not of curves ones"),
+        ("{name: f, kind: sweep, x: lr, y: gap}", "figure 1: y of a sweep must be one of auto, linear, log, got 'gap'"),
     ],
 )
 def test_a_bad_figure_is_one_line_naming_the_file_and_the_key(tmp_path, figure, message):
@@ -273,7 +274,7 @@ variants:
   highway 1: {{config: {CONFIGS / "highway.yaml"}, model.num_layers: 1}}
   highway 2: {{config: {CONFIGS / "highway.yaml"}, model.num_layers: 2}}
 figures:
-  - {{name: depth, kind: sweep, metric: final train/loss, xlabel: layers between the first and the last,
+  - {{name: depth, kind: sweep, metric: final train/loss, xlabel: layers between the first and the last, y: linear,
      lines: {{plain: {{plain 1: 1, plain 2: 2}}, highway: {{highway 1: 1, highway 2: 2}}}}}}
   - {{name: gates, kind: layers, metric_prefix: val/gate/layer_, variant: highway 2, xlabel: highway block}}
 """
@@ -291,7 +292,7 @@ def test_a_sweep_over_depth_draws_one_line_per_family_at_the_x_its_lines_give_wi
     assert [run["status"] for run in runs] == ["finished"] * 8  # a Highway network of one block too
     axes = saved["depth.png"].axes[0]
     assert labels(axes)[:2] == ["plain (n=2)", "highway (n=2)"]  # then the markers' meanings
-    assert axes.get_xlabel().startswith("layers between the first and the last")
+    assert axes.get_xlabel().startswith("layers between the first and the last") and axes.get_yscale() == "linear"
     for family in ("plain", "highway"):
         (line,) = [line for line in axes.get_lines() if line.get_label() == f"{family} (n=2)"]
         finals = [

@@ -15,7 +15,7 @@ Y_SCALES = ("auto", "linear", "log", "gap")
 COMMON_KEYS = ("name", "kind", "title", "ylabel", "variants")
 KIND_KEYS = {
     "curves": ("metrics", "x", "y", "references", "reference_label", "pairs"),
-    "sweep": ("x", "metric", "group", "lines", "xlabel", "vline", "vline_label"),
+    "sweep": ("x", "metric", "group", "lines", "xlabel", "y", "vline", "vline_label"),
     "layers": ("metric_prefix", "variant", "xlabel"),
 }
 KINDS_KEYS = tuple(key for keys in KIND_KEYS.values() for key in keys if key != "x")
@@ -143,7 +143,10 @@ def sweep_options(here: str, figure: dict, names: set[str]) -> dict[str, Any]:
     if vline and not vline.startswith("reference/"):
         raise AmalError(f"{here}: vline must name a reference scalar, e.g. reference/step_limit, got {vline!r}")
     group = str(figure.get("group", "")).lstrip("-")
-    options = {"x": (option.lstrip("-"),) if option else (), "metric": metric, "group": group, "vline": vline}
+    y = str(figure.get("y", "auto"))
+    if y not in ("auto", "linear", "log"):
+        raise AmalError(f"{here}: y of a sweep must be one of auto, linear, log, got {figure['y']!r}")
+    options = {"x": (option.lstrip("-"),) if option else (), "metric": metric, "group": group, "vline": vline, "y": y}
     if option == "":
         options["lines"] = line_list(here, figure["lines"], names)
     return {**options, "vline_label": str(figure.get("vline_label", "")), "metrics": (metric.split(" ", 1)[1],)}

@@ -64,7 +64,8 @@ def figure_of(study: Study, spec: FigureSpec, axis: str, results: list[Result]) 
             runs = swept_runs(chosen, study.common, option, spec.group, column)
         lines = reference_values([log for _, _, log in chosen], spec.vline) if spec.vline else []
         label = spec.vline_label or spec.vline
-        return draw_sweep(runs, option, spec.group, column, lines, label, title, spec.ylabel, note, spec.xlabel)
+        texts = (title, spec.ylabel, note, spec.xlabel)
+        return draw_sweep(runs, option, spec.group, column, lines, label, *texts, y=spec.y)
     if spec.kind == "layers":
         runs = [(variant.label, variant.seed is not None, log) for variant, _, log in chosen]
         return draw_layers(runs, spec.metric_prefix, title, spec.ylabel, note, spec.xlabel)

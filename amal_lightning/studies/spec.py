@@ -49,7 +49,8 @@ a ``ylabel`` (with its unit), ``variants`` (default: all), and a ``kind``:
   line named ``vline_label``. Where the swept quantity is no one option (a depth that one model
   counts by ``model.num_layers`` and another by ``model.num_hidden_layers``, one more), ``lines``
   replaces ``x`` and ``group``: each line's label and its variants with the x of each, and
-  ``xlabel`` (needed then) says what x counts.
+  ``xlabel`` (needed then) says what x counts. ``y``: ``auto`` (log if every point is positive),
+  ``linear`` or ``log``.
 - ``layers``: the last value of each ``<metric_prefix>NN`` curve (``val/gate/layer_``) against the
   layer number NN, for the ``variant`` (or ``variants``) named; ``xlabel`` what a layer is.
 

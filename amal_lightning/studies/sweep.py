@@ -116,9 +116,11 @@ def draw_sweep(
     ylabel: str = "",
     footer: str = "",
     xlabel: str = "",
+    y: str = "auto",
 ) -> Figure:
     """The sweep figure, one line per group (named ``group = value``, or by its value without a group
-    option); raises AmalError if no run gives the option a value."""
+    option), its y axis ``y`` (``auto``: log if every point is positive); raises AmalError if no run
+    gives the option a value."""
     if not runs:
         raise AmalError(f"no variant gives --{option} a number (the sweep's x)" if option else "no run to draw")
     figure, axes = new_figure()
@@ -167,7 +169,7 @@ def draw_sweep(
     if 0 < len(set(xs_all)) <= 10:  # few values: each labelled where it is
         axes.set_xticks(sorted(set(xs_all)), labels=[f"{x:g}" for x in sorted(set(xs_all))])
         axes.xaxis.set_minor_formatter(NullFormatter())
-    if ys_all and min(ys_all) > 0:
+    if y == "log" or (y == "auto" and ys_all and min(ys_all) > 0):  # auto: log where it can be
         axes.set_yscale("log")
     for position in vlines:
         line = axes.axvline(position, color="0.15", linestyle="--", linewidth=1.0, label=plain(vline_label))
