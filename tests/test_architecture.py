@@ -140,6 +140,8 @@ def test_models_and_data_know_nothing_of_the_shell():
         ["plot", "--help"],
         ["plot", "logs/none", "--metric", "train/loss", "-o", "x.png"],
         ["runs"],
+        ["study", "--help"],
+        ["submit", "--help"],
     ],
 )
 def test_commands_that_train_nothing_import_no_torch(args, tmp_path):

@@ -24,9 +24,7 @@ from amal_lightning.command_line.parsing import command_parser, parse, refuse
 from amal_lightning.command_line.submit import parse_submit, split_fit_options
 from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, AmalError
 from amal_lightning.studies.array import array_script, submit_array
-from amal_lightning.studies.check import check_study
 from amal_lightning.studies.gathering import STUDY_FILE, finish, save_study
-from amal_lightning.studies.runner import StudyInterruptedError, others_at_work, report_ended, run_study
 from amal_lightning.studies.spec import Study, adhoc_study, load_study
 from amal_lightning.studies.workers import run_workers, threads_per_worker, worker_count
 
@@ -111,6 +109,10 @@ def parse_study(argv: list[str]) -> tuple[Namespace, Study, list[str], list[str]
 def study(argv: list[str]) -> int:
     """Runs ``amal study ARGV``; returns the exit status; raises AmalError on bad input."""
     args, chosen, naming, fit_options = parse_study(argv)
+    # what trains (torch, Lightning) is imported once the command line is known: `--help` answers at once
+    from amal_lightning.studies.check import check_study
+    from amal_lightning.studies.runner import StudyInterruptedError, others_at_work, report_ended, run_study
+
     if chosen.search is not None:  # a search's trials are made as it runs
         from amal_lightning.command_line.search import search_study
 
