@@ -272,6 +272,7 @@ SHIPPED = [
     "tme2_step_size_grid",
     "tme3_autoencoder",
     "tme3_depth",
+    "tme3_highway",
 ]
 SEARCHES = ["tme2_step_size_search", "tme3_classifier_search"]  # checked in tests/test_search.py
 
