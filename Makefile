@@ -24,10 +24,10 @@ install: $(STAMP) ## create .venv and install the package into it (about 5.6 GB,
 fit: $(STAMP) ## train a config: amal fit --config CONFIG ARGS (installs first if needed)
 	$(BIN)/amal fit --config $(CONFIG) $(ARGS)
 
-test: $(STAMP) ## the whole test suite, one worker per core (about 5 minutes on 2), its 10 slowest tests named
+test: $(STAMP) ## the whole test suite, one worker per core (about 4 minutes on 2), its 10 slowest tests named
 	$(BIN)/python -m pytest -q -n auto --durations=10 $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## the suite without the tests marked slow (about 90 s on 2 cores), for the edit-test loop
+test-fast: $(STAMP) ## the suite without the tests marked slow (about 70 s on 2 cores), for the edit-test loop
 	$(BIN)/python -m pytest -q -n auto -m "not slow" --durations=10 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check and ruff format --check
