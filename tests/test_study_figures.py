@@ -204,6 +204,8 @@ def test_the_sweep_marks_unstable_runs_hollow_and_averages_seeds():
         "unstable: not below the first",
         "diverged (on the top edge)",
     ]
+    only_stable = draw_sweep(runs[:2], "model.learning_rate", "data.batch_size", "final train/loss").axes[0]
+    assert labels(only_stable) == ["data.batch_size = full (n=2)"]  # no marker to tell apart, no key for it
 
 
 def test_the_layers_figure_draws_each_layer_s_last_value_with_the_seeds_spread():

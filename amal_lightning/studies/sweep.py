@@ -175,7 +175,8 @@ def draw_sweep(
         line = axes.axvline(position, color="0.15", linestyle="--", linewidth=1.0, label=plain(vline_label))
     if vlines:
         handles.append(line)
-    handles += [Line2D([], [], linestyle="", **STATUS_STYLES[s]) for s in STATUS_STYLES if s in statuses]
+    if statuses - {"stable"}:  # the markers' meanings, where some point is not a plain stable one
+        handles += [Line2D([], [], linestyle="", **STATUS_STYLES[s]) for s in STATUS_STYLES if s in statuses]
     axes.set_xlabel(plain(f"{xlabel or option}{' (log scale)' * (axes.get_xscale() == 'log')}"))
     axes.set_ylabel(plain(f"{ylabel or column}{' (log scale)' * (axes.get_yscale() == 'log')}"))
     axes.set_title(plain(title or f"{column} against {option}"))
