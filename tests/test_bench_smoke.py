@@ -47,6 +47,16 @@ def test_housing_benchmark_smoke_mode_prints_its_table():
         assert "wall-clock" in line and "CPU" in line and "rounds" in line
 
 
+@pytest.mark.slow
+def test_self_log_benchmark_prints_each_way_against_none():
+    command = [sys.executable, "-m", "bench.self_log", "--epochs", "25", "--calls", "1", "--rounds", "1"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and line[2:5] not in ("way", "---")]
+    assert [row.split(" | ")[0] for row in rows] == ["| none", "| metric", "| tensor"]
+    assert all("a call |" in row for row in rows)
+
+
 def test_bench_report_rewrites_only_its_section_and_finds_when_compiling_pays_off(tmp_path):
     from bench.report import BEGIN, END, break_even, replace_section
 
