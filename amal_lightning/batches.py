@@ -20,6 +20,17 @@ def evaluation_stage(dataloader_idx: int) -> Literal["val", "test"]:
     return "test" if dataloader_idx == TEST_LOADER_INDEX else "val"
 
 
+def keep_first(kept: list[Batch], batch: Batch, count: int) -> None:
+    """Appends to ``kept`` what ``batch`` holds of the first ``count`` examples that ``kept`` still lacks.
+
+    Copies, not views: a view of a few rows would keep the whole batch in memory.
+    """
+    missing = count - sum(len(x) for x, _ in kept)
+    if missing > 0:
+        x, y = batch
+        kept.append((x[:missing].clone(), y[:missing].clone()))
+
+
 def known_targets(batch: Sequence[torch.Tensor], name: str) -> dict[str, torch.Tensor]:
     """``{name: targets}`` for a batch ``(x, y)``, ``{}`` for a batch ``(x,)`` of data without them.
 

@@ -13,7 +13,7 @@ import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
 
-from amal_lightning.batches import Batch
+from amal_lightning.batches import Batch, keep_first
 from amal_lightning.callbacks.figure_files import (
     DIGIT_INCHES,
     MIN_DPI,
@@ -83,10 +83,8 @@ class AutoencoderFigures(L.Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        missing = max(self.num_codes, self.num_images) - sum(len(x) for x, _ in self.test_batches)
-        if missing > 0 and figure_folder(trainer) is not None:
-            x, y = batch
-            self.test_batches.append((x[:missing].clone(), y[:missing].clone()))
+        if figure_folder(trainer) is not None:
+            keep_first(self.test_batches, batch, max(self.num_codes, self.num_images))
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         folder = figure_folder(trainer)

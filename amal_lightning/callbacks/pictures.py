@@ -13,7 +13,7 @@ from jsonargparse.typing import PositiveInt
 from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
-from amal_lightning.batches import Batch
+from amal_lightning.batches import Batch, keep_first
 from amal_lightning.data.mnist import IMAGE_SIZE
 from amal_lightning.tme3.autoencoder import Autoencoder
 
@@ -104,10 +104,8 @@ class AutoencoderPictures(L.Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        missing = self.num_embedded - sum(len(x) for x, _ in self.test_batches)
-        if missing > 0 and self.tensorboard(trainer) is not None:
-            x, y = batch
-            self.test_batches.append((x[:missing].clone(), y[:missing].clone()))
+        if self.tensorboard(trainer) is not None:
+            keep_first(self.test_batches, batch, self.num_embedded)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: Autoencoder) -> None:
         tensorboard = self.tensorboard(trainer)
