@@ -47,6 +47,18 @@ class SweptRun:
     seeded: bool = False
 
 
+@dataclass(frozen=True)
+class SweptPoint:
+    """One variant's point: the mean and std of its seeds that did not diverge, and how many they are."""
+
+    x: float
+    mean: Optional[float]
+    spread: float
+    status: str  # diverged if any seed did, else unstable if any seed was, else stable
+    seeded: bool
+    n: int
+
+
 def option_value(words: Sequence[str], option: str) -> Optional[str]:
     """The value that command-line ``words`` give ``--option`` (``--option=V`` or ``--option V``), the last
     one winning, or None."""
@@ -128,37 +140,37 @@ def draw_sweep(
     for index, value in enumerate(dict.fromkeys(run.group for run in runs)):
         colour = f"C{index % 10}"
         mine = [run for run in runs if run.group == value]
-        points = []  # (x, mean, std, status) per variant
+        points = []
         for label in dict.fromkeys(run.label for run in mine):
             seeds = [run for run in mine if run.label == label]
             status = next((s for s in ("diverged", "unstable") if any(run.status == s for run in seeds)), "stable")
             kept = [run.value for run in seeds if run.status != "diverged" and run.value is not None]
             mean, spread = mean_and_std(kept)
-            points.append((seeds[0].x, mean, spread, status, seeds[0].seeded, len(kept)))
-        points.sort(key=lambda point: point[0])
-        drawn = [point for point in points if point[1] is not None and point[3] != "diverged"]
+            points.append(SweptPoint(seeds[0].x, mean, spread, status, seeds[0].seeded, len(kept)))
+        points.sort(key=lambda point: point.x)
+        drawn = [point for point in points if point.mean is not None and point.status != "diverged"]
+        seeded = any(point.seeded for point in drawn)  # the seeds averaged at each point
         name = f"{group} = {value}" if group else (value or column)
-        counts = sorted({point[5] for point in drawn})
-        if any(point[4] for point in drawn):  # the seeds averaged at each point
+        counts = sorted({point.n for point in drawn})
+        if seeded:
             name += f" (n={counts[0]})" if len(counts) == 1 else f" (n={counts[0]}–{counts[-1]})"
         if drawn:
-            xs, means, spreads = [p[0] for p in drawn], [p[1] for p in drawn], [p[2] for p in drawn]
-            seeded = any(point[4] for point in drawn)
+            xs, means, spreads = [p.x for p in drawn], [p.mean for p in drawn], [p.spread for p in drawn]
             axes.plot(xs, means, color=colour, marker="o", label=plain(name))
             if seeded:  # ±1 std over the seeds that did not diverge
                 axes.errorbar(xs, means, yerr=spreads, fmt="none", ecolor=colour, capsize=3)
-            hollow = [(p[0], p[1]) for p in drawn if p[3] == "unstable"]
+            hollow = [(p.x, p.mean) for p in drawn if p.status == "unstable"]
             if hollow:
                 axes.scatter(*zip(*hollow, strict=True), marker="o", facecolors="white", edgecolors=colour, zorder=3)
             xs_all += xs
             ys_all += means
             handles.append(Line2D([], [], color=colour, marker="o", label=plain(name)))
-        for x, _, _, status, *_ in points:
-            statuses.add(status)
-            if status == "diverged":
-                axes.scatter([x], [1.0], transform=axes.get_xaxis_transform(), marker="X", s=80, color=colour)
+        for point in points:
+            statuses.add(point.status)
+            if point.status == "diverged":
+                axes.scatter([point.x], [1.0], transform=axes.get_xaxis_transform(), marker="X", s=80, color=colour)
                 axes.collections[-1].set_clip_on(False)
-                xs_all.append(x)
+                xs_all.append(point.x)
     xs_all += [position for position in vlines if math.isfinite(position)]
     if xs_all and min(xs_all) > 0:
         axes.set_xscale("log")
