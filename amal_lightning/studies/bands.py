@@ -53,11 +53,17 @@ def code_size(hyperparameters: dict[str, Any]) -> Optional[int]:
     return size if isinstance(size, int) and not isinstance(size, bool) else None
 
 
+def same_value(a: float, b: float, tolerance: float = 1e-6) -> bool:
+    """Whether two values are one: within ``tolerance`` of each other, relatively (a reference computed
+    by every run of a study differs in its last digits only)."""
+    return math.isclose(a, b, rel_tol=tolerance)
+
+
 def distinct(values: Sequence[float], tolerance: float = 1e-6) -> list[float]:
     """The values, each once (two values within ``tolerance``, relatively, are one), in order."""
     kept: list[float] = []
     for value in values:
-        if math.isfinite(value) and not any(math.isclose(value, seen, rel_tol=tolerance) for seen in kept):
+        if math.isfinite(value) and not any(same_value(value, seen, tolerance) for seen in kept):
             kept.append(value)
     return kept
 

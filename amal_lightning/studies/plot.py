@@ -16,6 +16,7 @@ returns the Figure, whose Axes hold the plotted data (what the tests check); :fu
 writes it.
 """
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
@@ -27,7 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.bands import distinct, mean_curve, reference_name
+from amal_lightning.studies.bands import mean_curve, reference_name, same_value
 from amal_lightning.studies.canvas import new_figure, outside_legend, plain, save_png, set_footer
 from amal_lightning.studies.events import XAxis
 from amal_lightning.studies.plotted import (
@@ -171,11 +172,10 @@ def reference_lines(
     handles = []
     stage = {metric: f", {STAGE_NAMES.get(metric.split('/')[0], '')}" * (len(metrics) > 1) for metric in metrics}
     for metric in metrics:
-        by_value: dict[float, list[PlottedRun]] = {}  # values within distinct()'s tolerance are one
+        by_value: dict[float, list[PlottedRun]] = {}
         for run in runs:
-            if metric in run.log.references:
-                value = run.log.references[metric]
-                same = next((seen for seen in by_value if distinct([seen, value]) == [seen]), value)
+            if math.isfinite(value := run.log.references.get(metric, math.nan)):  # a reference that exists
+                same = next((seen for seen in by_value if same_value(seen, value)), value)
                 by_value.setdefault(same, []).append(run)
         names = {
             value: reference_name(metric, label, [run.log.hyperparameters for run in mine]) + stage[metric]
