@@ -11,6 +11,8 @@ tensors already on the model's device: it never makes the host wait for the GPU.
 Measurements: docs/PERFORMANCE.md.
 """
 
+from typing import Any
+
 import lightning as L
 import torch
 from torchmetrics import Metric
@@ -65,6 +67,15 @@ class EpochMetricsModule(L.LightningModule):
 
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         raise NotImplementedError
+
+    def reference_values(self, datamodule: Any) -> dict[str, float]:
+        """The values this model's curves are compared with on ``datamodule`` (a least-squares floor,
+        chance, PCA...), named as logged under ``reference/``: none unless the lab's model says.
+
+        :class:`~amal_lightning.callbacks.references.ReferenceValues` logs them at step 0 of a fit;
+        :mod:`amal_lightning.data.references` computes them from the data.
+        """
+        return {}
 
     def example_dims(self) -> dict[str, int]:
         """What the model expects of each example: those of its hyperparameters named in :data:`EXAMPLE_DIMS`."""

@@ -17,16 +17,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "amal_lightning"
 # From the bottom up: what a part may import is what lies below it (or beside it in its own layer).
 LAYERS = [
     {"errors", "checks", "batches", "parse_errors", "__init__"},  # the vocabulary every part shares
-    {"data"},
+    {"data"},  # the datasets, and what the data itself allows (reference values)
     {"base_module"},  # the models' shared base
-    {"tme1", "tme2", "tme3"},  # the labs' models
-    {"runs"},  # a run: folders, checkpoint files, outcome
+    {"runs"},  # a run: folders, checkpoint files, outcome, event files
     {"cluster"},  # SLURM: the job's identity, sbatch scripts
-    {"callbacks"},
+    {"callbacks"},  # what every run saves, guards, shows
+    {"tme1", "tme2", "tme3"},  # the labs: their models, what they know, what their runs draw
     {"api"},  # one function runs a command and returns its outcome
-    {"studies"},  # studies, their figures, plot
+    {"studies"},  # studies: grids and seeds, figures, search
     {"command_line", "__main__"},  # the only part that prints errors and exits
 ]
+# The rooms every lab shares: they reach a lab's classes only through a config's class path.
+GENERIC_ROOMS = ("callbacks", "api", "runs", "cluster", "studies", "command_line")
 LAYER_OF = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 
 
@@ -111,7 +113,7 @@ def test_the_checks_catch_an_upward_import_and_a_circle():
     """The checks themselves, on made-up graphs: a model importing the command line, a circle of two."""
     upward = {"amal_lightning.tme1.functions": {"amal_lightning.command_line.main"}}
     assert upward_imports(upward) == [
-        "amal_lightning.tme1.functions (layer 3) imports amal_lightning.command_line.main (layer 9)"
+        "amal_lightning.tme1.functions (layer 6) imports amal_lightning.command_line.main (layer 9)"
     ]
     circle = {"amal_lightning.api.a": {"amal_lightning.api.b"}, "amal_lightning.api.b": {"amal_lightning.api.a"}}
     assert import_circles(circle) == ["amal_lightning.api.a -> amal_lightning.api.b -> amal_lightning.api.a"]
@@ -119,17 +121,56 @@ def test_the_checks_catch_an_upward_import_and_a_circle():
 
 
 def test_models_and_data_know_nothing_of_the_shell():
-    shell = ("amal_lightning.command_line", "amal_lightning.studies", "amal_lightning.cluster", "amal_lightning.runs")
+    shell = ("amal_lightning.command_line", "amal_lightning.studies", "amal_lightning.api")
     crossing = [
         f"{module} imports {target}"
         for module, targets in import_graph().items()
         if module.startswith(("amal_lightning.data", "amal_lightning.tme", "amal_lightning.base_module"))
         for target in targets
         if target.startswith(shell)
-        or target.startswith("amal_lightning.api")
-        or target.startswith("amal_lightning.callbacks")
     ]
     assert not crossing, "\n".join(crossing)
+
+
+def lab_imports(graph: dict[str, set[str]]) -> list[str]:
+    """The imports of a lab's module (``tme1``–``tme3``) by a module of a generic room."""
+    return sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        if module.split(".")[1:2] and module.split(".")[1] in GENERIC_ROOMS
+        for target in targets
+        if target.split(".")[1:2] and target.split(".")[1].startswith("tme")
+    )
+
+
+def test_no_generic_room_imports_a_lab():
+    """Adding a lab model is one room: nothing in callbacks/, api/, runs/, cluster/, studies/ or
+    command_line/ names a lab's module (the labs' own knowledge is asked of the model itself)."""
+    crossing = lab_imports(import_graph())
+    assert not crossing, "\n".join(crossing)
+
+
+def test_the_lab_check_catches_a_generic_room_importing_a_lab():
+    graph = {
+        "amal_lightning.callbacks.x": {"amal_lightning.tme3.autoencoder"},
+        "amal_lightning.tme3.a": {"amal_lightning.callbacks.x"},
+    }
+    assert lab_imports(graph) == ["amal_lightning.callbacks.x imports amal_lightning.tme3.autoencoder"]
+
+
+def test_a_housing_fit_imports_no_module_of_tme3(tmp_path):
+    """A housing fit builds its model from the config's class path: TME3's modules (and their figure
+    callbacks) stay unimported."""
+    script = (
+        "import sys\n"
+        "from amal_lightning.api import fit\n"
+        f"fit({str(PACKAGE.parent / 'configs' / 'regression.yaml')!r}, '--trainer.max_epochs', '1',"
+        " '--trainer.enable_progress_bar', 'false', '--trainer.logger', 'false',"
+        " '--trainer.enable_checkpointing', 'false')\n"
+        "print('TME3', sorted(name for name in sys.modules if name.startswith('amal_lightning.tme3')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert "TME3 []" in result.stdout, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

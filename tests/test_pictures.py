@@ -11,8 +11,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.data import DataLoader, TensorDataset
 
-from amal_lightning.callbacks import AutoencoderPictures
-from amal_lightning.tme3 import Autoencoder
+from amal_lightning.tme3 import Autoencoder, AutoencoderPictures
 
 
 def loader(labels: torch.Tensor) -> DataLoader:

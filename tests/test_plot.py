@@ -6,10 +6,10 @@ import matplotlib.image
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import amal_lightning.studies.plot as plot_module
+import amal_lightning.studies.figures.plot as plot_module
 from amal_lightning.command_line.main import main
-from amal_lightning.studies.events import RunLog, Series, read_run
-from amal_lightning.studies.plot import PlottedRun, draw
+from amal_lightning.runs.events import RunLog, Series, read_run
+from amal_lightning.studies.figures.plot import PlottedRun, draw
 from tests.helpers import CONFIGS, run_inprocess
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -11,8 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.util import tensor_util
 from torch.utils.data import DataLoader, TensorDataset
 
-from amal_lightning.callbacks import PRCurves
-from amal_lightning.tme3 import Classifier, HighwayClassifier
+from amal_lightning.tme3 import Classifier, HighwayClassifier, PRCurves
 from tests.helpers import CONFIGS, run_inprocess, write_synthetic_mnist
 
 DIGITS = [f"test/pr_curve/digit_{digit}" for digit in range(10)]

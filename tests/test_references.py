@@ -10,16 +10,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from amal_lightning.api import fit
 from amal_lightning.callbacks import references
-from amal_lightning.callbacks.references import (
-    ReferenceValues,
-    chance,
-    least_squares_references,
-    pca_mse,
-    pca_mses,
-    reference_values,
-    step_size_limit,
-)
+from amal_lightning.callbacks.references import ReferenceValues, reference_values
 from amal_lightning.data import HousingDataModule
+from amal_lightning.data.references import chance, least_squares_references, pca_mse, pca_mses, step_size_limit
 from tests.helpers import CONFIGS, TEST_SETTINGS
 
 SETTINGS = [f"{name}={value}" for name, value in TEST_SETTINGS.items()]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from amal_lightning.command_line.main import main
-from amal_lightning.studies.search_spec import search_spec
-from amal_lightning.studies.search_storage import next_trial
+from amal_lightning.studies.search.spec import search_spec
+from amal_lightning.studies.search.storage import next_trial
 from amal_lightning.studies.spec import load_study
 from tests.helpers import CONFIGS
 

@@ -14,10 +14,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import amal_lightning.studies.figures as figures_module
+import amal_lightning.studies.figures.study as figures_module
 from amal_lightning.command_line.main import main
+from amal_lightning.runs.events import RunLog, Series, read_run
 from amal_lightning.studies.check import check_study
-from amal_lightning.studies.events import RunLog, Series, read_run
 from amal_lightning.studies.records import VariantRecord
 from amal_lightning.studies.spec import Variant, load_study
 from amal_lightning.studies.summary import summary_row

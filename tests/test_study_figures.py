@@ -10,15 +10,15 @@ from matplotlib.collections import PolyCollection
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import amal_lightning.studies.figures as figures_module
+import amal_lightning.studies.figures.study as figures_module
 from amal_lightning.command_line.main import main
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.events import RunLog, Series
-from amal_lightning.studies.layers import draw_layers
-from amal_lightning.studies.plot import PlottedRun, draw
-from amal_lightning.studies.provenance import footer
+from amal_lightning.runs.events import RunLog, Series
+from amal_lightning.studies.figures.layers import draw_layers
+from amal_lightning.studies.figures.plot import PlottedRun, draw
+from amal_lightning.studies.figures.provenance import footer
+from amal_lightning.studies.figures.sweep import SweptRun, draw_sweep
 from amal_lightning.studies.spec import load_study
-from amal_lightning.studies.sweep import SweptRun, draw_sweep
 from tests.helpers import CONFIGS
 
 HOUSING = "the bundled housing data: 506 rows, 304 train + 101 validation + 101 test"

@@ -10,11 +10,17 @@ from PIL import Image
 from torch.utils.data import DataLoader, TensorDataset
 
 from amal_lightning.api import fit
-from amal_lightning.callbacks import AutoencoderFigures, ClassifierFigures, autoencoder_figures, classifier_figures
-from amal_lightning.callbacks.autoencoder_figures import pca_2d
-from amal_lightning.callbacks.classifier_figures import confusion_matrix
-from amal_lightning.callbacks.figure_files import save_figure
-from amal_lightning.tme3 import Autoencoder, Classifier
+from amal_lightning.tme3 import (
+    Autoencoder,
+    AutoencoderFigures,
+    Classifier,
+    ClassifierFigures,
+    autoencoder_figures,
+    classifier_figures,
+)
+from amal_lightning.tme3.autoencoder_figures import pca_2d
+from amal_lightning.tme3.classifier_figures import confusion_matrix
+from amal_lightning.tme3.figure_files import save_figure
 from tests.helpers import CONFIGS, TEST_SETTINGS, write_synthetic_mnist
 
 SETTINGS = [f"{name}={value}" for name, value in TEST_SETTINGS.items()]

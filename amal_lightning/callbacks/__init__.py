@@ -8,25 +8,17 @@
 - :mod:`~amal_lightning.callbacks.requeue`: a SLURM job's checkpoint and requeue on SIGUSR1;
 - :mod:`~amal_lightning.callbacks.step_timer`: the seconds spent in training steps, ``time/train_seconds``;
 - :mod:`~amal_lightning.callbacks.predictions`: ``amal predict``'s CSV and pictures;
-- :mod:`~amal_lightning.callbacks.pictures` and :mod:`~amal_lightning.callbacks.pr_curves`: the
-  autoencoder's images and the classifiers' precision–recall curves in TensorBoard;
-- :mod:`~amal_lightning.callbacks.classifier_figures` and :mod:`~amal_lightning.callbacks.autoencoder_figures`:
-  the same runs' test figures as PNG files in their log folder (:mod:`~amal_lightning.callbacks.figure_files`).
+- :mod:`~amal_lightning.callbacks.references`: reference values (each model says its own) at step 0;
+- :mod:`~amal_lightning.callbacks.tensorboard`: the run's TensorBoard logger, for the callbacks that draw in it.
+
+The labs' own figure callbacks live with their lab (TME3's in :mod:`amal_lightning.tme3`).
 """
 
-from amal_lightning.callbacks.autoencoder_figures import AutoencoderFigures
-from amal_lightning.callbacks.classifier_figures import ClassifierFigures
-from amal_lightning.callbacks.pictures import AutoencoderPictures
-from amal_lightning.callbacks.pr_curves import PRCurves
 from amal_lightning.callbacks.progress import EpochProgressBar, RunProgressBar
 from amal_lightning.callbacks.step_timer import TrainStepTimer
 
 __all__ = [
-    "AutoencoderFigures",
-    "AutoencoderPictures",
-    "ClassifierFigures",
     "EpochProgressBar",
-    "PRCurves",
     "RunProgressBar",
     "TrainStepTimer",
 ]

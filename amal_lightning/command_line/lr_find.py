@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from amal_lightning.command_line.parsing import command_parser, parse, refuse
 from amal_lightning.runs.folders import experiment_name
-from amal_lightning.studies.plot import save_png
+from amal_lightning.studies.figures.plot import save_png
 
 OWN = ("--min_lr", "--max_lr", "--num_training", "-o", "--output")
 FOLDER = Path("lr_find")

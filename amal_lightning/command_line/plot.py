@@ -9,13 +9,13 @@ from typing import Literal, Optional
 from jsonargparse import ArgumentParser
 
 from amal_lightning.command_line.parsing import command_parser, parse, refuse
+from amal_lightning.runs.events import X_AXES, read_run
 from amal_lightning.runs.folders import LOG_DIR
 from amal_lightning.runs.outcome import diverged_record
-from amal_lightning.studies.events import X_AXES, read_run
-from amal_lightning.studies.figure_spec import Y_SCALES
+from amal_lightning.studies.figures.plot import PlottedRun, checkpoint_folder, draw, run_label, save_png
+from amal_lightning.studies.figures.provenance import footer
+from amal_lightning.studies.figures.spec import Y_SCALES
 from amal_lightning.studies.gathering import gather_study
-from amal_lightning.studies.plot import PlottedRun, checkpoint_folder, draw, run_label, save_png
-from amal_lightning.studies.provenance import footer
 
 
 def build_parser() -> ArgumentParser:

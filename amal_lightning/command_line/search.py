@@ -10,8 +10,8 @@ Before anything trains: the ``pruner`` against the seeds and devices, the journa
 another study, another search space), and each searched option at its ends (every choice of a
 categorical one) through ``amal fit``'s own parser, each refusal one line naming the study file
 and the key. Then each worker runs trials until the search has ``n_trials``
-(:mod:`amal_lightning.studies.search_run`); the process that ends last writes ``summary.csv`` and
-the figures (:mod:`amal_lightning.studies.search_summary`).
+(:mod:`amal_lightning.studies.search.run`); the process that ends last writes ``summary.csv`` and
+the figures (:mod:`amal_lightning.studies.search.summary`).
 """
 
 from jsonargparse import Namespace
@@ -22,11 +22,11 @@ from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, AmalError
 from amal_lightning.studies.array import array_script, submit_array
 from amal_lightning.studies.gathering import save_study
 from amal_lightning.studies.runner import StudyInterruptedError, others_at_work
-from amal_lightning.studies.search_run import run_search
-from amal_lightning.studies.search_spec import trial_options
-from amal_lightning.studies.search_storage import check_journal, journal_path, open_search
-from amal_lightning.studies.search_summary import finish_search
-from amal_lightning.studies.search_trials import pruning_options
+from amal_lightning.studies.search.run import run_search
+from amal_lightning.studies.search.spec import trial_options
+from amal_lightning.studies.search.storage import check_journal, journal_path, open_search
+from amal_lightning.studies.search.summary import finish_search
+from amal_lightning.studies.search.trials import pruning_options
 from amal_lightning.studies.spec import Study
 from amal_lightning.studies.workers import run_workers, threads_per_worker, worker_count
 

@@ -4,11 +4,11 @@
 - :mod:`~amal_lightning.studies.check`: every variant's command line checked before anything trains;
 - :mod:`~amal_lightning.studies.runner`: the variants run one after another, resumably;
 - :mod:`~amal_lightning.studies.records`: what the study folder remembers of each variant;
-- :mod:`~amal_lightning.studies.events`: curves read back from the runs' TensorBoard files;
-- :mod:`~amal_lightning.studies.summary` and :mod:`~amal_lightning.studies.figures`: ``summary.csv`` and the PNGs;
+- :mod:`~amal_lightning.runs.events`: curves read back from the runs' TensorBoard files;
+- :mod:`~amal_lightning.studies.summary` and :mod:`~amal_lightning.studies.figures.study`: ``summary.csv`` and the PNGs;
 - :mod:`~amal_lightning.studies.gathering`: the study folder, its summary and figures gathered;
 - :mod:`~amal_lightning.studies.array`: a study as a SLURM job array;
-- :mod:`~amal_lightning.studies.plot`: figures of any runs (``amal plot``).
+- :mod:`~amal_lightning.studies.figures.plot`: figures of any runs (``amal plot``).
 
 The ``amal study`` and ``amal plot`` commands are in :mod:`amal_lightning.command_line`.
 """

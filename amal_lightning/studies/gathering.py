@@ -3,8 +3,8 @@
 import yaml
 
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.figures import draw_figures
-from amal_lightning.studies.search_summary import finish_search
+from amal_lightning.studies.figures.study import draw_figures
+from amal_lightning.studies.search.summary import finish_search
 from amal_lightning.studies.spec import STUDY_DIR, Study, load_study
 from amal_lightning.studies.summary import gather, write_summary
 

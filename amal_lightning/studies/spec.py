@@ -11,7 +11,7 @@ A study file is a mapping::
       eps 0.2 raw: {config: configs/other.yaml, model.learning_rate: 0.2}
     grid:                                     # ... or a grid: all combinations
       model.learning_rate: [0.01, 0.1, 1]
-    search:                                   # ... or a search (Optuna): see studies/search_spec.py
+    search:                                   # ... or a search (Optuna): see studies/search/spec.py
       params: {model.learning_rate: {type: float, low: 0.001, high: 1, log: true}}
       n_trials: 20
       metric: best val/loss
@@ -30,7 +30,7 @@ A study file is a mapping::
       - {name: gates, kind: layers, metric_prefix: val/gate/layer_, variant: highway 50}
     images: [test/interpolation]              # image tags saved as PNG files, per variant
 
-A figure (:mod:`amal_lightning.studies.figure_spec` reads them) has a ``name`` (its files are
+A figure (:mod:`amal_lightning.studies.figures.spec` reads them) has a ``name`` (its files are
 ``<name>-<x>.png`` for curves, ``<name>.png`` otherwise), a ``title`` (default: the description),
 a ``ylabel`` (with its unit), ``variants`` (default: all), and a ``kind``:
 
@@ -74,8 +74,8 @@ import yaml
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.folders import PLAIN_NAME
 from amal_lightning.studies.comparisons import Comparison, comparison_specs
-from amal_lightning.studies.figure_spec import FigureSpec, figure_specs
-from amal_lightning.studies.search_spec import SearchSpec, search_spec
+from amal_lightning.studies.figures.spec import FigureSpec, figure_specs
+from amal_lightning.studies.search.spec import SearchSpec, search_spec
 from amal_lightning.studies.variants import (
     MAX_VARIANTS,
     Variant,

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Optional
 
 from amal_lightning.errors import AmalError
+from amal_lightning.runs.events import RunLog, read_run
 from amal_lightning.runs.folders import LOG_DIR
 from amal_lightning.runs.outcome import diverged_record, number
 from amal_lightning.studies.comparisons import comparison_row, summary_statistics
-from amal_lightning.studies.events import RunLog, read_run
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, VariantRecord, read_record
 from amal_lightning.studies.spec import Study, Variant
 

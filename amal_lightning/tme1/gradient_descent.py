@@ -1,5 +1,7 @@
 """TME1: linear regression trained by gradient descent with the hand-written gradients only."""
 
+from typing import Any
+
 import torch
 from jsonargparse.typing import PositiveFloat, PositiveInt
 from torch import nn
@@ -8,6 +10,7 @@ from amal_lightning.base_module import EpochMetricsModule
 from amal_lightning.batches import Batch, known_targets
 from amal_lightning.checks import check_model_size, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
+from amal_lightning.data.references import regression_references
 from amal_lightning.tme1.functions import MSE, Context, Linear
 
 
@@ -35,6 +38,10 @@ class HandGradientRegression(EpochMetricsModule):
         self.automatic_optimization = False
         self.weight = nn.Parameter(torch.randn(input_dim, output_dim) * 0.01, requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(output_dim), requires_grad=False)
+
+    def reference_values(self, datamodule: Any) -> dict[str, float]:
+        """The least-squares losses and the step-size limit; TME1's MSE sums over the outputs."""
+        return regression_references(datamodule, sum_outputs=True, linear=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return Linear.forward(Context(), x, self.weight, self.bias)

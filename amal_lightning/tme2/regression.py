@@ -5,6 +5,8 @@ Two ways to apply them: :class:`AutogradRegression` updates the weights itself u
 ``torch.optim`` optimizer chosen in the config.
 """
 
+from typing import Any
+
 import torch
 from jsonargparse.typing import PositiveFloat, PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
@@ -15,6 +17,7 @@ from amal_lightning.base_module import EpochMetricsModule
 from amal_lightning.batches import Batch, known_targets
 from amal_lightning.checks import check_model_size, check_optimizer, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
+from amal_lightning.data.references import regression_references
 
 
 class AutogradRegression(EpochMetricsModule):
@@ -35,6 +38,10 @@ class AutogradRegression(EpochMetricsModule):
 
     def example_dims(self) -> dict[str, int]:
         return {**super().example_dims(), "output_dim": 1}  # one target per example
+
+    def reference_values(self, datamodule: Any) -> dict[str, float]:
+        """The least-squares losses and the step-size limit of full-batch descent (a linear model)."""
+        return regression_references(datamodule, linear=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight + self.bias
@@ -85,6 +92,10 @@ class OptimRegression(EpochMetricsModule):
 
     def example_dims(self) -> dict[str, int]:
         return {**super().example_dims(), "output_dim": 1}  # one target per example
+
+    def reference_values(self, datamodule: Any) -> dict[str, float]:
+        """The least-squares losses; the step-size limit only for a linear network (no hidden layer)."""
+        return regression_references(datamodule, linear=len(self.layer_sizes()) == 2)
 
     def build_net(self) -> nn.Module:
         return nn.Linear(self.hparams.input_dim, 1)

@@ -2,7 +2,7 @@
 
 import functools
 from collections.abc import Callable
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import torch
 from jsonargparse.typing import PositiveInt
@@ -14,6 +14,7 @@ from amal_lightning.base_module import BatchMean
 from amal_lightning.batches import Batch, known_targets
 from amal_lightning.checks import check_model_size, check_optimizer
 from amal_lightning.data.mnist import NUM_PIXELS
+from amal_lightning.data.references import pca_references
 from amal_lightning.errors import AmalError
 from amal_lightning.tme3.compiling import TORCH_COMPILE_MODES, CompilableModule, CompileOption
 
@@ -46,7 +47,7 @@ class Autoencoder(CompilableModule):
     its encoder layer. Layer 1's parameters keep the one-layer names (``encoder``,
     ``decoder_bias``, ``decoder_weight``), so one-layer checkpoints load as before; layer k adds
     ``_k`` (``encoder_2``, ``decoder_bias_2``…). Its pictures in TensorBoard are drawn by
-    :class:`~amal_lightning.callbacks.AutoencoderPictures`.
+    :class:`~amal_lightning.tme3.AutoencoderPictures`.
 
     Args:
         input_dim: pixels per image.
@@ -90,6 +91,11 @@ class Autoencoder(CompilableModule):
         # Epoch means logged once per epoch: why in amal_lightning/metrics.py.
         self.val_mse, self.test_mse = BatchMean(), BatchMean()
         check_optimizer(optimizer, self)
+
+    def reference_values(self, datamodule: Any) -> dict[str, float]:
+        """PCA's reconstruction MSE per pixel with as many components as the code: the best a linear code does."""
+        latent = self.hparams.latent_dim
+        return pca_references(datamodule, latent[-1] if isinstance(latent, list) else latent)
 
     def layers(self) -> list[tuple[nn.Linear, torch.Tensor, torch.Tensor]]:
         """Per layer, from the pixels inwards: its encoder, its decoder's weight (the encoder's,

@@ -1,6 +1,6 @@
 """What the MNIST classifiers share: cross-entropy, epoch metrics, logging and the optimizer."""
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
@@ -9,6 +9,7 @@ from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
 from amal_lightning.batches import Batch, known_targets
+from amal_lightning.data.references import chance_references
 from amal_lightning.errors import AmalError
 from amal_lightning.tme3.compiling import CompilableModule, CompileOption
 
@@ -60,6 +61,10 @@ class MNISTClassifier(CompilableModule):
         # validate_args=False: the checks of the labels' range wait for the GPU at every step
         self.val_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.test_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+
+    def reference_values(self, datamodule: Any) -> dict[str, float]:
+        """Chance on the held-out splits: what always answering the most common digit scores."""
+        return chance_references(datamodule)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from amal_lightning.callbacks.pictures import find_tensorboard
+from amal_lightning.callbacks.tensorboard import find_tensorboard
 from amal_lightning.data.mnist import IMAGE_SIZE
 
 MIN_DPI = 150  # what the figures are written at, at least: readable when printed or zoomed

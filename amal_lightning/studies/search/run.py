@@ -22,9 +22,9 @@ from typing import Any, Optional
 from amal_lightning.runs.outcome import number
 from amal_lightning.studies.records import read_record, write_record
 from amal_lightning.studies.runner import run_variant
-from amal_lightning.studies.search_pruning import JOURNAL_ENV, PRUNED_ENV, STUDY_ENV, TRIAL_ENV
-from amal_lightning.studies.search_storage import journal_path, next_trial, tell
-from amal_lightning.studies.search_trials import (
+from amal_lightning.studies.search.pruning import JOURNAL_ENV, PRUNED_ENV, STUDY_ENV, TRIAL_ENV
+from amal_lightning.studies.search.storage import journal_path, next_trial, tell
+from amal_lightning.studies.search.trials import (
     best_of,
     pruned_marker,
     short_params,

@@ -10,7 +10,7 @@ would be flat lines at the bottom; ``y`` may also be ``linear``, ``log``, or ``g
 minus its reference (``reference/<metric>``), L − L*, on a log axis, where a linear rate of
 convergence is a straight line. ``references`` draws those reference values as horizontal lines.
 
-Drawn with matplotlib's object interface on an Agg canvas (:mod:`amal_lightning.studies.canvas`):
+Drawn with matplotlib's object interface on an Agg canvas (:mod:`amal_lightning.studies.figures.canvas`):
 no display and no pyplot state, so it works on a cluster's login node and in tests. :func:`draw`
 returns the Figure, whose Axes hold the plotted data (what the tests check); :func:`save_png`
 writes it.
@@ -28,10 +28,10 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.bands import mean_curve, reference_name, same_value
-from amal_lightning.studies.canvas import new_figure, outside_legend, plain, save_png, set_footer
-from amal_lightning.studies.events import XAxis
-from amal_lightning.studies.plotted import (
+from amal_lightning.runs.events import XAxis
+from amal_lightning.studies.figures.bands import mean_curve, reference_name, same_value
+from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, save_png, set_footer
+from amal_lightning.studies.figures.plotted import (
     PAIR_STYLES,
     STAGE_NAMES,
     STAGE_STYLES,

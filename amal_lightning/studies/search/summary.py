@@ -13,10 +13,10 @@ from typing import Any, Optional
 
 from amal_lightning.runs.outcome import number
 from amal_lightning.studies.records import read_record
-from amal_lightning.studies.search_figures import draw_search
-from amal_lightning.studies.search_spec import reproduce
-from amal_lightning.studies.search_storage import all_trials
-from amal_lightning.studies.search_trials import best_of, trial_name, trial_variants
+from amal_lightning.studies.search.figures import draw_search
+from amal_lightning.studies.search.spec import reproduce
+from amal_lightning.studies.search.storage import all_trials
+from amal_lightning.studies.search.trials import best_of, trial_name, trial_variants
 from amal_lightning.studies.spec import Study
 from amal_lightning.studies.summary import aggregate_rows, column_order, summary_row, variant_log, write_table
 

@@ -3,8 +3,8 @@
 ``codes_pca.png``: the test codes projected on their first two principal components, coloured by
 digit; ``reconstructions.png``: test digits above their reconstructions; ``interpolation.png``:
 the decoding of ``λ z1 + (1 − λ) z2`` between two test digits of different classes. The digits are
-drawn large (:data:`~amal_lightning.callbacks.figure_files.DIGIT_INCHES` each), unlike TensorBoard's
-28-pixel images, which stay (:class:`~amal_lightning.callbacks.AutoencoderPictures`).
+drawn large (:data:`~amal_lightning.tme3.figure_files.DIGIT_INCHES` each), unlike TensorBoard's
+28-pixel images, which stay (:class:`~amal_lightning.tme3.AutoencoderPictures`).
 """
 
 from typing import Any
@@ -14,7 +14,7 @@ import torch
 from jsonargparse.typing import PositiveInt
 
 from amal_lightning.batches import Batch, keep_first
-from amal_lightning.callbacks.figure_files import (
+from amal_lightning.tme3.figure_files import (
     DIGIT_INCHES,
     MIN_DPI,
     draw_digit,

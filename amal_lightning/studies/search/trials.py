@@ -1,6 +1,6 @@
 """A search's trials as a study's variants, torch-free: their names and options, their results, the best.
 
-Read by the worker that runs trials (:mod:`amal_lightning.studies.search_run`) and by the summary
+Read by the worker that runs trials (:mod:`amal_lightning.studies.search.run`) and by the summary
 and figures, which ``amal plot --study`` draws without torch.
 """
 
@@ -10,12 +10,12 @@ from typing import Any, Optional
 
 from amal_lightning.runs.outcome import number
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, read_record
-from amal_lightning.studies.search_spec import SearchSpec, trial_options
+from amal_lightning.studies.search.spec import SearchSpec, trial_options
 from amal_lightning.studies.spec import Study
 from amal_lightning.studies.summary import summary_row, variant_log
 from amal_lightning.studies.variants import Variant, with_seeds
 
-PRUNING = "amal_lightning.studies.search_pruning.TrialPruning"
+PRUNING = "amal_lightning.studies.search.pruning.TrialPruning"
 
 
 def trial_name(trial_number: int) -> str:

@@ -1,4 +1,4 @@
-"""The runs a curve figure draws, as :mod:`amal_lightning.studies.plot` sees them: their points on an
+"""The runs a curve figure draws, as :mod:`amal_lightning.studies.figures.plot` sees them: their points on an
 axis, their colours and line styles, their groups (a variant's seeds), and the y axis they need."""
 
 import math
@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from amal_lightning.studies.bands import Points
-from amal_lightning.studies.events import RunLog, XAxis
+from amal_lightning.runs.events import RunLog, XAxis
+from amal_lightning.studies.figures.bands import Points
 
 STAGE_STYLES = {"train": "-", "val": ":", "test": "--"}
 STAGE_NAMES = {"train": "train", "val": "validation", "test": "test"}

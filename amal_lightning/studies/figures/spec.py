@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.events import X_AXES
+from amal_lightning.runs.events import X_AXES
 from amal_lightning.studies.variants import slug
 
 DEFAULT_METRICS = ("train/loss", "test/loss")

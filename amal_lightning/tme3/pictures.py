@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
 from amal_lightning.batches import Batch, keep_first
+from amal_lightning.callbacks.tensorboard import find_tensorboard
 from amal_lightning.data.mnist import IMAGE_SIZE
 from amal_lightning.tme3.autoencoder import Autoencoder
 
@@ -21,11 +22,6 @@ from amal_lightning.tme3.autoencoder import Autoencoder
 def as_images(flat: torch.Tensor) -> torch.Tensor:
     """Flat pixel vectors as one-channel square images, the layout TensorBoard draws."""
     return flat.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
-
-
-def find_tensorboard(trainer: L.Trainer) -> Optional[TensorBoardLogger]:
-    """The run's TensorBoard logger, or None: images and embeddings are TensorBoard's alone."""
-    return next((logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)), None)
 
 
 class AutoencoderPictures(L.Callback):

@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.claims import Claim, try_claim
-from amal_lightning.studies.search_spec import SearchSpec
+from amal_lightning.studies.search.spec import SearchSpec
 
 JOURNAL = "search.journal"
 LOCK = "search.lock"
@@ -160,7 +160,7 @@ def next_trial(name: str, folder: Path, spec: SearchSpec, source: str) -> Option
 
 
 def distribution(optuna: Any, param: Any) -> Any:
-    """The Optuna distribution of a :class:`~amal_lightning.studies.search_spec.Param`."""
+    """The Optuna distribution of a :class:`~amal_lightning.studies.search.spec.Param`."""
     if param.type == "categorical":
         return optuna.distributions.CategoricalDistribution(list(param.choices))
     if param.type == "int":

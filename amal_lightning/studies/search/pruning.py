@@ -1,6 +1,6 @@
 """The median pruner inside a trial's fit: Optuna's own Lightning callback, told the trial by the search.
 
-A search with ``pruner: median`` adds ``--trainer.callbacks+=amal_lightning.studies.search_pruning.TrialPruning``
+A search with ``pruner: median`` adds ``--trainer.callbacks+=amal_lightning.studies.search.pruning.TrialPruning``
 to each trial's ``amal fit``. The fit runs in the search's process (one seed per trial, one device:
 ``optuna_integration.PyTorchLightningPruningCallback`` prunes in a single process only), which says
 which trial it is through the environment (:data:`JOURNAL_ENV`, :data:`STUDY_ENV`, :data:`TRIAL_ENV`).

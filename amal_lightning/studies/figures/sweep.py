@@ -21,9 +21,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.bands import distinct, mean_and_std
-from amal_lightning.studies.canvas import new_figure, outside_legend, plain, set_footer
-from amal_lightning.studies.events import RunLog
+from amal_lightning.runs.events import RunLog
+from amal_lightning.studies.figures.bands import distinct, mean_and_std
+from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, set_footer
 from amal_lightning.studies.records import DIVERGED, VariantRecord
 from amal_lightning.studies.summary import summary_row
 from amal_lightning.studies.variants import Variant

@@ -13,7 +13,7 @@ import torch
 from jsonargparse.typing import PositiveInt
 
 from amal_lightning.batches import Batch
-from amal_lightning.callbacks.figure_files import (
+from amal_lightning.tme3.figure_files import (
     DIGIT_INCHES,
     MIN_DPI,
     draw_digit,

@@ -10,10 +10,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-from amal_lightning.studies.events import RunLog
+from amal_lightning.runs.events import RunLog
 
 # The bundled housing table (the package's data folder), read without importing amal_lightning.data (torch).
-BUNDLED_HOUSING = Path(__file__).resolve().parents[1] / "data" / "housing.data"
+BUNDLED_HOUSING = Path(__file__).resolve().parents[2] / "data" / "housing.data"
 SEPARATOR = " · "
 
 

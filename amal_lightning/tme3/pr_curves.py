@@ -12,7 +12,7 @@ from jsonargparse.typing import PositiveInt
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from amal_lightning.batches import Batch
-from amal_lightning.callbacks.pictures import find_tensorboard
+from amal_lightning.callbacks.tensorboard import find_tensorboard
 
 
 class PRCurves(L.Callback):

@@ -7,7 +7,7 @@
   choices in order for a categorical one, with the same marks.
 
 The y axis is logarithmic when the values span more than two decades. Drawn on an Agg canvas
-(:mod:`amal_lightning.studies.canvas`), no pyplot.
+(:mod:`amal_lightning.studies.figures.canvas`), no pyplot.
 """
 
 import math
@@ -17,7 +17,7 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
-from amal_lightning.studies.canvas import new_figure, outside_legend, plain, save_png, set_footer
+from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, save_png, set_footer
 from amal_lightning.studies.spec import Study
 from amal_lightning.studies.variants import slug
 

@@ -8,9 +8,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.bands import mean_and_std
-from amal_lightning.studies.canvas import new_figure, outside_legend, plain, set_footer
-from amal_lightning.studies.events import RunLog
+from amal_lightning.runs.events import RunLog
+from amal_lightning.studies.figures.bands import mean_and_std
+from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, set_footer
 
 
 def layer_values(log: RunLog, prefix: str) -> dict[int, float]:

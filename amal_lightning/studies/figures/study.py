@@ -1,12 +1,12 @@
 """A study's figures: the PNG files of ``studies/<study>/``, drawn from its variants' event files.
 
-Each figure of the study file (:mod:`amal_lightning.studies.figure_spec`) is drawn by its kind:
+Each figure of the study file (:mod:`amal_lightning.studies.figures.spec`) is drawn by its kind:
 ``curves`` one PNG per horizontal axis it asks for, ``<figure>-<axis>.png`` (``loss-epoch.png``,
 ``loss-time.png``), one colour per variant (a mean and a band over its seeds, if the study has
-seeds), by :mod:`~amal_lightning.studies.plot`; ``sweep`` (:mod:`~amal_lightning.studies.sweep`)
-and ``layers`` (:mod:`~amal_lightning.studies.layers`) one PNG, ``<figure>.png``. The study's
+seeds), by :mod:`~amal_lightning.studies.figures.plot`; ``sweep`` (:mod:`~amal_lightning.studies.figures.sweep`)
+and ``layers`` (:mod:`~amal_lightning.studies.figures.layers`) one PNG, ``<figure>.png``. The study's
 description is the default title; each figure's footer says its data, seeds and study
-(:mod:`~amal_lightning.studies.provenance`). The pictures the runs logged (an autoencoder's
+(:mod:`~amal_lightning.studies.figures.provenance`). The pictures the runs logged (an autoencoder's
 reconstructions and interpolation strip) are copied as ``<variant>-<tag>.png``, as TensorBoard
 stored them. A figure whose variants have no curve yet is skipped with a message, so that a
 study gathered while some array tasks still run draws what there is.
@@ -18,14 +18,14 @@ from typing import Optional
 from matplotlib.figure import Figure
 
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.events import RunLog
-from amal_lightning.studies.layers import draw_layers
-from amal_lightning.studies.plot import PlottedRun, draw, save_png
-from amal_lightning.studies.provenance import footer
+from amal_lightning.runs.events import RunLog
+from amal_lightning.studies.figures.layers import draw_layers
+from amal_lightning.studies.figures.plot import PlottedRun, draw, save_png
+from amal_lightning.studies.figures.provenance import footer
+from amal_lightning.studies.figures.sweep import draw_sweep, placed_runs, reference_values, swept_runs
 from amal_lightning.studies.records import DIVERGED, VariantRecord
 from amal_lightning.studies.spec import FigureSpec, Study, Variant, slug
 from amal_lightning.studies.summary import diverged_epoch
-from amal_lightning.studies.sweep import draw_sweep, placed_runs, reference_values, swept_runs
 
 Result = tuple[Variant, Optional[VariantRecord], Optional[RunLog]]
 
