@@ -12,6 +12,7 @@ from amal_lightning.checks import check_model_size, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.data.references import regression_references
 from amal_lightning.tme1.functions import MSE, Context, Linear
+from amal_lightning.tme2.theory import descent_references
 
 
 class HandGradientRegression(EpochMetricsModule):
@@ -40,8 +41,11 @@ class HandGradientRegression(EpochMetricsModule):
         self.bias = nn.Parameter(torch.zeros(output_dim), requires_grad=False)
 
     def reference_values(self, datamodule: Any) -> dict[str, float]:
-        """The least-squares losses and the step-size limit; TME1's MSE sums over the outputs."""
-        return regression_references(datamodule, sum_outputs=True, linear=True)
+        """The least-squares losses and the step-size limits (TME1's MSE sums over the outputs), the noise floor."""
+        return {
+            **regression_references(datamodule, sum_outputs=True, linear=True),
+            **descent_references(datamodule, self.hparams.learning_rate),
+        }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return Linear.forward(Context(), x, self.weight, self.bias)

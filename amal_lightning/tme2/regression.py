@@ -5,7 +5,7 @@ Two ways to apply them: :class:`AutogradRegression` updates the weights itself u
 ``torch.optim`` optimizer chosen in the config.
 """
 
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from jsonargparse.typing import PositiveFloat, PositiveInt
@@ -18,6 +18,7 @@ from amal_lightning.batches import Batch, known_targets
 from amal_lightning.checks import check_model_size, check_optimizer, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.data.references import regression_references
+from amal_lightning.tme2.theory import descent_references
 
 
 class AutogradRegression(EpochMetricsModule):
@@ -40,8 +41,11 @@ class AutogradRegression(EpochMetricsModule):
         return {**super().example_dims(), "output_dim": 1}  # one target per example
 
     def reference_values(self, datamodule: Any) -> dict[str, float]:
-        """The least-squares losses and the step-size limit of full-batch descent (a linear model)."""
-        return regression_references(datamodule, linear=True)
+        """The least-squares losses, the step-size limits and the noise floor at this model's step."""
+        return {
+            **regression_references(datamodule, linear=True),
+            **descent_references(datamodule, self.hparams.learning_rate),
+        }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight + self.bias
@@ -94,8 +98,17 @@ class OptimRegression(EpochMetricsModule):
         return {**super().example_dims(), "output_dim": 1}  # one target per example
 
     def reference_values(self, datamodule: Any) -> dict[str, float]:
-        """The least-squares losses; the step-size limit only for a linear network (no hidden layer)."""
-        return regression_references(datamodule, linear=len(self.layer_sizes()) == 2)
+        """The least-squares losses; the step-size limits and noise floor only for a linear network."""
+        linear = len(self.layer_sizes()) == 2
+        values = regression_references(datamodule, linear=linear)
+        return {**values, **descent_references(datamodule, self.plain_step())} if linear else values
+
+    def plain_step(self) -> Optional[float]:
+        """The step size ε of plain SGD steps (no momentum, no weight decay), else None: what theory takes."""
+        optimizer = self.optimizer([nn.Parameter(torch.zeros(1))])
+        settings = optimizer.defaults
+        plain = type(optimizer) is torch.optim.SGD and not settings.get("momentum") and not settings.get("weight_decay")
+        return float(settings["lr"]) if plain else None
 
     def build_net(self) -> nn.Module:
         return nn.Linear(self.hparams.input_dim, 1)

@@ -1,0 +1,122 @@
+"""TME2's theory of gradient descent on a quadratic, checked against brute force and the housing split."""
+
+import itertools
+
+import pytest
+import torch
+
+from amal_lightning.data import HousingDataModule
+from amal_lightning.tme2 import theory
+
+
+def small_problem(rows: int = 6, features: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, features, generator=generator, dtype=torch.float64)
+    y = x @ torch.randn(features, 1, generator=generator, dtype=torch.float64) + 0.3 * torch.randn(
+        rows, 1, generator=generator, dtype=torch.float64
+    )
+    return x, y
+
+
+def loss(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> float:
+    return (theory.design(x) @ w - y.flatten()).pow(2).mean().item()
+
+
+def test_the_predicted_gap_is_what_full_batch_descent_does_step_by_step():
+    x, y = small_problem()
+    w0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    step, steps = 0.3, 25
+    optimum = loss(x, y, theory.least_squares(x, y))
+    w, gaps = w0.clone(), []
+    for _ in range(steps + 1):
+        gaps.append(loss(x, y, w) - optimum)
+        gradient = 2 / len(x) * theory.design(x).T @ (theory.design(x) @ w - y.flatten())
+        w = w - step * gradient
+    assert theory.predicted_gap(x, y, w0, step, steps).tolist() == pytest.approx(gaps, rel=1e-9, abs=1e-12)
+
+
+def test_the_fastest_step_of_an_orthogonal_design():
+    # Centred, orthogonal columns: H = diag(9, 1, 2) (see test_references), λ_min 1, λ_max 9.
+    x = torch.tensor([[3.0, 0.0], [-3.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    steps = theory.fastest_step(x)
+    assert steps.limit == pytest.approx(2 / 9) and steps.fastest == pytest.approx(2 / 10)
+    assert steps.condition_number == pytest.approx(9) and steps.fastest_rate == pytest.approx(8 / 10)
+
+
+def brute_force_radius(x: torch.Tensor, step: float, batch: int) -> float:
+    """E[A ⊗ A] averaged over every batch of ``batch`` distinct rows."""
+    rows = theory.design(x)
+    d = rows.shape[1]
+    subsets = list(itertools.combinations(range(len(rows)), batch))
+    mean = torch.zeros(d * d, d * d, dtype=torch.float64)
+    for subset in subsets:
+        chosen = rows[list(subset)]
+        a = torch.eye(d, dtype=torch.float64) - step * 2 / batch * chosen.T @ chosen
+        mean += torch.kron(a, a) / len(subsets)
+    return torch.linalg.eigvals(mean).abs().max().item()
+
+
+@pytest.mark.parametrize(("step", "batch"), [(0.05, 1), (0.4, 1), (0.2, 2), (0.6, 3), (0.3, 6)])
+def test_the_mean_square_radius_is_the_average_over_every_batch(step, batch):
+    x, _ = small_problem()
+    assert theory.mean_square_radius(x, step, batch) == pytest.approx(brute_force_radius(x, step, batch), rel=1e-9)
+
+
+def test_the_whole_batch_is_deterministic_descent_squared():
+    x, _ = small_problem()
+    eigenvalues = torch.linalg.eigvalsh(theory.hessian(x))
+    step = 0.37
+    expected = (1 - step * eigenvalues).abs().max().item() ** 2
+    assert theory.mean_square_radius(x, step, len(x)) == pytest.approx(expected, rel=1e-9)
+
+
+def brute_force_floor(x: torch.Tensor, y: torch.Tensor, step: float, batch: int) -> float:
+    """½·tr(HP), P iterated to its fixed point P = A P Aᵀ + ε²Σ_B, Σ_B averaged over every batch."""
+    rows = theory.design(x)
+    residuals = rows @ theory.least_squares(x, y) - y.flatten()
+    subsets = list(itertools.combinations(range(len(rows)), batch))
+    noise = torch.zeros(rows.shape[1], rows.shape[1], dtype=torch.float64)
+    for subset in subsets:
+        gradient = 2 * (rows[list(subset)] * residuals[list(subset)].unsqueeze(1)).mean(0)
+        noise += torch.outer(gradient, gradient) / len(subsets)
+    h = theory.hessian(x)
+    a = torch.eye(len(h), dtype=torch.float64) - step * h
+    p = torch.zeros_like(h)
+    for _ in range(20_000):
+        p = a @ p @ a.T + step**2 * noise
+    return 0.5 * torch.trace(h @ p).item()
+
+
+@pytest.mark.parametrize(("step", "batch"), [(0.05, 1), (0.1, 2), (0.2, 4)])
+def test_the_noise_floor_solves_the_stationary_covariance(step, batch):
+    x, y = small_problem()
+    assert theory.noise_floor(x, y, step, batch) == pytest.approx(brute_force_floor(x, y, step, batch), rel=1e-6)
+    assert theory.noise_floor(x, y, step, len(x)) == pytest.approx(0, abs=1e-12)  # the full batch has no noise
+
+
+def test_the_housing_split_has_the_numbers_the_lab_quotes():
+    data = HousingDataModule()
+    data.setup("fit")
+    x, y = data.train_set.tensors
+    steps = theory.fastest_step(x)
+    assert steps.limit == pytest.approx(0.16202, abs=1e-5) and steps.fastest == pytest.approx(0.16042, abs=1e-5)
+    assert steps.condition_number == pytest.approx(100.05, abs=0.01)
+    radius = {(batch, step): theory.mean_square_radius(x, step, batch) for batch, step in [(1, 0.01), (1, 0.02)]}
+    assert radius[1, 0.01] < 1 < radius[1, 0.02]
+    assert 0.0185 < theory.mean_square_limit(x, 1) < 0.0186  # between 0.015 and 0.02, as the sweep shows
+    assert 0.155 < theory.mean_square_limit(x, 32) < steps.limit  # just below the full batch's limit
+    assert theory.noise_floor(x, y, 0.01, 32) == pytest.approx(0.107, abs=5e-4)
+    assert theory.noise_floor(x, y, 0.003, 1) == pytest.approx(1.121, abs=5e-4)
+
+
+def test_a_mini_batch_fit_logs_its_batch_limit_and_noise_floor(workdir):
+    from amal_lightning.api import fit
+    from tests.helpers import CONFIGS, TEST_SETTINGS
+    from tests.test_references import scalars
+
+    options = ["--trainer.max_epochs", "2", "--data.batch_size", "32", "--model.optimizer.init_args.lr", "0.01"]
+    outcome = fit(str(CONFIGS / "regression_minibatch.yaml"), *options, *(f"{k}={v}" for k, v in TEST_SETTINGS.items()))
+    logged = {name: points[0][1] for name, points in scalars(outcome.log_dir).items() if name.startswith("reference/")}
+    assert logged["reference/step_fastest"] == pytest.approx(0.16042, abs=1e-5)
+    assert 0.155 < logged["reference/step_limit_batch"] < logged["reference/step_limit"]
+    assert logged["reference/train/noise_floor"] == pytest.approx(0.107, abs=5e-4)
