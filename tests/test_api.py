@@ -1,9 +1,15 @@
 """The run function: ``amal_lightning.api.fit`` (and test, validate, predict) return an outcome or raise
 the project's typed errors, printing no error and ending no process."""
 
-import pytest
+import os
+import sys
+from pathlib import Path
 
-from amal_lightning.api import check_command_line, fit, predict, test
+import pytest
+import yaml
+from lightning.pytorch.callbacks import Callback
+
+from amal_lightning.api import check_command_line, check_options, fit, predict, test
 from amal_lightning.errors import AmalError, DivergedError, UsageError
 from tests.helpers import CONFIGS
 
@@ -70,3 +76,52 @@ def test_a_bad_file_raises_the_project_error(workdir):
     with pytest.raises(AmalError) as raised:
         fit(REGRESSION, "--data.path", "bad.data", *QUIET)
     assert "bad.data" in str(raised.value) and not isinstance(raised.value, UsageError)
+
+
+class EpochCounter(Callback):
+    """Counts the training epochs that end: a callback given as an object to a fit."""
+
+    def __init__(self) -> None:
+        self.epochs = 0
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.epochs += 1
+
+
+def regression_mapping() -> dict:
+    return yaml.safe_load(Path(REGRESSION).read_text())
+
+
+def test_a_fit_of_a_mapping_calls_its_callbacks_each_epoch_and_leaves_argv_and_environment(workdir, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["python", "notebook.py", "--an-argument-of-the-caller"])
+    argv, environment = list(sys.argv), dict(os.environ)
+    counter = EpochCounter()
+    outcome = fit(regression_mapping(), {"trainer.max_epochs": 3, "test": False}, *QUIET, callbacks=[counter])
+    assert counter.epochs == 3 and outcome.epochs == 3 and outcome.status == "finished"
+    assert outcome.experiment == "autograd_regression"  # a mapping has no file name: its model's class names it
+    assert sys.argv == argv and dict(os.environ) == environment
+
+
+def test_an_option_mapping_overrides_the_config_and_earlier_options(workdir):
+    outcome = fit(
+        REGRESSION,
+        "--trainer.max_epochs",
+        "5",
+        {"trainer.max_epochs": 2, "experiment": "mine", "model.learning_rate": 0.05},
+        *QUIET,
+    )
+    assert (outcome.experiment, outcome.epochs) == ("mine", 2)
+    saved = yaml.safe_load((outcome.log_dir / "config.yaml").read_text())
+    assert saved["model"]["init_args"]["learning_rate"] == 0.05
+
+
+def test_a_bad_key_in_a_mapping_is_refused_with_the_line_of_the_word_form(workdir):
+    with pytest.raises(UsageError) as words:
+        check_options(REGRESSION, "--model.learning_rat=0.1")
+    with pytest.raises(UsageError) as mapping:
+        check_options(REGRESSION, {"model.learning_rat": 0.1})
+    assert str(mapping.value) == str(words.value) and "\n" not in str(mapping.value)
+    with pytest.raises(UsageError) as fitted:
+        fit(regression_mapping(), {"model.learning_rat": 0.1})
+    assert str(fitted.value) == str(words.value)
+    assert not (workdir / "checkpoints").exists()

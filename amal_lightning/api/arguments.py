@@ -105,3 +105,9 @@ def check_run_options(config: argparse.Namespace) -> None:
     seed = config.get("seed_everything")
     if isinstance(seed, int) and not isinstance(seed, bool) and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
         raise UsageError(f"--seed_everything {seed}: expected a seed from {SEED_RANGE[0]} to {SEED_RANGE[1]}, or true")
+
+
+def check_arguments(argv: Sequence[str]) -> None:
+    """The checks of a command line that must come before jsonargparse reads it (its files, above all)."""
+    check_no_special_files(argv)  # jsonargparse would open a FIFO given as --config, and wait forever
+    check_config_files(argv)

@@ -51,7 +51,26 @@ def metrics_of(trainer: Trainer, *prefixes: str) -> dict[str, float]:
     }
 
 
-class AmalCLI(LightningCLI):
+class AmalOptions(LightningCLI):
+    """LightningCLI with amal's own options (``--experiment``, ``--test``, ...): the parser of every amal run,
+    and of :func:`amal_lightning.api.check_command_line`, which parses and stops."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        experiment_help = (
+            "Name of the run folders in logs/ and checkpoints/ (default: the config file's name; "
+            "for a config given as a mapping from Python, the model's class name in snake case)."
+        )
+        parser.add_argument("--experiment", type=Optional[str], default=None, help=experiment_help)
+        parser.add_argument("--checkpoint_dir", default="checkpoints", help="Folder of one folder per experiment.")
+        test_help = "fit only: test the best checkpoint (the last without validation) in the same run afterwards."
+        parser.add_argument("--test", type=bool, default=True, help=test_help)
+        factor_help = "fit: a training loss this many times the first 10 steps' mean is divergence (exit 3)."
+        parser.add_argument("--divergence_factor", type=PositiveFloat, default=1e4, help=factor_help)
+        threshold_help = "fit: a training loss above this is divergence too (default: only the factor)."
+        parser.add_argument("--divergence_threshold", type=Optional[PositiveFloat], default=None, help=threshold_help)
+
+
+class AmalCLI(AmalOptions):
     """LightningCLI that names runs after their config, keeps their checkpoints apart and records an outcome."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -66,17 +85,6 @@ class AmalCLI(LightningCLI):
                     status = DIVERGED if isinstance(error, DivergedError) else FAILED
                     error.outcome = self.record_outcome(self.config.get("subcommand") or "", status, str(error))
             raise
-
-    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        experiment_help = "Name of the run folders in logs/ and checkpoints/ (default: the config file's name)."
-        parser.add_argument("--experiment", type=Optional[str], default=None, help=experiment_help)
-        parser.add_argument("--checkpoint_dir", default="checkpoints", help="Folder of one folder per experiment.")
-        test_help = "fit only: test the best checkpoint (the last without validation) in the same run afterwards."
-        parser.add_argument("--test", type=bool, default=True, help=test_help)
-        factor_help = "fit: a training loss this many times the first 10 steps' mean is divergence (exit 3)."
-        parser.add_argument("--divergence_factor", type=PositiveFloat, default=1e4, help=factor_help)
-        threshold_help = "fit: a training loss above this is divergence too (default: only the factor)."
-        parser.add_argument("--divergence_threshold", type=Optional[PositiveFloat], default=None, help=threshold_help)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         """Parses, then resolves the run folder and ``--ckpt_path last|best`` to a file: here, because

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-from lightning.fabric.utilities.logger import _add_prefix
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_only
@@ -38,10 +37,13 @@ class BufferedTensorBoardLogger(TensorBoardLogger):
     only writes everything out, and the owner calls ``finalize`` once ``keep_open`` is unset.
     """
 
-    def __init__(self, *args: Any, min_interval_s: float = 1.0, keep_open: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, min_interval_s: float = 1.0, keep_open: bool = False, prefix: str = "", **kwargs: Any
+    ) -> None:
         kwargs.setdefault("flush_secs", max(1, round(min_interval_s)))
         kwargs.setdefault("default_hp_metric", False)  # the real metrics go to the HParams tab at the end
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # no prefix for Lightning: the points are named here (named())
+        self.metric_prefix = prefix
         self.min_interval_s = min_interval_s
         self.keep_open = keep_open
         self.saved_at = -math.inf
@@ -59,13 +61,19 @@ class BufferedTensorBoardLogger(TensorBoardLogger):
             self.pending.append((time.time(), metrics, step))
         else:  # Lightning's error, at once, for a value TensorBoard cannot show
             self.write_pending()
-            super().log_metrics(metrics, step)
+            super().log_metrics(self.named(metrics), step)
+
+    def named(self, metrics: Mapping[str, Any]) -> dict[str, Any]:
+        """The points under the logger's ``prefix`` (``prefix-train/loss``), as Lightning's loggers join it."""
+        if not self.metric_prefix:
+            return dict(metrics)
+        return {f"{self.metric_prefix}{self.LOGGER_JOIN_CHAR}{name}": value for name, value in metrics.items()}
 
     def write_pending(self) -> None:
         """Hands the points logged since the last call to TensorBoard's writer, with the times they were logged at."""
         pending, self.pending = self.pending, []
         for walltime, metrics, step in pending:
-            for name, value in _add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR).items():
+            for name, value in self.named(metrics).items():
                 if isinstance(value, dict):
                     self.experiment.add_scalars(name, value, step, walltime)
                 else:

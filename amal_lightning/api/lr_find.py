@@ -17,8 +17,9 @@ from typing import Any, Optional
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.tuner import Tuner
 
-from amal_lightning.api import _prepared, alone_on_the_command_line
+from amal_lightning.api.arguments import check_arguments
 from amal_lightning.api.parser import AmalArgumentParser
+from amal_lightning.api.scope import run_scope
 from amal_lightning.errors import AmalError, user_error
 
 
@@ -37,10 +38,10 @@ def find_learning_rate(
 ) -> LearningRateSearch:
     """Runs the range test on the model and data of ``amal fit ARGV`` (``["--config", X, ...]``, no subcommand)."""
     argv = [str(word) for word in argv]
-    _prepared(argv)
+    check_arguments(argv)
     with tempfile.TemporaryDirectory(prefix="amal-lr-find-") as scratch:
         try:
-            with alone_on_the_command_line():
+            with run_scope():
                 cli = LightningCLI(
                     model_class=None,
                     datamodule_class=None,
@@ -51,20 +52,20 @@ def find_learning_rate(
                     args=argv,
                     trainer_defaults={"logger": False, "enable_checkpointing": False, "default_root_dir": scratch},
                 )
-            model = cli.model
-            if not model.automatic_optimization or model.configure_optimizers() is None:
-                raise AmalError(
-                    f"{type(model).__name__} has no optimizer to tune (it writes its own gradient descent): "
-                    "amal lr-find is for models with --model.optimizer"
+                model = cli.model
+                if not model.automatic_optimization or model.configure_optimizers() is None:
+                    raise AmalError(
+                        f"{type(model).__name__} has no optimizer to tune (it writes its own gradient descent): "
+                        "amal lr-find is for models with --model.optimizer"
+                    )
+                finder = Tuner(cli.trainer).lr_find(
+                    model,
+                    datamodule=cli.datamodule,
+                    min_lr=min_lr,
+                    max_lr=max_lr,
+                    num_training=num_training,
+                    update_attr=False,
                 )
-            finder = Tuner(cli.trainer).lr_find(
-                model,
-                datamodule=cli.datamodule,
-                min_lr=min_lr,
-                max_lr=max_lr,
-                num_training=num_training,
-                update_attr=False,
-            )
         except Exception as error:
             reported = user_error(error)
             if reported is None:

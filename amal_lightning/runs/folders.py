@@ -90,6 +90,7 @@ def experiment_name(config_files: Optional[Sequence[Any]], override: Optional[st
 
     Either must be a plain folder name (letters, digits, ``.``, ``_``, ``-``, not starting with ``.``).
     """
+    config_files = [file for file in config_files or () if file is not None]  # None: a config given inline
     if override is not None:
         name, where = override, "--experiment"
     elif config_files:
