@@ -120,3 +120,33 @@ def test_a_mini_batch_fit_logs_its_batch_limit_and_noise_floor(workdir):
     assert logged["reference/step_fastest"] == pytest.approx(0.16042, abs=1e-5)
     assert 0.155 < logged["reference/step_limit_batch"] < logged["reference/step_limit"]
     assert logged["reference/train/noise_floor"] == pytest.approx(0.107, abs=5e-4)
+
+
+@pytest.mark.parametrize("config", ["regression.yaml", "tme1_gradient_descent.yaml"])
+def test_a_full_batch_fit_follows_its_predicted_curve_within_one_percent(workdir, config):
+    from amal_lightning.api import fit
+    from tests.helpers import CONFIGS, TEST_SETTINGS
+    from tests.test_references import scalars
+
+    options = ["--trainer.max_epochs", "60", "--model.learning_rate", "0.05", "--data.test_each_epoch", "false"]
+    outcome = fit(str(CONFIGS / config), *options, *(f"{k}={v}" for k, v in TEST_SETTINGS.items()))
+    logged = scalars(outcome.log_dir)
+    measured, predicted = logged["train/loss"], logged["train/predicted_loss"]
+    assert len(predicted) == len(measured) == 60 and [s for s, _ in predicted] == [s for s, _ in measured]
+    for (_, value), (_, theory_says) in zip(measured, predicted, strict=True):
+        assert value == pytest.approx(theory_says, rel=0.01)
+    assert measured[-1][1] < 0.2 * measured[0][1]  # it did descend: the agreement is not that of a flat line
+
+
+def test_a_mini_batch_fit_logs_no_predicted_curve(workdir):
+    from amal_lightning.api import fit
+    from tests.helpers import CONFIGS, TEST_SETTINGS
+    from tests.test_references import scalars
+
+    outcome = fit(
+        str(CONFIGS / "regression_minibatch.yaml"),
+        "--trainer.max_epochs",
+        "2",
+        *(f"{k}={v}" for k, v in TEST_SETTINGS.items()),
+    )
+    assert "train/predicted_loss" not in scalars(outcome.log_dir)

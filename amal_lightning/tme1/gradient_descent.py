@@ -12,6 +12,7 @@ from amal_lightning.checks import check_model_size, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.data.references import regression_references
 from amal_lightning.tme1.functions import MSE, Context, Linear
+from amal_lightning.tme2.regression import PredictedCurve
 from amal_lightning.tme2.theory import descent_references
 
 
@@ -39,6 +40,7 @@ class HandGradientRegression(EpochMetricsModule):
         self.automatic_optimization = False
         self.weight = nn.Parameter(torch.randn(input_dim, output_dim) * 0.01, requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(output_dim), requires_grad=False)
+        self.predicted = PredictedCurve()
 
     def reference_values(self, datamodule: Any) -> dict[str, float]:
         """The least-squares losses and the step-size limits (TME1's MSE sums over the outputs), the noise floor."""
@@ -46,6 +48,15 @@ class HandGradientRegression(EpochMetricsModule):
             **regression_references(datamodule, sum_outputs=True, linear=True),
             **descent_references(datamodule, self.hparams.learning_rate),
         }
+
+    def on_train_start(self) -> None:
+        weights = torch.cat([self.weight.flatten(), self.bias])
+        self.predicted = PredictedCurve.start(self, weights, self.hparams.learning_rate)
+
+    def _log_epoch(self, stage: str) -> None:
+        super()._log_epoch(stage)
+        if stage == "train":
+            self.predicted.log(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return Linear.forward(Context(), x, self.weight, self.bias)

@@ -7,6 +7,7 @@ Two ways to apply them: :class:`AutogradRegression` updates the weights itself u
 
 from typing import Any, Optional
 
+import lightning as L
 import torch
 from jsonargparse.typing import PositiveFloat, PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
@@ -18,7 +19,29 @@ from amal_lightning.batches import Batch, known_targets
 from amal_lightning.checks import check_model_size, check_optimizer, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.data.references import regression_references
-from amal_lightning.tme2.theory import descent_references
+from amal_lightning.tme2.theory import descent_references, predicted_losses
+
+
+class PredictedCurve:
+    """``train/predicted_loss``, logged beside ``train/loss`` each epoch by a linear model in full-batch
+    descent: what theory says the measured loss is (:func:`~amal_lightning.tme2.theory.predicted_losses`).
+
+    Computed once when a fit starts, from the weights it starts with: a resumed fit starts the curve
+    again from its checkpoint's weights, which is exact too. Nothing is logged where theory says nothing.
+    """
+
+    def __init__(self, losses: Optional[list[float]] = None, first_epoch: int = 0) -> None:
+        self.losses, self.first_epoch = losses, first_epoch
+
+    @classmethod
+    def start(cls, model: L.LightningModule, weights: torch.Tensor, step: Optional[float]) -> "PredictedCurve":
+        epochs = (model.trainer.max_epochs or 0) - model.current_epoch
+        return cls(predicted_losses(model.trainer.datamodule, weights, step, epochs), model.current_epoch)
+
+    def log(self, model: L.LightningModule) -> None:
+        index = model.current_epoch - self.first_epoch
+        if self.losses is not None and 0 <= index < len(self.losses):
+            model.log("train/predicted_loss", self.losses[index])
 
 
 class AutogradRegression(EpochMetricsModule):
@@ -36,6 +59,7 @@ class AutogradRegression(EpochMetricsModule):
         self.automatic_optimization = False
         self.weight = nn.Parameter(torch.randn(input_dim, 1) * 0.01)
         self.bias = nn.Parameter(torch.zeros(1))
+        self.predicted = PredictedCurve()
 
     def example_dims(self) -> dict[str, int]:
         return {**super().example_dims(), "output_dim": 1}  # one target per example
@@ -46,6 +70,15 @@ class AutogradRegression(EpochMetricsModule):
             **regression_references(datamodule, linear=True),
             **descent_references(datamodule, self.hparams.learning_rate),
         }
+
+    def on_train_start(self) -> None:
+        weights = torch.cat([self.weight.flatten(), self.bias])
+        self.predicted = PredictedCurve.start(self, weights, self.hparams.learning_rate)
+
+    def _log_epoch(self, stage: str) -> None:
+        super()._log_epoch(stage)
+        if stage == "train":
+            self.predicted.log(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight + self.bias
@@ -88,6 +121,7 @@ class OptimRegression(EpochMetricsModule):
         self.optimizer = optimizer
         check_model_size(self, linear_parameters(self.layer_sizes()))
         self.net = self.build_net()
+        self.predicted = PredictedCurve()
         check_optimizer(optimizer, self)
 
     def layer_sizes(self) -> list[int]:
@@ -112,6 +146,16 @@ class OptimRegression(EpochMetricsModule):
 
     def build_net(self) -> nn.Module:
         return nn.Linear(self.hparams.input_dim, 1)
+
+    def on_train_start(self) -> None:
+        linear = isinstance(self.net, nn.Linear)
+        weights = torch.cat([self.net.weight.flatten(), self.net.bias]) if linear else torch.zeros(0)
+        self.predicted = PredictedCurve.start(self, weights, self.plain_step() if linear else None)
+
+    def _log_epoch(self, stage: str) -> None:
+        super()._log_epoch(stage)
+        if stage == "train":
+            self.predicted.log(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

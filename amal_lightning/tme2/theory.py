@@ -151,3 +151,20 @@ def descent_references(datamodule: Any, step: Optional[float]) -> dict[str, floa
         if step is not None:
             values["train/noise_floor"] = noise_floor(x, y, step, batch)
     return values
+
+
+def predicted_losses(datamodule: Any, w0: Tensor, step: Optional[float], epochs: int) -> Optional[list[float]]:
+    """The training loss L* + (L(t) − L*) that full-batch descent at ``step`` from ``w0`` (weights then
+    intercept) has at each of the next ``epochs`` epochs, one step each: what the measured ``train/loss``
+    must follow. None where theory does not say it exactly: mini-batches, an unknown step, several
+    targets, no epoch bound, data other than a TensorDataset of features and targets.
+    """
+    train = getattr(datamodule, "train_set", None)
+    if step is None or epochs <= 0 or not isinstance(train, TensorDataset) or len(train.tensors) != 2:
+        return None
+    x, y = train.tensors
+    batch = datamodule.hparams.get("batch_size") if hasattr(datamodule, "hparams") else None
+    if len(x) == 0 or y.reshape(len(y), -1).shape[1] != 1 or (batch != "full" and not (batch or 0) >= len(x)):
+        return None
+    optimum = (design(x) @ least_squares(x, y) - y.double().flatten()).pow(2).mean().item()
+    return (optimum + predicted_gap(x, y, w0.detach().cpu(), step, epochs - 1)).tolist()
