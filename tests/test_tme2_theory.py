@@ -150,3 +150,21 @@ def test_a_mini_batch_fit_logs_no_predicted_curve(workdir):
         *(f"{k}={v}" for k, v in TEST_SETTINGS.items()),
     )
     assert "train/predicted_loss" not in scalars(outcome.log_dir)
+
+
+def test_the_lyapunov_exponent_of_the_full_batch_is_its_slowest_contraction():
+    x, _ = small_problem()
+    eigenvalues = torch.linalg.eigvalsh(theory.hessian(x))
+    step = 0.2
+    expected = torch.log((1 - step * eigenvalues).abs().max()).item()
+    # after a transient (the faster directions die out first) each step shrinks the error by |1 − ελ|
+    assert theory.lyapunov_exponent(x, step, len(x), steps=2000, trials=1) == pytest.approx(expected, rel=1e-2)
+
+
+def test_one_row_steps_grow_in_mean_square_before_a_typical_run_diverges():
+    data = HousingDataModule()
+    data.setup("fit")
+    x, _ = data.train_set.tensors
+    assert theory.mean_square_radius(x, 0.03, 1) > 1  # the second moment grows at 0.03...
+    assert theory.lyapunov_exponent(x, 0.03, 1, steps=3000, trials=2) < 0  # ...while a typical run contracts
+    assert theory.lyapunov_exponent(x, 0.06, 1, steps=3000, trials=2) > 0  # at 0.06 it diverges

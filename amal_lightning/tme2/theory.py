@@ -13,7 +13,9 @@ the least-squares solution w*. Everything below follows from H, the residuals at
   a random H_B, so the error e = w − w* follows e ← A e with A = I − ε·H_B (plus noise). Its second
   moment E[e eᵀ] evolves by the linear map E[A ⊗ A], and the iteration is mean-square stable iff that
   map's spectral radius is below 1 (:func:`mean_square_radius`, :func:`mean_square_limit`). An
-  unbiased gradient says nothing about this: the criterion is about the second moment;
+  unbiased gradient says nothing about this: the criterion is about the second moment. A typical
+  run follows the top Lyapunov exponent E[log‖Ae‖/‖e‖] instead (:func:`lyapunov_exponent`), which
+  turns positive at a larger step: between the two, runs neither settle nor all diverge;
 - **the noise floor of a constant step**: at w* the per-row gradients gᵢ = 2x̃ᵢrᵢ have covariance
   Σ₁ = (1/q)·Σᵢ gᵢgᵢᵀ, and a batch of B drawn without replacement Σ_B = Σ₁/B·(q − B)/(q − 1). The
   stationary covariance P of w solves P = A P Aᵀ + ε²Σ_B with A = I − εH, and the expected excess
@@ -111,6 +113,28 @@ def mean_square_limit(x: Tensor, batch: int, tolerance: float = 1e-4) -> float:
         middle = (low + high) / 2
         low, high = (middle, high) if mean_square_radius(x, middle, batch) < 1 else (low, middle)
     return low
+
+
+def lyapunov_exponent(x: Tensor, step: float, batch: int, steps: int = 3000, trials: int = 20, seed: int = 0) -> float:
+    """The mean growth per step of log‖e‖ under e ← (I − ε·H_B)e, batches drawn at random (seeded Monte Carlo).
+
+    What a typical run does, where :func:`mean_square_radius` says what the mean of ‖e‖² does: the
+    second moment can grow (a few unlucky runs dominate it) while almost every run still contracts.
+    Below 0, a typical run's error shrinks; above, it grows geometrically: a diverging run.
+    """
+    rows = design(x)
+    generator = torch.Generator().manual_seed(seed)
+    total = 0.0
+    for _ in range(trials):
+        error = torch.randn(rows.shape[1], dtype=torch.float64, generator=generator)
+        error /= error.norm()
+        for _ in range(steps):
+            chosen = rows[torch.randperm(len(rows), generator=generator)[:batch]]
+            error = error - step * 2 / len(chosen) * chosen.T @ (chosen @ error)
+            norm = error.norm()
+            total += norm.log().item()
+            error /= norm
+    return total / (steps * trials)
 
 
 def noise_floor(x: Tensor, y: Tensor, step: float, batch: int) -> float:
