@@ -182,6 +182,7 @@ def test_a_housing_fit_imports_no_module_of_tme3(tmp_path):
         ["plot", "logs/none", "--metric", "train/loss", "-o", "x.png"],
         ["runs"],
         ["study", "--help"],
+        ["study", "--schema"],
         ["submit", "--help"],
     ],
 )

@@ -76,12 +76,15 @@ def test_an_adhoc_grid_takes_a_number_of_seeds(workdir, capsys):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("seeds: 3", "seeds must be a non-empty list"),
+        ("seeds: 3", r"bad\.yaml, seeds: expected a non-empty list of distinct seeds, e\.g\. \[0, 1, 2\]"),
         ("seeds: [0, 0]", "seeds repeat"),
-        ("seeds: [-1]", "each seed must be an integer"),
+        ("seeds: [-1]", "seeds, seed 1: expected an integer from 0 to 4294967295, got -1"),
         ("comparisons: [{a: slow, b: fast, metric: final train/loss}]", "paired comparisons need seeds"),
         ("seeds: [0]\ncomparisons: [{a: slow, b: nope, metric: final train/loss}]", "no variant named 'nope'"),
-        ("seeds: [0]\ncomparisons: [{a: slow, b: fast, metric: train/loss}]", "is not a column like"),
+        (
+            "seeds: [0]\ncomparisons: [{a: slow, b: fast, metric: train/loss}]",
+            r"comparison 1, metric: expected a column like 'final train/loss'",
+        ),
     ],
 )
 def test_bad_seeds_and_comparisons_are_one_line(tmp_path, text, message):

@@ -12,19 +12,34 @@ difference, ``mean ± t·s/√n`` with Student's t at n − 1 degrees of freedom
       - {name: tanh - linear, a: tanh, b: linear, metric: final train/loss}
 
 ``metric`` is a column of ``runs.csv`` (``final <metric>``, ``best <metric>``, ``tested <metric>``).
+An entry is read as a :class:`ComparisonEntry`; that its variants exist is checked once the
+variants are known (:func:`comparison_specs`).
 """
 
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
+
+from pydantic import Field
 
 from amal_lightning.errors import AmalError
+from amal_lightning.studies.validation import FileModel
 
-COMPARISON_KEYS = ("name", "a", "b", "metric")
+# A summary column: final train/loss, best val/loss, tested test/acc.
+COLUMN = r"^(final|best|tested) .+"
 # Student's t, two-sided 95 %, by degrees of freedom (n - 1); beyond 30, the normal's 1.96 is within 2 %.
 T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131)
 T_975 += (2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+class ComparisonEntry(FileModel):
+    """One entry of a study file's ``comparisons``: ``a − b`` on ``metric``, seed by seed."""
+
+    name: Optional[str] = Field(None, description="its row's name in comparisons.csv (default: 'A - B')")
+    a: str = Field(description="a variant's name")
+    b: str = Field(description="a variant's name")
+    metric: str = Field(pattern=COLUMN, description="a column like 'final train/loss' or 'tested test/acc'")
 
 
 @dataclass(frozen=True)
@@ -65,27 +80,14 @@ def paired_interval(differences: list[float]) -> tuple[float, Optional[float], O
     return mean, mean - half, mean + half
 
 
-def comparison_specs(where: str, data: Any, names: set[str], seeds: Optional[list[int]]) -> tuple[Comparison, ...]:
-    """A study file's ``comparisons``, checked: known variants, a metric column, and seeds to pair."""
-    if data is None:
-        return ()
-    if seeds is None:
-        raise AmalError(f"{where}: paired comparisons need seeds (e.g. seeds: [0, 1, 2])")
-    if not isinstance(data, list):
-        raise AmalError(f"{where}: expected a list of {{a: VARIANT, b: VARIANT, metric: COLUMN}}")
+def comparison_specs(where: str, entries: list[ComparisonEntry], names: set[str]) -> tuple[Comparison, ...]:
+    """A study file's ``comparisons`` (``where`` names them in errors), each of two known variants."""
     comparisons = []
-    for index, item in enumerate(data):
-        here = f"{where}, comparison {index + 1}"
-        if not isinstance(item, dict) or not {"a", "b", "metric"} <= set(item) or set(item) - set(COMPARISON_KEYS):
-            raise AmalError(f"{here}: expected a mapping with a, b, metric (and an optional name)")
-        missing = next((item[key] for key in ("a", "b") if str(item[key]) not in names), None)
+    for index, entry in enumerate(entries):
+        missing = next((name for name in (entry.a, entry.b) if name not in names), None)
         if missing is not None:
-            raise AmalError(f"{here}: no variant named {missing!r}")
-        metric = str(item["metric"])
-        if metric.split(" ", 1)[0] not in ("final", "best", "tested") or " " not in metric:
-            raise AmalError(f"{here}: metric {metric!r} is not a column like 'final train/loss' or 'tested test/acc'")
-        name = str(item.get("name") or f"{item['a']} - {item['b']}")
-        comparisons.append(Comparison(name, str(item["a"]), str(item["b"]), metric))
+            raise AmalError(f"{where}, comparison {index + 1}: no variant named {missing!r}")
+        comparisons.append(Comparison(entry.name or f"{entry.a} - {entry.b}", entry.a, entry.b, entry.metric))
     return tuple(comparisons)
 
 

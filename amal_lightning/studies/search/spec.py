@@ -14,22 +14,25 @@
       seed: 0
       pruner: none                 # or median (one seed per trial, one device)
 
-Each key of ``params`` is an ``amal fit`` option without its dashes. Every error is one line naming
-the study file and the key.
+Each key of ``params`` is an ``amal fit`` option without its dashes. The block is read as a
+:class:`SearchBlock` (:mod:`amal_lightning.studies.validation`), every error one line naming the
+study file and the key; the reference of its keys is docs/STUDIES.md.
 """
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
-from amal_lightning.errors import AmalError
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, ValidationInfo, field_validator, model_validator
+
+from amal_lightning.studies.validation import FileModel, validated
 from amal_lightning.studies.variants import option_text
 
-SEARCH_KEYS = ("params", "n_trials", "metric", "direction", "sampler", "seed", "pruner")
-PARAM_KEYS = {"float": ("type", "low", "high", "log"), "int": ("type", "low", "high", "log")}
-PARAM_KEYS["categorical"] = ("type", "choices")
-METRIC_KINDS = ("final ", "best ", "tested ")
+METRIC = r"^(final|best|tested) .*/"  # a summary column of a curve: best val/loss
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Choice = Annotated[
+    Union[None, StrictBool, StrictInt, StrictFloat, str], Field(description="a number, a word, true, false or null")
+]
 
 
 @dataclass(frozen=True)
@@ -85,79 +88,102 @@ def trial_options(params: dict[str, Any]) -> tuple[str, ...]:
     return tuple(f"--{key}={option_text(value)}" for key, value in params.items())
 
 
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+class NumberRange(FileModel):
+    """What a float and an int parameter check alike: an interval, and a positive one on a log scale."""
+
+    @model_validator(mode="after")
+    def ordered(self) -> "NumberRange":
+        low, high, log = self.low, self.high, self.log  # type: ignore[attr-defined]
+        if low >= high:
+            raise ValueError(f"low ({low}) must be below high ({high})")
+        if log and low <= 0:
+            raise ValueError(f"a log scale needs low > 0, got {low}")
+        return self
 
 
-def param_spec(where: str, key: Any, data: Any) -> Param:
-    """One entry of ``params``, checked."""
-    here = f"{where}, params, {key}"
-    if not isinstance(key, str) or not key or key.startswith("-"):
-        raise AmalError(f"{here}: expected an amal fit option without dashes, e.g. model.optimizer.init_args.lr")
-    if not isinstance(data, dict) or data.get("type") not in PARAM_KEYS:
-        raise AmalError(f"{here}: expected {{type: float|int|categorical, ...}}")
-    unknown = [name for name in data if name not in PARAM_KEYS[data["type"]]]
-    if unknown:
-        raise AmalError(f"{here}: unknown key {unknown[0]!r} (known: {', '.join(PARAM_KEYS[data['type']])})")
-    if data["type"] == "categorical":
-        choices = data.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise AmalError(f"{here}: choices must be a non-empty list, e.g. [1, 8, 32, full]")
-        if not all(choice is None or isinstance(choice, (bool, int, float, str)) for choice in choices):
-            raise AmalError(f"{here}: each choice must be a number, a word, true, false or null")
+class FloatParam(NumberRange):
+    """A float option searched in [low, high]: uniformly, or uniformly in its logarithm (``log``)."""
+
+    type: Literal["float"]
+    low: Number = Field(description="the lowest value, a number")
+    high: Number = Field(description="the highest value, a number above low")
+    log: StrictBool = Field(False, description="true or false: uniform in the logarithm (low > 0)")
+
+
+class IntParam(NumberRange):
+    """An integer option searched in [low, high]: uniformly, or uniformly in its logarithm (``log``)."""
+
+    type: Literal["int"]
+    low: StrictInt = Field(description="the lowest value, an integer")
+    high: StrictInt = Field(description="the highest value, an integer above low")
+    log: StrictBool = Field(False, description="true or false: uniform in the logarithm (low > 0)")
+
+
+class CategoricalParam(FileModel):
+    """An option that takes one of ``choices``."""
+
+    type: Literal["categorical"]
+    choices: list[Choice] = Field(
+        min_length=1, description="a non-empty list of numbers, words, true, false or null, e.g. [1, 8, 32, full]"
+    )
+
+    @field_validator("choices")
+    @classmethod
+    def distinct(cls, choices: list[Any]) -> list[Any]:
         if len({repr(choice) for choice in choices}) != len(choices):
-            raise AmalError(f"{here}: choices repeat ({choices})")
-        return Param(key, "categorical", choices=tuple(choices))
-    low, high, log = data.get("low"), data.get("high"), data.get("log", False)
-    wanted = int if data["type"] == "int" else (int, float)
-    for name, value in (("low", low), ("high", high)):
-        if not is_number(value) or not isinstance(value, wanted):
-            kind = "an integer" if data["type"] == "int" else "a number"
-            raise AmalError(f"{here}: {name} must be {kind}, got {value!r}")
-    if not isinstance(log, bool):
-        raise AmalError(f"{here}: log must be true or false, got {log!r}")
-    if low >= high:
-        raise AmalError(f"{here}: low ({low}) must be below high ({high})")
-    if log and low <= 0:
-        raise AmalError(f"{here}: a log scale needs low > 0, got {low}")
-    if data["type"] == "float":
-        low, high = float(low), float(high)
-    return Param(key, data["type"], low, high, log)
+            raise ValueError(f"choices repeat ({choices})")
+        return choices
+
+
+ParamBlock = Annotated[
+    Union[FloatParam, IntParam, CategoricalParam],
+    Field(discriminator="type", description="a searched option: {type: float|int|categorical, ...}"),
+]
+
+
+class SearchBlock(FileModel):
+    """A study file's search: the options Optuna searches, how many trials, and what it optimizes."""
+
+    params: dict[str, ParamBlock] = Field(
+        min_length=1, description="the options to search, e.g. {data.batch_size: {type: categorical, ...}}"
+    )
+    n_trials: StrictInt = Field(gt=0, description="a positive number of trials")
+    metric: str = Field(pattern=METRIC, description="a summary column such as 'best val/loss'")
+    direction: Literal["minimize", "maximize"] = Field("minimize", description="minimize or maximize")
+    sampler: Literal["tpe"] = Field("tpe", description="tpe, the only sampler offered (seeded with seed)")
+    seed: StrictInt = Field(0, ge=0, lt=2**32, description="an integer from 0 to 4294967295")
+    pruner: Literal["none", "median"] = Field("none", description="median or none")
+
+    @field_validator("params")
+    @classmethod
+    def options(cls, params: dict[str, Any]) -> dict[str, Any]:
+        dashed = next((key for key in params if not key or key.startswith("-")), None)
+        if dashed is not None:
+            raise ValueError(f"{dashed!r}: expected an amal fit option without dashes, e.g. model.hidden_dim")
+        return params
+
+    @field_validator("pruner")
+    @classmethod
+    def watched(cls, pruner: str, info: ValidationInfo) -> str:
+        metric = info.data.get("metric", "")
+        if pruner == "median" and metric and not metric.startswith(("final val/", "best val/")):
+            raise ValueError(f"the median pruner watches a validation curve; metric is {metric!r}")
+        return pruner
+
+    def spec(self) -> "SearchSpec":
+        """The search as the trials and the journal use it."""
+        params = tuple(
+            Param(key, "categorical", choices=tuple(param.choices))
+            if isinstance(param, CategoricalParam)
+            else Param(key, param.type, param.low, param.high, param.log)
+            for key, param in self.params.items()
+        )
+        return SearchSpec(params, self.n_trials, self.metric, self.direction, self.seed, self.pruner, self.sampler)
 
 
 def search_spec(where: str, data: Any) -> SearchSpec:
     """A study file's ``search`` block, checked; ``where`` names the file."""
-    here = f"{where}, search"
-    if not isinstance(data, dict):
-        raise AmalError(f"{here}: expected a mapping with {', '.join(SEARCH_KEYS)}")
-    unknown = [key for key in data if key not in SEARCH_KEYS]
-    if unknown:
-        raise AmalError(f"{here}: unknown key {unknown[0]!r} (known: {', '.join(SEARCH_KEYS)})")
-    params = data.get("params")
-    if not isinstance(params, dict) or not params:
-        raise AmalError(f"{here}, params: expected options to search, e.g. {{data.batch_size: {{...}}}}")
-    n_trials = data.get("n_trials")
-    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
-        raise AmalError(f"{here}, n_trials: expected a positive number of trials, got {n_trials!r}")
-    metric = data.get("metric")
-    if not isinstance(metric, str) or not metric.startswith(METRIC_KINDS) or "/" not in metric:
-        raise AmalError(f"{here}, metric: expected a summary column such as 'best val/loss', got {metric!r}")
-    direction = data.get("direction", "minimize")
-    if direction not in ("minimize", "maximize"):
-        raise AmalError(f"{here}, direction: expected minimize or maximize, got {direction!r}")
-    sampler = data.get("sampler", "tpe")
-    if sampler != "tpe":
-        raise AmalError(f"{here}, sampler: only tpe is offered, got {sampler!r}")
-    pruner = data.get("pruner", "none")
-    if pruner not in ("none", "median"):
-        raise AmalError(f"{here}, pruner: expected median or none, got {pruner!r}")
-    if pruner == "median" and not metric.startswith(("final val/", "best val/")):
-        raise AmalError(f"{here}, pruner: the median pruner watches a validation curve; metric is {metric!r}")
-    seed = data.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
-        raise AmalError(f"{here}, seed: expected an integer from 0 to 4294967295, got {seed!r}")
-    checked = tuple(param_spec(here, key, value) for key, value in params.items())
-    return SearchSpec(checked, n_trials, metric, direction, seed, pruner, sampler)
+    return validated(SearchBlock, f"{where}, search", data).spec()
 
 
 def reproduce(config: Path, common: tuple[str, ...], params: dict[str, Any], seed: Optional[int] = None) -> str:
