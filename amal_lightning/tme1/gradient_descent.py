@@ -12,8 +12,7 @@ from amal_lightning.checks import check_model_size, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.data.references import regression_references
 from amal_lightning.tme1.functions import MSE, Context, Linear
-from amal_lightning.tme2.regression import PredictedCurve
-from amal_lightning.tme2.theory import descent_references
+from amal_lightning.tme2.predicted import PredictedCurve, descent_references
 
 
 class HandGradientRegression(EpochMetricsModule):

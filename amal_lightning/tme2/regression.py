@@ -7,7 +7,6 @@ Two ways to apply them: :class:`AutogradRegression` updates the weights itself u
 
 from typing import Any, Optional
 
-import lightning as L
 import torch
 from jsonargparse.typing import PositiveFloat, PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
@@ -19,29 +18,7 @@ from amal_lightning.batches import Batch, known_targets
 from amal_lightning.checks import check_model_size, check_optimizer, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.data.references import regression_references
-from amal_lightning.tme2.theory import descent_references, predicted_losses
-
-
-class PredictedCurve:
-    """``train/predicted_loss``, logged beside ``train/loss`` each epoch by a linear model in full-batch
-    descent: what theory says the measured loss is (:func:`~amal_lightning.tme2.theory.predicted_losses`).
-
-    Computed once when a fit starts, from the weights it starts with: a resumed fit starts the curve
-    again from its checkpoint's weights, which is exact too. Nothing is logged where theory says nothing.
-    """
-
-    def __init__(self, losses: Optional[list[float]] = None, first_epoch: int = 0) -> None:
-        self.losses, self.first_epoch = losses, first_epoch
-
-    @classmethod
-    def start(cls, model: L.LightningModule, weights: torch.Tensor, step: Optional[float]) -> "PredictedCurve":
-        epochs = (model.trainer.max_epochs or 0) - model.current_epoch
-        return cls(predicted_losses(model.trainer.datamodule, weights, step, epochs), model.current_epoch)
-
-    def log(self, model: L.LightningModule) -> None:
-        index = model.current_epoch - self.first_epoch
-        if self.losses is not None and 0 <= index < len(self.losses):
-            model.log("train/predicted_loss", self.losses[index])
+from amal_lightning.tme2.predicted import PredictedCurve, descent_references
 
 
 class AutogradRegression(EpochMetricsModule):

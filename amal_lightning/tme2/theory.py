@@ -26,10 +26,8 @@ for a random linear iteration is that of e.g. Bach and Moulines (2011) for least
 """
 
 from dataclasses import dataclass
-from typing import Any, Optional
 
 import torch
-from torch.utils.data import TensorDataset
 
 Tensor = torch.Tensor
 
@@ -150,45 +148,3 @@ def noise_floor(x: Tensor, y: Tensor, step: float, batch: int) -> float:
     factors = 1 - step * eigenvalues
     stationary = step**2 * rotated / (1 - torch.outer(factors, factors))
     return 0.5 * (eigenvalues * stationary.diagonal()).sum().item()
-
-
-def descent_references(datamodule: Any, step: Optional[float]) -> dict[str, float]:
-    """What theory says of descent on ``datamodule``'s training split with its batch size at ``step``:
-
-    - ``step_fastest``: ε* = 2/(λ_min + λ_max), the fastest fixed step of full-batch descent;
-    - for a batch smaller than the split, ``step_limit_batch``, the mean-square stability limit of that
-      batch size, and at ``step`` (when the model takes plain steps of a known size) ``train/noise_floor``,
-      the excess training loss where constant-step descent settles on average.
-
-    Empty unless the training split is a TensorDataset of features and one target per row.
-    """
-    train = getattr(datamodule, "train_set", None)
-    if not isinstance(train, TensorDataset) or len(train.tensors) != 2 or len(train) < 2:
-        return {}
-    x, y = train.tensors
-    if y.reshape(len(y), -1).shape[1] != 1:
-        return {}
-    values = {"step_fastest": fastest_step(x).fastest}
-    batch = datamodule.hparams.get("batch_size") if hasattr(datamodule, "hparams") else None
-    if isinstance(batch, int) and batch < len(x):
-        values["step_limit_batch"] = mean_square_limit(x, batch)
-        if step is not None:
-            values["train/noise_floor"] = noise_floor(x, y, step, batch)
-    return values
-
-
-def predicted_losses(datamodule: Any, w0: Tensor, step: Optional[float], epochs: int) -> Optional[list[float]]:
-    """The training loss L* + (L(t) − L*) that full-batch descent at ``step`` from ``w0`` (weights then
-    intercept) has at each of the next ``epochs`` epochs, one step each: what the measured ``train/loss``
-    must follow. None where theory does not say it exactly: mini-batches, an unknown step, several
-    targets, no epoch bound, data other than a TensorDataset of features and targets.
-    """
-    train = getattr(datamodule, "train_set", None)
-    if step is None or epochs <= 0 or not isinstance(train, TensorDataset) or len(train.tensors) != 2:
-        return None
-    x, y = train.tensors
-    batch = datamodule.hparams.get("batch_size") if hasattr(datamodule, "hparams") else None
-    if len(x) == 0 or y.reshape(len(y), -1).shape[1] != 1 or (batch != "full" and not (batch or 0) >= len(x)):
-        return None
-    optimum = (design(x) @ least_squares(x, y) - y.double().flatten()).pow(2).mean().item()
-    return (optimum + predicted_gap(x, y, w0.detach().cpu(), step, epochs - 1)).tolist()

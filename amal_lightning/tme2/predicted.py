@@ -1,0 +1,131 @@
+"""What a housing fit logs of theory (:mod:`amal_lightning.tme2.theory`): reference values at step 0,
+and ``train/predicted_loss`` beside ``train/loss`` at every epoch.
+
+The expected loss of descent with batches of B rows follows from two exact recursions (independent
+batches, rows drawn without replacement within a batch; the loader draws an epoch's batches from
+one permutation, so successive batches are not quite independent). With e = w − w*, a step is
+e ← A e − ε ξ, A = I − ε·H_B, ξ = ∇L_B(w*) (zero on average), so the mean m = E[e] and the second
+moment P = E[e eᵀ] evolve by
+
+    m ← (I − εH) m,
+    P ← E[A P A] + ε²·(E[H_B m ξᵀ] + E[ξ mᵀ H_B]) + ε²·E[ξ ξᵀ],
+
+and E[L(w)] − L* = ½·tr(HP). The batch moments are sums over the rows weighted by the chance that one
+row (B/q) or two rows (B(B − 1)/(q(q − 1))) are in a batch. For the full batch P stays m mᵀ and the
+curve is :func:`~amal_lightning.tme2.theory.predicted_gap`'s. An epoch's measured loss is the mean of
+its batches' losses, each before its step, weighted by their sizes: so is the predicted one.
+"""
+
+from typing import Any, Optional
+
+import lightning as L
+import torch
+from torch.utils.data import TensorDataset
+
+from amal_lightning.tme2.theory import Tensor, design, fastest_step, least_squares, mean_square_limit, noise_floor
+
+MAX_STEPS = 20_000  # a longer prediction costs more than a second at a fit's start; its curve stops there
+
+
+def epoch_batches(rows: int, batch: Any) -> list[int]:
+    """The sizes of an epoch's batches as the loaders cut them: full ones, then what is left."""
+    size = rows if batch == "full" or not isinstance(batch, int) else min(batch, rows)
+    full, rest = divmod(rows, size)
+    return [size] * full + ([rest] if rest else [])
+
+
+def expected_losses(x: Tensor, y: Tensor, w0: Tensor, step: float, batch: Any, epochs: int) -> list[float]:
+    """E[train/loss] at each of ``epochs`` epochs of descent at ``step`` with batches of ``batch`` rows
+    (``full`` or a number) from ``w0`` (weights then intercept), at most :data:`MAX_STEPS` steps in all."""
+    rows = design(x)
+    q = len(rows)
+    solution = least_squares(x, y)
+    residuals = rows @ solution - y.double().flatten()
+    gradients = 2 * rows * residuals.unsqueeze(1)  # g_i, the rows' gradients at w*: they sum to 0
+    total = rows.T @ rows
+    hessian = 2 / q * total
+    optimum = residuals.pow(2).mean().item()
+    mean = w0.detach().cpu().double().flatten() - solution
+    second = torch.outer(mean, mean)
+    sizes = epoch_batches(q, batch)
+    losses: list[float] = []
+    for _ in range(min(epochs, MAX_STEPS // len(sizes))):
+        epoch = 0.0
+        for size in sizes:
+            epoch += size * (optimum + 0.5 * torch.trace(hessian @ second).item())
+            one = size / q
+            two = size * (size - 1) / (q * (q - 1)) if q > 1 else 0.0
+            spread = one - two  # 0 for the full batch: no noise
+            own = rows.T @ ((rows @ second * rows).sum(1, keepdim=True) * rows)  # Σ M_i P M_i
+            curvature = 4 / size**2 * (spread * own + two * total @ second @ total)  # E[H_B P H_B]
+            cross = 2 / size**2 * spread * rows.T @ ((rows @ mean).unsqueeze(1) * gradients)  # E[H_B m ξᵀ]
+            noise = spread / size**2 * gradients.T @ gradients  # E[ξ ξᵀ]
+            second = (
+                second - step * (hessian @ second + second @ hessian) + step**2 * (curvature + cross + cross.T + noise)
+            )
+            mean = mean - step * hessian @ mean
+        losses.append(epoch / q)
+    return losses
+
+
+def descent_references(datamodule: Any, step: Optional[float]) -> dict[str, float]:
+    """What theory says of descent on ``datamodule``'s training split with its batch size at ``step``:
+
+    - ``step_fastest``: ε* = 2/(λ_min + λ_max), the fastest fixed step of full-batch descent;
+    - for a batch smaller than the split, ``step_limit_batch``, the mean-square stability limit of that
+      batch size, and at ``step`` (when the model takes plain steps of a known size) ``train/noise_floor``,
+      the excess training loss where constant-step descent settles on average.
+
+    Empty unless the training split is a TensorDataset of features and one target per row.
+    """
+    train = getattr(datamodule, "train_set", None)
+    if not isinstance(train, TensorDataset) or len(train.tensors) != 2 or len(train) < 2:
+        return {}
+    x, y = train.tensors
+    if y.reshape(len(y), -1).shape[1] != 1:
+        return {}
+    values = {"step_fastest": fastest_step(x).fastest}
+    batch = datamodule.hparams.get("batch_size") if hasattr(datamodule, "hparams") else None
+    if isinstance(batch, int) and batch < len(x):
+        values["step_limit_batch"] = mean_square_limit(x, batch)
+        if step is not None:
+            values["train/noise_floor"] = noise_floor(x, y, step, batch)
+    return values
+
+
+def predicted_losses(datamodule: Any, w0: Tensor, step: Optional[float], epochs: int) -> Optional[list[float]]:
+    """The expected ``train/loss`` of descent at ``step`` from ``w0`` (weights then intercept) at each of
+    the next ``epochs`` epochs, with the datamodule's batch size (:func:`expected_losses`). None where
+    theory does not say it: an unknown step, several targets, no epoch bound, data other than a
+    TensorDataset of features and targets.
+    """
+    train = getattr(datamodule, "train_set", None)
+    if step is None or epochs <= 0 or not isinstance(train, TensorDataset) or len(train.tensors) != 2:
+        return None
+    x, y = train.tensors
+    batch = datamodule.hparams.get("batch_size") if hasattr(datamodule, "hparams") else None
+    if len(x) < 2 or y.reshape(len(y), -1).shape[1] != 1 or not (batch == "full" or isinstance(batch, int)):
+        return None
+    return expected_losses(x, y, w0, step, batch, epochs)
+
+
+class PredictedCurve:
+    """``train/predicted_loss``, logged beside ``train/loss`` each epoch by a linear model in full-batch
+    descent: what theory says the measured loss is (:func:`~amal_lightning.tme2.theory.predicted_losses`).
+
+    Computed once when a fit starts, from the weights it starts with: a resumed fit starts the curve
+    again from its checkpoint's weights, which is exact too. Nothing is logged where theory says nothing.
+    """
+
+    def __init__(self, losses: Optional[list[float]] = None, first_epoch: int = 0) -> None:
+        self.losses, self.first_epoch = losses, first_epoch
+
+    @classmethod
+    def start(cls, model: L.LightningModule, weights: torch.Tensor, step: Optional[float]) -> "PredictedCurve":
+        epochs = (model.trainer.max_epochs or 0) - model.current_epoch
+        return cls(predicted_losses(model.trainer.datamodule, weights, step, epochs), model.current_epoch)
+
+    def log(self, model: L.LightningModule) -> None:
+        index = model.current_epoch - self.first_epoch
+        if self.losses is not None and 0 <= index < len(self.losses):
+            model.log("train/predicted_loss", self.losses[index])
