@@ -1,12 +1,15 @@
-"""jsonargparse's errors in one line: the one translation, for every parser of ``amal``.
+"""The parsers of ``amal``'s commands and jsonargparse's errors in one line: the one translation.
 
 jsonargparse prints the whole usage and then its error, nested in the union types it tried. Here
 that message becomes one line naming the option, what it takes and what was given, with the
 closest option name where one was mistyped. ``amal fit``'s parser (:mod:`amal_lightning.api.parser`),
-a study's check of its variants and the parsers of ``amal submit``, ``study`` and ``plot``
-(:mod:`amal_lightning.command_line.parsing`) all go through :func:`one_line_error`. It reads the
-message's text because jsonargparse gives no structure for it beyond its ``ArgumentError`` type;
-it imports neither torch nor Lightning, so the commands that train nothing stay quick.
+a study's check of its variants and the parsers of the commands that train nothing
+(:func:`command_parser`, :func:`parse`: ``amal submit``, ``study``, ``plot``, the cluster options of
+:mod:`amal_lightning.cluster.submission`) all go through :func:`one_line_error`. It reads the
+message's text because jsonargparse gives no structure for it beyond its ``ArgumentError`` type,
+and a parser's options from its help, the one list of them its public API gives; each form read
+is tested (``tests/test_parse_errors.py``). It imports neither torch nor Lightning, so the
+commands that train nothing stay quick.
 """
 
 import difflib
@@ -14,9 +17,13 @@ import importlib
 import inspect
 import re
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 import jsonargparse.typing
+from jsonargparse import ArgumentError, ArgumentParser, Namespace
+
+from amal_lightning.errors import UsageError
+from amal_lightning.words import given_value
 
 # The lines of a jsonargparse error that say what is wrong, by priority (the others list the types it tried).
 REASONS = (
@@ -24,6 +31,9 @@ REASONS = (
     r"Expected a (?!<class 'NoneType'>)",
     r"not accessible|Unable|Problem|error",
 )
+# An option's line in a parser's help (``  -o OUTPUT, --output OUTPUT    the PNG``), and each name in it.
+INVOCATION = re.compile(r"^  (-[^ ].*?)(?: {2,}|$)", re.M)
+OPTION = re.compile(r"(?:^|, )(--?[A-Za-z][\w.+-]*)")
 # The names of jsonargparse's types, as a user writes their values.
 TYPE_WORDS = {
     **{"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string", "dict": "a mapping"},
@@ -37,23 +47,42 @@ def command_name(parser: Any) -> str:
     return " ".join(["amal", *str(parser.prog).replace(" [options]", "").split()[1:]])
 
 
+def command_parser(prog: str, description: str, epilog: str = "") -> ArgumentParser:
+    """A parser of an ``amal`` command whose errors :func:`parse` turns into one line (``exit_on_error=False``)."""
+    return ArgumentParser(
+        prog=prog, description=description, epilog=epilog, exit_on_error=False, default_env=False, allow_abbrev=False
+    )
+
+
+def parse(parser: ArgumentParser, argv: Sequence[str], hint: Optional[str] = None) -> Namespace:
+    """``argv`` parsed; a refusal is raised as a UsageError naming the option, with ``hint`` (by default
+    ``all options: <prog> --help``). ``--help`` prints the options and exits, as jsonargparse does."""
+    try:
+        return parser.parse_args(list(argv))
+    except ArgumentError as error:
+        refuse(parser, one_line_error(str(error), parser, argv), hint)
+
+
+def refuse(parser: ArgumentParser, message: str, hint: Optional[str] = None) -> NoReturn:
+    """Raises ``message`` as a usage error of the command ``parser`` parses."""
+    raise UsageError(message, hint=hint or f"all options: {parser.prog} --help")
+
+
+def known_options(parser: Any) -> list[str]:
+    """Every option name ``parser`` takes (``-o``, ``--output``, ``--no-exclusive``), as its help lists them.
+
+    Read from the help's option column (two spaces in, before the gap to the help text): the one
+    list the public API gives of a parser's options, a LightningCLI parser's included."""
+    names = []
+    for invocation in INVOCATION.findall(parser.format_help()):
+        names += OPTION.findall(invocation)
+    return names
+
+
 def option_name(parser: Any, dest: str) -> Optional[str]:
     """The option as the user writes it (``--gpus-per-node``) for a plain option's key (``gpus_per_node``)."""
-    for action in getattr(parser, "_actions", ()):
-        if action.dest == dest and action.option_strings:
-            return max(action.option_strings, key=len)
-    return None
-
-
-def given_value(option: str, argv: Sequence[str]) -> Optional[str]:
-    """The last value given to ``option`` in ``argv`` (``--x V`` or ``--x=V``), if found."""
-    value = None
-    for index, word in enumerate(argv):
-        if word == option and index + 1 < len(argv):
-            value = argv[index + 1]
-        elif word.startswith(f"{option}="):
-            value = word[len(option) + 1 :]
-    return value
+    names = [name for name in known_options(parser) if name.lstrip("-").replace("-", "_") == dest]
+    return max(names, key=len) if names else None
 
 
 def accepted_values(error: str) -> str:
@@ -81,7 +110,7 @@ def unknown_argument(word: str, parser: Any) -> str:
     option = word.split("=")[0]
     if not option.startswith("-"):
         return f"{option!r}: an argument {command_name(parser)} does not take"
-    known = [name for action in getattr(parser, "_actions", ()) for name in action.option_strings]
+    known = known_options(parser)
     try:
         known += [f"--{name}" for name in parser.get_defaults().keys()]
     except Exception:  # noqa: BLE001 - a parser whose defaults cannot be built still names the word

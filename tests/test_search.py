@@ -260,7 +260,7 @@ def test_a_search_killed_with_sigkill_carries_its_trial_on_from_last_ckpt(tmp_pa
 
 @pytest.mark.parametrize("name", ["tme2_step_size_search", "tme3_classifier_search"])
 def test_each_shipped_search_is_accepted_before_anything_trains(monkeypatch, tmp_path, name):
-    from amal_lightning.command_line.search import check_search
+    from amal_lightning.studies.search.check import check_search
     from tests.helpers import REPO
 
     monkeypatch.chdir(REPO)  # their configs are named from the project folder, as a user runs them

@@ -16,8 +16,8 @@ profile's first. Every scalar is read as the text written (YAML's 1.1 rules woul
 """
 
 import difflib
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Optional
+from collections.abc import Collection, Mapping
+from typing import Any
 
 import yaml
 
@@ -28,17 +28,6 @@ from amal_lightning.errors import AmalError, first_line
 # (an option of another command that reads profiles: `max-parallel` is a job array's, left out by amal submit).
 FLAG, LIST, VALUE, IGNORED = "flag", "list", "value", "ignored"
 TRUE, FALSE = ("true", "yes", "on"), ("false", "no", "off")
-
-
-def profile_path(argv: Sequence[str]) -> Optional[str]:
-    """The value of the last ``--profile`` of ``argv`` (``--profile F`` or ``--profile=F``), if any."""
-    found = None
-    for index, word in enumerate(argv):
-        if word == "--profile" and index + 1 < len(argv):
-            found = argv[index + 1]
-        elif word.startswith("--profile="):
-            found = word[len("--profile=") :]
-    return found
 
 
 def read_mapping(path: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from jsonargparse import Namespace
 from amal_lightning.checks import regular_file
 from amal_lightning.cluster.directives import MAX_REQUEUES_VARIABLE, directives
 from amal_lightning.errors import AmalError, first_line
+from amal_lightning.words import named_values
 
 SCRIPT_DIR = Path("slurm")
 LINE_BREAKS = re.compile(r"[\n\r\x00]")
@@ -57,11 +58,7 @@ def check_words(words: Sequence[str], label: str = "an option") -> None:
 
     Run before parsing, so that a value holding a line break is refused as such whatever its option's type.
     """
-    for index, word in enumerate(words):
-        option, equals, value = word.partition("=")
-        if not (equals and word.startswith("--")):
-            before = words[index - 1] if index else ""
-            option, value = (before if before.startswith("-") else label), word
+    for option, value in named_values(words, label):
         check_one_line(option, value)
 
 

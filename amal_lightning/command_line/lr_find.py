@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from amal_lightning.command_line.parsing import command_parser, parse, refuse
 from amal_lightning.runs.folders import experiment_name
 from amal_lightning.studies.figures.plot import save_png
+from amal_lightning.words import given_values, gives, take_options
 
 OWN = ("--min_lr", "--max_lr", "--num_training", "-o", "--output")
 FOLDER = Path("lr_find")
@@ -38,21 +39,6 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--num_training", type=PositiveInt, default=100, help="steps, one rate each")
     parser.add_argument("-o", "--output", type=Optional[Path], help="the PNG (default lr_find/<experiment>.png)")
     return parser
-
-
-def split_own(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(lr-find's own options, the fit's), from one command line."""
-    own, fit, index = [], [], 0
-    while index < len(argv):
-        word = argv[index]
-        if word.split("=", 1)[0] in OWN:
-            taken = 1 if "=" in word else 2
-            own += argv[index : index + taken]
-            index += taken
-        else:
-            fit.append(word)
-            index += 1
-    return own, fit
 
 
 def draw(rates: list[float], losses: list[float], suggestion: Optional[float], model: str) -> Figure:
@@ -73,23 +59,23 @@ def draw(rates: list[float], losses: list[float], suggestion: Optional[float], m
     return figure
 
 
-def lr_find(argv: list[str]) -> None:
+def lr_find(argv: list[str]) -> int:
     """Runs ``amal lr-find ARGV``: the PNG, then the suggestion as an option (or why there is none)."""
     from amal_lightning.api.lr_find import find_learning_rate  # torch and Lightning: not for --help
 
-    own, fit = split_own(argv)
+    own, fit = take_options(argv, OWN)
     parser = build_parser()
-    if any(word in ("-h", "--help") for word in fit):
+    if gives(fit, ("-h", "--help")):
         parse(parser, ["--help"])
     args = parse(parser, own)
     if args.min_lr >= args.max_lr:
         refuse(parser, f"--min_lr {args.min_lr} must be smaller than --max_lr {args.max_lr}")
-    configs = [fit[index + 1] for index, word in enumerate(fit[:-1]) if word in ("--config", "-c")]
+    configs = given_values(("--config", "-c"), fit)
     output = args.output or FOLDER / f"{experiment_name(configs, None)}.png"
     found = find_learning_rate(fit, args.min_lr, args.max_lr, args.num_training)
     if not found.learning_rates:
         print(f"{found.model}: the range test stopped before trying any rate")
-        return
+        return 0
     save_png(draw(found.learning_rates, found.losses, found.suggestion, found.model), output)
     print(
         f"{output}: the loss against {len(found.learning_rates)} learning rates from {args.min_lr:g} to {args.max_lr:g}"
@@ -98,3 +84,4 @@ def lr_find(argv: list[str]) -> None:
         print("no suggestion: the loss never fell steadily over the range (try another --min_lr/--max_lr)")
     else:
         print(f"suggested: --model.optimizer.init_args.lr {found.suggestion:.3g}")
+    return 0

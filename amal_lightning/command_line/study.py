@@ -17,16 +17,13 @@ import dataclasses
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from jsonargparse import SUPPRESS, ArgumentParser, Namespace
+from jsonargparse import SUPPRESS, ArgumentParser
 from jsonargparse.typing import PositiveInt
 
 from amal_lightning.command_line.parsing import command_parser, parse, refuse
-from amal_lightning.command_line.submit import parse_submit, split_fit_options
-from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, AmalError
-from amal_lightning.studies.array import array_script, submit_array
-from amal_lightning.studies.gathering import STUDY_FILE, finish, save_study
-from amal_lightning.studies.spec import Study, adhoc_study, load_study
-from amal_lightning.studies.workers import run_workers, threads_per_worker, worker_count
+from amal_lightning.studies.orchestration import Request, run_study_command
+from amal_lightning.studies.spec import Study, adhoc_study, load_study, study_schema
+from amal_lightning.words import split_after, split_at_separator
 
 
 def build_parser() -> ArgumentParser:
@@ -72,93 +69,51 @@ def build_parser() -> ArgumentParser:
         action="store_true",
         help="run it on SLURM as a job array, one task per variant; amal submit's options follow it",
     )
+    parser.add_argument("--schema", action="store_true", help="print the study file's JSON Schema (docs/STUDIES.md)")
     return parser
 
 
-def slurm_options(argv: list[str], study: Study) -> Namespace:
-    """``amal submit``'s options (``--time``, ``--partition``, ``--profile``, ``--dry-run``, ...) and
-    ``--max-parallel``, parsed."""
-    # `amal submit` needs a config; the study has its own, so the first variant's stands in.
-    return parse_submit([*argv, "--config", str(study.variants[0].config)], prog="amal study --submit", array=True)
-
-
-def parse_study(argv: list[str]) -> tuple[Namespace, Study, list[str], list[str]]:
-    """The options (``slurm``: those left for ``--submit``), the study, the words that name it, the fit options."""
-    own, fit_options = split_fit_options(argv)
-    slurm: list[str] = []
-    if "--submit" in own:  # amal submit's options follow it
-        own, slurm = own[: own.index("--submit") + 1], own[own.index("--submit") + 1 :]
+def parse_study(argv: list[str]) -> Optional[tuple[Study, Request]]:
+    """The study named on the command line, and what ``amal study`` is asked to do with it (None: ``--schema``)."""
+    own, fit_options = split_at_separator(argv)
+    naming_words, cluster_words = split_after(own, "--submit")  # the cluster options follow --submit
     parser = build_parser()
-    args = parse(parser, own)
-    args.slurm = slurm
+    args = parse(parser, naming_words)
+    if args.schema:
+        return None
     adhoc = args.name is not None or args.config is not None or args.grid or args.seeds is not None
     if args.file is not None and adhoc:
         refuse(parser, "give a study file or --name/--config/--grid, not both")
     if args.file is not None:
         study = load_study(args.file)
         study = dataclasses.replace(study, common=(*study.common, *fit_options))
-        return args, study, [str(args.file)], fit_options
-    if args.name is None or args.config is None or not args.grid:
-        refuse(parser, "give a study file, or --name, --config and at least one --grid")
-    naming = ["--name", args.name, "--config", args.config, *(word for grid in args.grid for word in ("--grid", grid))]
-    if args.seeds is not None:
-        naming += ["--seeds", str(args.seeds)]
-    return args, adhoc_study(args.name, args.config, args.grid, fit_options, args.seeds), naming, fit_options
+        naming = [str(args.file)]
+    else:
+        if args.name is None or args.config is None or not args.grid:
+            refuse(parser, "give a study file, or --name, --config and at least one --grid")
+        grids = [word for grid in args.grid for word in ("--grid", grid)]
+        naming = ["--name", args.name, "--config", args.config, *grids]
+        if args.seeds is not None:
+            naming += ["--seeds", str(args.seeds)]
+        study = adhoc_study(args.name, args.config, args.grid, fit_options, args.seeds)
+    request = Request(
+        naming,
+        own,
+        fit_options,
+        variant_index=args.variant_index,
+        jobs=args.jobs,
+        threads=args.threads,
+        worker=args.worker,
+        cluster_words=cluster_words if args.submit else None,
+    )
+    return study, request
 
 
 def study(argv: list[str]) -> int:
     """Runs ``amal study ARGV``; returns the exit status; raises AmalError on bad input."""
-    args, chosen, naming, fit_options = parse_study(argv)
-    # what trains (torch, Lightning) is imported once the command line is known: `--help` answers at once
-    from amal_lightning.studies.check import check_study
-    from amal_lightning.studies.runner import StudyInterruptedError, others_at_work, report_ended, run_study
-
-    if chosen.search is not None:  # a search's trials are made as it runs
-        from amal_lightning.command_line.search import search_study
-
-        return search_study(args, chosen, naming, argv)
-    if not args.worker:  # the process that started the workers has checked every variant
-        check_study(chosen)
-    if args.submit:
-        if args.variant_index is not None:
-            raise AmalError("--submit runs every variant, one array task each: leave out --variant-index")
-        slurm = slurm_options(args.slurm, chosen)
-        script = array_script(slurm, chosen, naming, fit_options)
-        if slurm.dry_run:
-            print(script, end="")
-            return 0
-        save_study(chosen)
-        submit_array(chosen, script)
+    parsed = parse_study(argv)
+    if parsed is None:  # --schema: the study file's JSON Schema, nothing run
+        print(study_schema())
         return 0
-    if args.variant_index is not None:
-        if not 0 <= args.variant_index < len(chosen.variants):
-            last = len(chosen.variants) - 1
-            raise AmalError(f"--variant-index {args.variant_index}: the study's variants are 0 to {last}")
-        if not (chosen.folder / STUDY_FILE).is_file():  # the tasks of an array share the one --submit wrote
-            save_study(chosen)
-    elif not args.worker:  # the process that started the workers has saved it
-        save_study(chosen)
-    workers = worker_count(args.jobs or chosen.jobs, len(chosen.variants)) if args.variant_index is None else 1
-    if workers > 1 and not args.worker:
-        threads = threads_per_worker(workers, args.threads)
-        own, fit = split_fit_options(argv)
-        # several fits at once: no progress bars drawn over one another (not part of a variant's identity)
-        worker_argv = [*own, "--worker", "--threads", str(threads), "--", *fit, "--trainer.enable_progress_bar=false"]
-        report_ended(chosen)
-        status = run_workers(worker_argv, workers, threads)
-        if status != 0:
-            return status
-    else:
-        try:
-            indices = None if args.variant_index is None else [args.variant_index]
-            run_study(chosen, indices, threads=args.threads, worker=args.worker)
-        except StudyInterruptedError:
-            return INTERRUPTED_EXIT_STATUS
-    if args.worker:
-        return 0  # the process that started the workers gathers
-    busy = others_at_work(chosen)
-    if args.variant_index is None and not busy:  # a task of an array leaves the gathering to the login node
-        finish(chosen)
-    elif busy:
-        print(f"{chosen.name}: {len(busy)} variant(s) still trained by other processes; the last to end gathers")
-    return 0
+    chosen, request = parsed
+    return run_study_command(chosen, request)

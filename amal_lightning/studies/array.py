@@ -29,7 +29,9 @@ from amal_lightning.cluster.sbatch import (
     setup_lines,
     submit_script,
 )
+from amal_lightning.cluster.submission import ARRAY, parse_submission
 from amal_lightning.errors import AmalError
+from amal_lightning.studies.gathering import save_study
 from amal_lightning.studies.spec import Study
 
 TASK_INDEX = '"$SLURM_ARRAY_TASK_ID"'
@@ -66,3 +68,19 @@ def submit_array(study: Study, script: str, tasks: Optional[int] = None) -> None
         print(f"{answer} ({tasks} workers; the last to end writes the summary)")
         return
     print(f"{answer} ({len(study.variants)} tasks; then `amal plot --study {study.name}` gathers them)")
+
+
+def submit_study(study: Study, cluster_words: list[str], naming: list[str], fit_options: list[str]) -> None:
+    """``amal study ... --submit CLUSTER_WORDS``: the job array's script printed (``--dry-run``), or the study
+    saved and the array submitted: one task per variant, or for a search one per ``--workers``."""
+    search = study.search is not None
+    # the cluster options need a config; the study has its own (a grid's first variant's stands in)
+    config = study.config if search else study.variants[0].config
+    slurm = parse_submission([*cluster_words, "--config", str(config)], prog=ARRAY, array=True, workers=search)
+    workers = slurm.workers if search else None
+    script = array_script(slurm, study, naming, fit_options, workers=workers)
+    if slurm.dry_run:
+        print(script, end="")
+        return
+    save_study(study)
+    submit_array(study, script, tasks=workers)

@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from typing import Union
+from typing import Optional, Union
 
 from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, AmalError
 
@@ -75,3 +75,12 @@ def run_workers(worker_argv: Sequence[str], workers: int, threads: int) -> int:
     if INTERRUPTED_EXIT_STATUS in statuses:
         return INTERRUPTED_EXIT_STATUS
     return max(statuses, default=0)
+
+
+def start_workers(own: Sequence[str], fit_options: Sequence[str], workers: int, threads: Optional[int]) -> int:
+    """``amal study OWN --worker -- FIT_OPTIONS`` in ``workers`` processes (``threads`` torch threads each, by
+    default their share of the cores); the exit status."""
+    share = threads_per_worker(workers, threads)
+    # several fits at once: no progress bars drawn over one another (not part of a variant's identity)
+    fit = [*fit_options, "--trainer.enable_progress_bar=false"]
+    return run_workers([*own, "--worker", "--threads", str(share), "--", *fit], workers, share)
