@@ -6,7 +6,7 @@ import matplotlib.image
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import amal_lightning.studies.figures.plot as plot_module
+import amal_lightning.command_line.plot as plot_command
 from amal_lightning.command_line.main import main
 from amal_lightning.runs.events import RunLog, Series, read_run
 from amal_lightning.studies.figures.plot import PlottedRun, draw
@@ -31,13 +31,13 @@ def synthetic(values: list[float], metric: str = "train/loss") -> RunLog:
 def saved_figures(monkeypatch):
     """The figures `amal plot` saves, by path (they are still written)."""
     saved = {}
-    original = plot_module.save_png
+    original = plot_command.save_png
 
     def recording(figure, path):
         saved[Path(path)] = figure
         original(figure, path)
 
-    monkeypatch.setattr(plot_module, "save_png", recording)
+    monkeypatch.setattr(plot_command, "save_png", recording)
     return saved
 
 

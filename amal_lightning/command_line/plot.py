@@ -1,6 +1,8 @@
 """``amal plot``: PNG figures of runs' curves from their TensorBoard files, or a study's summary and figures.
 
-Imports matplotlib and TensorBoard's event reader, never torch or Lightning.
+The runs' figure is the ``curves`` kind of a study's figures (:mod:`amal_lightning.studies.figures.registry`),
+its options given by the command line. Imports matplotlib and TensorBoard's event reader, never torch or
+Lightning.
 """
 
 from pathlib import Path
@@ -12,9 +14,12 @@ from amal_lightning.command_line.parsing import command_parser, parse, refuse
 from amal_lightning.runs.events import X_AXES, read_run
 from amal_lightning.runs.folders import LOG_DIR
 from amal_lightning.runs.outcome import diverged_record
-from amal_lightning.studies.figures.plot import PlottedRun, checkpoint_folder, draw, run_label, save_png
+from amal_lightning.studies.figures.canvas import save_png
+from amal_lightning.studies.figures.curves import Y_SCALES
+from amal_lightning.studies.figures.options import Page
+from amal_lightning.studies.figures.plot import PlottedRun, checkpoint_folder, run_label
 from amal_lightning.studies.figures.provenance import footer
-from amal_lightning.studies.figures.spec import Y_SCALES
+from amal_lightning.studies.figures.registry import KINDS
 from amal_lightning.studies.gathering import gather_study
 
 
@@ -76,8 +81,9 @@ def plot(argv: list[str]) -> None:
         record = diverged_record(checkpoint_folder(path, args.checkpoint_dir))
         epoch = None if record is None else record.get("epoch")
         runs.append(PlottedRun(label, read_run(path), record is not None, epoch))
-    references = args.metric if args.references else ()
-    note = footer(run.log for run in runs)
-    figure = draw(runs, args.metric, args.x, args.title, args.ylabel, y=args.y, references=references, footer=note)
+    curves = KINDS["curves"]
+    options = {"metrics": args.metric, "x": args.x, "y": args.y, "references": args.references}
+    spec = curves.options.model_validate({**options, "title": args.title, "ylabel": args.ylabel})
+    figure = curves.draw(spec, Page(tuple(runs), args.x, footer=footer(run.log for run in runs)))
     save_png(figure, args.output)
     print(f"{args.output}: {', '.join(args.metric)} of {len(runs)} run(s) against {args.x}")

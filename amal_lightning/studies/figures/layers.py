@@ -1,16 +1,54 @@
-"""A layers figure: the last logged value of each ``<prefix>NN`` curve against the layer number NN,
-for example the mean transform-gate output of each layer of a Highway network (``val/gate/layer_``),
+"""The ``layers`` figure kind: the last logged value of each ``<prefix>NN`` curve against the layer number
+NN, for example the mean transform-gate output of each layer of a Highway network (``val/gate/layer_``),
 one line per variant; with seeds the mean over them with ±1 std error bars, the legend saying n."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from pydantic import Field
 
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import RunLog
 from amal_lightning.studies.figures.bands import mean_and_std
 from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, set_footer
+from amal_lightning.studies.figures.options import FigureOptions, Names, Page, names_of
+
+
+class Layers(FigureOptions):
+    """The last value of each ``metric_prefix``-NN curve against NN, for the ``variant`` (or ``variants``) named."""
+
+    kind: Literal["layers"] = Field(description="layers: each layer's last value against its number")
+    metric_prefix: str = Field(description="the layers' curves without their number, e.g. val/gate/layer_")
+    variant: Names = Field((), description="the variant drawn (or variants)")
+    xlabel: str = Field("", description="what a layer is, e.g. highway block")
+
+    @classmethod
+    def options_of(cls, data: dict[str, Any]) -> dict[str, Any]:
+        prefix = data.get("metric_prefix")
+        if not isinstance(prefix, str) or not prefix:
+            raise ValueError("metric_prefix must name the layers' curves, e.g. val/gate/layer_")
+        if "variant" not in data:
+            return {}
+        if "variants" in data:
+            raise ValueError("give variant or variants, not both")
+        chosen = names_of("variant", data["variant"])
+        return {"variant": chosen, "variants": chosen}
+
+    @classmethod
+    def drawn_metrics(cls, values: dict[str, Any]) -> Sequence[str]:
+        return (values["metric_prefix"],)
+
+    def named_variants(self) -> Iterator[tuple[str, str]]:
+        for name in self.variants:
+            yield "variant" if self.variant else "variants", name
+
+
+def draw_layers_figure(spec: Layers, page: Page) -> Figure:
+    """The layers of the page's runs; AmalError if none has the curves."""
+    runs = [(run.label, run.seed is not None, run.log) for run in page.runs]
+    return draw_layers(runs, spec.metric_prefix, spec.title or page.title, spec.ylabel, page.footer, spec.xlabel)
 
 
 def layer_values(log: RunLog, prefix: str) -> dict[int, float]:

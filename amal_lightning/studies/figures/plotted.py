@@ -2,12 +2,13 @@
 axis, their colours and line styles, their groups (a variant's seeds), and the y axis they need."""
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Optional
 
 from amal_lightning.runs.events import RunLog, XAxis
 from amal_lightning.studies.figures.bands import Points
+from amal_lightning.studies.variants import Variant
 
 STAGE_STYLES = {"train": "-", "val": ":", "test": "--"}
 STAGE_NAMES = {"train": "train", "val": "validation", "test": "test"}
@@ -19,13 +20,17 @@ LOG_SCALE_RATIO = 100.0
 @dataclass(frozen=True)
 class PlottedRun:
     """A run as a figure shows it: its legend label, its curves, the epoch it diverged at (if it did), and its
-    seed if it is one of a variant's seeds (the runs of one ``label`` with seeds draw as a mean and a band)."""
+    seed if it is one of a variant's seeds (the runs of one ``label`` with seeds draw as a mean and a band);
+    in a study, its variant and its row of the summary too (a sweep reads the variant's options and the row's
+    columns)."""
 
     label: str
     log: RunLog
     diverged: bool = False
     diverged_at: Optional[int] = None  # unknown for a damaged diverged.json
     seed: Optional[int] = None
+    variant: Optional[Variant] = None
+    summary: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def legend(self) -> str:

@@ -1,4 +1,4 @@
-"""A sweep figure: a final value (a summary column) against a swept option, on log–log axes.
+"""The ``sweep`` figure kind: a final value (a summary column) against a swept option, on log–log axes.
 
 One line per value of another option (``group``), one point per variant at its option's value,
 read from its ``amal fit`` options (``--model.learning_rate=0.1``, or the study's common ones);
@@ -7,56 +7,120 @@ or, where the swept quantity is no one option (a depth that each model counts by
 With seeds, the point is the mean over the seeds that did not diverge, with ±1 std error bars.
 A diverged variant (any of its seeds) is a cross on the top edge at its option's value; an
 unstable one (its final training loss not below its first) is a hollow point; a stable one a
-filled point. ``vline`` draws a reference scalar (``reference/step_limit``, the step size 2/λ_max
-beyond which full-batch descent diverges) as a vertical line.
+filled point (drawn by :mod:`amal_lightning.studies.figures.sweep_plot`). ``vline`` draws a
+reference scalar (``reference/step_limit``, the step size 2/λ_max beyond which full-batch descent
+diverges) as a vertical line.
 """
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Optional
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any, Literal, Optional
 
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import NullFormatter
+from pydantic import BeforeValidator, Field
 
-from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import RunLog
-from amal_lightning.studies.figures.bands import distinct, mean_and_std
-from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, set_footer
-from amal_lightning.studies.records import DIVERGED, VariantRecord
-from amal_lightning.studies.summary import summary_row
+from amal_lightning.studies.figures.bands import distinct
+from amal_lightning.studies.figures.options import FigureOptions, Page, text
+from amal_lightning.studies.figures.plotted import PlottedRun
+from amal_lightning.studies.figures.sweep_plot import SweptRun, draw_sweep
 from amal_lightning.studies.variants import Variant
 
-STATUS_STYLES = {
-    "stable": {"marker": "o", "color": "0.3", "label": "stable: final training loss below the first"},
-    "unstable": {"marker": "o", "color": "0.3", "markerfacecolor": "white", "label": "unstable: not below the first"},
-    "diverged": {"marker": "X", "color": "0.3", "label": "diverged (on the top edge)"},
-}
+COLUMN = re.compile(r"^(final|best|tested) \S+$")  # a summary column: final train/loss, tested test/acc
+LINES_EXAMPLE = "e.g. lines: {plain: {plain 10: 10, plain 20: 20}}"
+Line = tuple[str, tuple[tuple[str, float], ...]]  # (label, ((variant, x), ...))
 
 
-@dataclass(frozen=True)
-class SweptRun:
-    """One run of a sweep: its variant, the swept option's value, its group's value, what it reached."""
-
-    label: str
-    x: float
-    group: str
-    value: Optional[float]
-    status: str  # stable, unstable or diverged
-    seeded: bool = False
+def line_tuples(value: Any) -> Any:
+    """``lines`` as written (a mapping of mappings) as the field keeps it: (label, ((variant, x), ...)) each."""
+    if isinstance(value, dict):
+        return tuple((label, tuple(points.items())) for label, points in value.items())
+    return value
 
 
-@dataclass(frozen=True)
-class SweptPoint:
-    """One variant's point: the mean and std of its seeds that did not diverge, and how many they are."""
+Lines = Annotated[tuple[Line, ...], BeforeValidator(line_tuples, json_schema_input_type=dict[str, dict[str, float]])]
 
-    x: float
-    mean: Optional[float]
-    spread: float
-    status: str  # diverged if any seed did, else unstable if any seed was, else stable
-    seeded: bool
-    n: int
+
+class Sweep(FigureOptions):
+    """``metric`` (a summary column) against the option ``x`` (one line per value of ``group``), or against
+    the x that ``lines`` gives each variant; ``vline`` a reference scalar drawn as a vertical line."""
+
+    kind: Literal["sweep"] = Field(description="sweep: a summary column against an option")
+    x: str = Field("", description="the swept option, e.g. model.learning_rate (or lines)")
+    metric: str = Field("final train/loss", description="a column like 'final train/loss' or 'tested test/acc'")
+    group: str = Field("", description="an option: one line per value of it")
+    lines: Lines = Field((), description="each line's label and its variants with the x of each, instead of x")
+    xlabel: str = Field("", description="what the horizontal axis counts (needed with lines)")
+    y: Literal["auto", "linear", "log"] = Field("auto", description="auto (log if every point is positive)")
+    vline: str = Field("", description="a reference scalar drawn as a vertical line, e.g. reference/step_limit")
+    vline_label: str = Field("", description="the vertical line's legend")
+
+    @classmethod
+    def options_of(cls, data: dict[str, Any]) -> dict[str, Any]:
+        option = data.get("x")
+        if "lines" in data:
+            if "x" in data or "group" in data:
+                raise ValueError("give lines (each variant's x) or x and group (options), not both")
+            if not text(data.get("xlabel", "")).strip():
+                raise ValueError("lines need an xlabel saying what their x counts")
+            option = ""
+        elif not isinstance(option, str) or not option.strip("-"):
+            raise ValueError("x must name the swept option, e.g. x: model.learning_rate")
+        metric = text(data.get("metric", "final train/loss"))
+        if not COLUMN.match(metric):
+            raise ValueError(f"metric {metric!r} is not a column like 'final train/loss' or 'tested test/acc'")
+        vline = text(data.get("vline", ""))
+        if vline and not vline.startswith("reference/"):
+            raise ValueError(f"vline must name a reference scalar, e.g. reference/step_limit, got {vline!r}")
+        y = text(data.get("y", "auto"))
+        if y not in ("auto", "linear", "log"):
+            raise ValueError(f"y of a sweep must be one of auto, linear, log, got {data['y']!r}")
+        options = {"x": option.lstrip("-"), "metric": metric, "group": text(data.get("group", "")).lstrip("-")}
+        if option == "":
+            options["lines"] = line_list(data["lines"])
+        return {**options, "vline": vline, "y": y}
+
+    @classmethod
+    def drawn_metrics(cls, values: dict[str, Any]) -> Sequence[str]:
+        return (values["metric"].split(" ", 1)[1],)
+
+    def named_variants(self) -> Iterator[tuple[str, str]]:
+        yield from super().named_variants()
+        for label, points in self.lines:
+            for name, _ in points:
+                yield f"lines: {label}", name
+
+
+def line_list(value: Any) -> tuple[Line, ...]:
+    """``lines: {plain: {plain 10: 10, plain 20: 20}, highway: {...}}``: each line's variants and their x."""
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"lines must map each line's label to its variants and their x, {LINES_EXAMPLE}")
+    lines, seen = [], set()
+    for label, points in value.items():
+        if not isinstance(points, dict) or not points:
+            raise ValueError(f"lines: {label!r} must map its variants to their x, {LINES_EXAMPLE}")
+        for name, x in points.items():
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise ValueError(f"lines: {label}: {name}: x must be a number, got {x!r}")
+            if text(name) in seen:
+                raise ValueError(f"lines: {name!r} is on more than one line")
+            seen.add(text(name))
+        lines.append((text(label), tuple((text(name), float(x)) for name, x in points.items())))
+    return tuple(lines)
+
+
+def draw_sweep_figure(spec: Sweep, page: Page) -> Figure:
+    """The sweep of the page's runs; AmalError if no run has a point."""
+    if spec.lines:  # each line's variants at the x it gives them
+        placed = {name: (x, label) for label, points in spec.lines for name, x in points}
+        runs = placed_runs(page.runs, placed, spec.metric)
+    else:
+        runs = swept_runs(page.runs, page.common, spec.x, spec.group, spec.metric)
+    lines = reference_values([run.log for run in page.runs], spec.vline) if spec.vline else []
+    label = spec.vline_label or spec.vline
+    texts = (spec.title or page.title, spec.ylabel, page.footer, spec.xlabel)
+    return draw_sweep(runs, spec.x, spec.group, spec.metric, lines, label, *texts, y=spec.y)
 
 
 def option_value(words: Sequence[str], option: str) -> Optional[str]:
@@ -71,131 +135,49 @@ def option_value(words: Sequence[str], option: str) -> Optional[str]:
     return value
 
 
-def stability(record: VariantRecord, log: RunLog) -> str:
+def option_of(common: Sequence[str], variant: Variant, option: str) -> Optional[str]:
+    """The value a study's variant gives ``option``: its own options over the study's ``common`` ones, or None."""
+    return option_value([*common, *variant.options], option)
+
+
+def stability(run: PlottedRun) -> str:
     """``diverged`` (its record says so), ``unstable`` (final training loss not below the first) or ``stable``."""
-    if record.status == DIVERGED:
+    if run.diverged:
         return "diverged"
-    curve = log.curves.get("train/loss")
+    curve = run.log.curves.get("train/loss")
     if curve is not None and len(curve) and not curve.values[-1] < curve.values[0]:
         return "unstable"
     return "stable"
 
 
 def swept_runs(
-    results: Sequence[tuple[Variant, VariantRecord, RunLog]],
-    common: Sequence[str],
-    option: str,
-    group: str,
-    column: str,
+    runs: Sequence[PlottedRun], common: Sequence[str], option: str, group: str, column: str
 ) -> list[SweptRun]:
     """The runs whose options give ``option`` a number, each with its ``column`` of the summary."""
     placed = {}
-    for variant, _, _ in results:
-        words = [*common, *variant.options]
-        text = option_value(words, option)
+    for run in runs:
+        assert run.variant is not None, "a sweep draws a study's runs"
+        value = option_of(common, run.variant, option)
         try:
-            x = float(text) if text is not None else math.nan
+            x = float(value) if value is not None else math.nan
         except ValueError:
             x = math.nan
         if not math.isnan(x):
-            placed[variant.label] = (x, (option_value(words, group) or "") if group else "")
-    return placed_runs(results, placed, column)
+            placed[run.variant.label] = (x, (option_of(common, run.variant, group) or "") if group else "")
+    return placed_runs(runs, placed, column)
 
 
-def placed_runs(
-    results: Sequence[tuple[Variant, VariantRecord, RunLog]], placed: Mapping[str, tuple[float, str]], column: str
-) -> list[SweptRun]:
+def placed_runs(runs: Sequence[PlottedRun], placed: Mapping[str, tuple[float, str]], column: str) -> list[SweptRun]:
     """The runs of the variants that ``placed`` gives an (x, line), each with its ``column`` of the summary."""
-    runs = []
-    for variant, record, log in results:
-        if variant.label not in placed:
+    swept = []
+    for run in runs:
+        if run.label not in placed:
             continue
-        x, line = placed[variant.label]
-        cell = summary_row(variant, record, log).get(column, "")
+        x, line = placed[run.label]
+        cell = run.summary.get(column, "")
         value = float(cell) if cell else None
-        runs.append(SweptRun(variant.label, x, line, value, stability(record, log), variant.seed is not None))
-    return runs
-
-
-def draw_sweep(
-    runs: Sequence[SweptRun],
-    option: str,
-    group: str,
-    column: str,
-    vlines: Sequence[float] = (),
-    vline_label: str = "",
-    title: str = "",
-    ylabel: str = "",
-    footer: str = "",
-    xlabel: str = "",
-    y: str = "auto",
-) -> Figure:
-    """The sweep figure, one line per group (named ``group = value``, or by its value without a group
-    option), its y axis ``y`` (``auto``: log if every point is positive); raises AmalError if no run
-    gives the option a value."""
-    if not runs:
-        raise AmalError(f"no variant gives --{option} a number (the sweep's x)" if option else "no run to draw")
-    figure, axes = new_figure()
-    handles, statuses, xs_all, ys_all = [], set(), [], []
-    for index, value in enumerate(dict.fromkeys(run.group for run in runs)):
-        colour = f"C{index % 10}"
-        mine = [run for run in runs if run.group == value]
-        points = []
-        for label in dict.fromkeys(run.label for run in mine):
-            seeds = [run for run in mine if run.label == label]
-            status = next((s for s in ("diverged", "unstable") if any(run.status == s for run in seeds)), "stable")
-            kept = [run.value for run in seeds if run.status != "diverged" and run.value is not None]
-            mean, spread = mean_and_std(kept)
-            points.append(SweptPoint(seeds[0].x, mean, spread, status, seeds[0].seeded, len(kept)))
-        points.sort(key=lambda point: point.x)
-        drawn = [point for point in points if point.mean is not None and point.status != "diverged"]
-        seeded = any(point.seeded for point in drawn)  # the seeds averaged at each point
-        name = f"{group} = {value}" if group else (value or column)
-        counts = sorted({point.n for point in drawn})
-        if seeded:
-            name += f" (n={counts[0]})" if len(counts) == 1 else f" (n={counts[0]}–{counts[-1]})"
-        if drawn:
-            xs, means, spreads = [p.x for p in drawn], [p.mean for p in drawn], [p.spread for p in drawn]
-            axes.plot(xs, means, color=colour, marker="o", label=plain(name))
-            if seeded:  # ±1 std over the seeds that did not diverge
-                axes.errorbar(xs, means, yerr=spreads, fmt="none", ecolor=colour, capsize=3)
-            hollow = [(p.x, p.mean) for p in drawn if p.status == "unstable"]
-            if hollow:
-                axes.scatter(*zip(*hollow, strict=True), marker="o", facecolors="white", edgecolors=colour, zorder=3)
-            xs_all += xs
-            ys_all += means
-            handles.append(Line2D([], [], color=colour, marker="o", label=plain(name)))
-        for point in points:
-            statuses.add(point.status)
-            if point.status == "diverged":
-                axes.scatter([point.x], [1.0], transform=axes.get_xaxis_transform(), marker="X", s=80, color=colour)
-                axes.collections[-1].set_clip_on(False)
-                xs_all.append(point.x)
-    xs_all += [position for position in vlines if math.isfinite(position)]
-    if xs_all and min(xs_all) > 0:
-        axes.set_xscale("log")
-        axes.set_xlim(min(xs_all) / 1.5, max(xs_all) * 1.5)  # the crosses and the vertical line included
-    elif xs_all:
-        margin = 0.05 * (max(xs_all) - min(xs_all) or abs(max(xs_all)) or 1.0)
-        axes.set_xlim(min(xs_all) - margin, max(xs_all) + margin)
-    if 0 < len(set(xs_all)) <= 10:  # few values: each labelled where it is
-        axes.set_xticks(sorted(set(xs_all)), labels=[f"{x:g}" for x in sorted(set(xs_all))])
-        axes.xaxis.set_minor_formatter(NullFormatter())
-    if y == "log" or (y == "auto" and ys_all and min(ys_all) > 0):  # auto: log where it can be
-        axes.set_yscale("log")
-    for position in vlines:
-        line = axes.axvline(position, color="0.15", linestyle="--", linewidth=1.0, label=plain(vline_label))
-    if vlines:
-        handles.append(line)
-    if statuses - {"stable"}:  # the markers' meanings, where some point is not a plain stable one
-        handles += [Line2D([], [], linestyle="", **STATUS_STYLES[s]) for s in STATUS_STYLES if s in statuses]
-    axes.set_xlabel(plain(f"{xlabel or option}{' (log scale)' * (axes.get_xscale() == 'log')}"))
-    axes.set_ylabel(plain(f"{ylabel or column}{' (log scale)' * (axes.get_yscale() == 'log')}"))
-    axes.set_title(plain(title or f"{column} against {option}"))
-    axes.grid(True, alpha=0.3)
-    outside_legend(axes, handles)
-    set_footer(figure, footer)
-    return figure
+        swept.append(SweptRun(run.label, x, line, value, stability(run), run.seed is not None))
+    return swept
 
 
 def reference_values(logs: Sequence[RunLog], name: str) -> list[float]:
