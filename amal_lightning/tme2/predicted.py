@@ -94,19 +94,20 @@ def descent_references(datamodule: Any, step: Optional[float]) -> dict[str, floa
 
 
 def predicted_losses(datamodule: Any, w0: Tensor, step: Optional[float], epochs: int) -> Optional[list[float]]:
-    """The expected ``train/loss`` of descent at ``step`` from ``w0`` (weights then intercept) at each of
-    the next ``epochs`` epochs, with the datamodule's batch size (:func:`expected_losses`). None where
-    theory does not say it: an unknown step, several targets, no epoch bound, data other than a
-    TensorDataset of features and targets.
+    """The ``train/loss`` of full-batch descent at ``step`` from ``w0`` (weights then intercept) at each
+    of the next ``epochs`` epochs: exact. None for mini-batches, whose loaders reshuffle the rows each
+    epoch where :func:`expected_losses` assumes independent batches (:func:`simulate_epochs` measures
+    the difference), an unknown step, several targets, no epoch bound, data other than a TensorDataset
+    of features and targets.
     """
     train = getattr(datamodule, "train_set", None)
     if step is None or epochs <= 0 or not isinstance(train, TensorDataset) or len(train.tensors) != 2:
         return None
     x, y = train.tensors
     batch = datamodule.hparams.get("batch_size") if hasattr(datamodule, "hparams") else None
-    if len(x) < 2 or y.reshape(len(y), -1).shape[1] != 1 or not (batch == "full" or isinstance(batch, int)):
+    if len(x) < 2 or y.reshape(len(y), -1).shape[1] != 1 or epoch_batches(len(x), batch) != [len(x)]:
         return None
-    return expected_losses(x, y, w0, step, batch, epochs)
+    return expected_losses(x, y, w0, step, "full", epochs)
 
 
 class PredictedCurve:
@@ -129,3 +130,38 @@ class PredictedCurve:
         index = model.current_epoch - self.first_epoch
         if self.losses is not None and 0 <= index < len(self.losses):
             model.log("train/predicted_loss", self.losses[index])
+
+
+def simulate_epochs(
+    x: Tensor, y: Tensor, w0: Tensor, step: float, batch: Any, epochs: int, runs: int = 20, reshuffle: bool = True
+) -> tuple[Tensor, Tensor]:
+    """``runs`` seeded runs of descent at once: per run, the last epoch's ``train/loss`` as a fit logs it
+    (the size-weighted mean of its batches' losses, each before its step) and L(w) − L* after that epoch.
+
+    ``reshuffle``: the batches of an epoch cut one permutation of the rows, as the loaders do (each row
+    once an epoch); otherwise each batch is drawn on its own, as :func:`expected_losses` assumes. Both
+    returned values are gaps above L*. What tells a noise floor from the way an epoch's loss is measured.
+    """
+    rows, target = design(x), y.double().flatten()
+    solution = least_squares(x, y)
+    optimum = (rows @ solution - target).pow(2).mean()
+    generator = torch.Generator().manual_seed(0)
+    weights = w0.detach().cpu().double().flatten().repeat(runs, 1)
+    sizes = epoch_batches(len(rows), batch)
+    logged = torch.zeros(runs, dtype=torch.float64)
+    for _ in range(epochs):
+        logged.zero_()
+        order = torch.stack([torch.randperm(len(rows), generator=generator) for _ in range(runs)])
+        start = 0
+        for size in sizes:
+            if reshuffle:
+                chosen = order[:, start : start + size]
+            else:
+                chosen = torch.stack([torch.randperm(len(rows), generator=generator)[:size] for _ in range(runs)])
+            start += size
+            features, values = rows[chosen], target[chosen]
+            residual = (features @ weights.unsqueeze(2)).squeeze(2) - values
+            logged += size * residual.pow(2).mean(1)
+            weights = weights - step * 2 / size * (features.transpose(1, 2) @ residual.unsqueeze(2)).squeeze(2)
+    final = (weights @ rows.T - target).pow(2).mean(1)
+    return logged / len(rows) - optimum, final - optimum
