@@ -51,8 +51,8 @@ class FigureOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
-    kind: str
     name: str = Field("", description="the figure's files: NAME-AXIS.png for curves, NAME.png otherwise")
+    kind: str
     title: str = Field("", description="the figure's title (default: the study's description)")
     ylabel: str = Field("", description="the vertical axis' label, with its unit")
     variants: Names = Field((), description="the variants drawn (default: all)")
