@@ -2,8 +2,8 @@
 
 The file is read as a :class:`StudyFile`, a pydantic model whose blocks are typed classes too
 (:class:`~amal_lightning.studies.search.spec.SearchBlock`,
-:class:`~amal_lightning.studies.comparisons.ComparisonEntry`; the figures by
-:mod:`amal_lightning.studies.figures.spec`); a refusal is one line naming the file and the key
+:class:`~amal_lightning.studies.comparisons.ComparisonEntry`, and each figure a
+:data:`~amal_lightning.studies.figures.spec.FigureEntry`); a refusal is one line naming the file and the key
 (:mod:`amal_lightning.studies.validation`). Every key, with examples, is described in
 docs/STUDIES.md; ``amal study --schema`` prints the JSON Schema an editor checks a study file with.
 
@@ -23,7 +23,7 @@ from pydantic import Field, StrictInt, ValidationInfo, field_validator, model_va
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.folders import PLAIN_NAME
 from amal_lightning.studies.comparisons import Comparison, ComparisonEntry, comparison_specs
-from amal_lightning.studies.figures.spec import FigureSpec, figure_specs
+from amal_lightning.studies.figures.spec import DEFAULT_FIGURES, FigureEntry, FigureOptions, figure_specs
 from amal_lightning.studies.search.spec import SearchBlock, SearchSpec
 from amal_lightning.studies.validation import FileModel, validated
 from amal_lightning.studies.variants import (
@@ -47,7 +47,6 @@ OPTIONS = "a mapping such as {model.learning_rate: 0.1} or a list of command-lin
 Seed = Annotated[int, Field(strict=True, ge=0, lt=2**32, description="an integer from 0 to 4294967295")]
 VariantOptions = Annotated[Optional[Options], Field(description=f"the variant's options: {OPTIONS} (config: its own)")]
 GridValues = Annotated[list[Any], Field(description="the option's values, a list such as [0.01, 0.1, 1]")]
-Figure = Annotated[dict[str, Any], Field(description="a figure: a mapping {name: N, kind: curves|sweep|layers, ...}")]
 ImageTag = Annotated[str, Field(description="an image tag, e.g. test/interpolation")]
 Jobs = Union[Annotated[StrictInt, Field(gt=0)], Literal["auto"]]
 
@@ -80,7 +79,7 @@ class StudyFile(FileModel):
     comparisons: Optional[list[ComparisonEntry]] = Field(
         None, description="paired differences of two variants, seed by seed: [{a: V, b: W, metric: COLUMN}]"
     )
-    figures: Optional[list[Figure]] = Field(
+    figures: Optional[list[FigureEntry]] = Field(
         None, description="a list of figures (default: train/loss and test/loss against epochs)"
     )
     images: Optional[list[ImageTag]] = Field(
@@ -130,7 +129,7 @@ class Study:
     description: str
     common: tuple[str, ...]
     variants: tuple[Variant, ...]
-    figures: tuple[FigureSpec, ...] = (FigureSpec("loss"),)
+    figures: tuple[FigureOptions, ...] = DEFAULT_FIGURES
     images: tuple[str, ...] = ()
     source: str = field(default="", compare=False)  # the study file, or how an ad-hoc study was given
     data: dict[str, Any] = field(default_factory=dict, compare=False)  # as written: saved in the study folder
@@ -178,7 +177,7 @@ def build_study(where: str, data: Any, default_name: str) -> Study:
     if clash is not None:
         raise AmalError(f"{where}: variant {clash!r} has the same folder name as another ({slug(clash)})")
     names = {variant.name for variant in variants}
-    figures = (FigureSpec("loss"),)
+    figures = DEFAULT_FIGURES
     if file.figures is not None:
         figures = figure_specs(f"{where}, figures", file.figures, names)
     comparisons = comparison_specs(f"{where}, comparisons", file.comparisons or [], names)
