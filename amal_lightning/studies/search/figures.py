@@ -107,7 +107,7 @@ def against_param(study: Study, rows: list[dict[str, str]], param: Any, path: Pa
 
 
 def footer(study: Study, rows: list[dict[str, str]]) -> str:
-    seeds = study.data.get("seeds")
+    seeds = study.seeds
     each = f", each the mean of {len(seeds)} seeds" if seeds else ""
     return f"study {study.name} ({study.source}): {len(rows)} trials of a TPE search{each}"
 

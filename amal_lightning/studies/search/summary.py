@@ -88,7 +88,7 @@ def finish_search(study: Study) -> None:
     if best is None:
         print(f"  best: none yet (no trial has completed with a {spec.metric})")
         return
-    seeds = study.data.get("seeds")
+    seeds = study.seeds
     seeded = f" (mean of {len(seeds)} seeds; one seed's run below)" if seeds else ""
     command = reproduce(study.config, study.common, dict(best.params), seeds[0] if seeds else None)
     print(f"  best: {trial_name(best.number)}, {spec.metric} {number(best.value)}{seeded}: {command}")
