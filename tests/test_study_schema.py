@@ -213,3 +213,25 @@ def test_a_variant_s_options_are_named_by_the_variant(tmp_path):
 
 def test_the_block_models_are_pydantic_models_with_forbidden_extras():
     assert issubclass(StudyFile, BaseModel) and StudyFile.model_config["extra"] == "forbid"
+
+
+def test_docs_studies_md_names_every_key_of_the_schema():
+    schema = json.loads(study_schema())
+    keys = set(schema["properties"])
+    for model in schema["$defs"].values():
+        keys |= set(model.get("properties", {}))
+    kinds = {
+        model["properties"]["type"].get("const")
+        for model in schema["$defs"].values()
+        if "type" in model.get("properties", {})
+    }
+    kinds |= {
+        model["properties"]["kind"].get("const")
+        for model in schema["$defs"].values()
+        if "kind" in model.get("properties", {})
+    }
+    text = (CONFIGS.parent / "docs" / "STUDIES.md").read_text()
+    assert (
+        sorted(word for word in keys | kinds - {None} if f"`{word}`" not in text and f"\n### {word}" not in text) == []
+    )
+    assert "amal study --schema > study.schema.json" in text and "# yaml-language-server: $schema=" in text

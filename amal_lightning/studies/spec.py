@@ -89,6 +89,7 @@ class StudyFile(FileModel):
     @field_validator("search")
     @classmethod
     def alone(cls, search: Optional[SearchBlock], info: ValidationInfo) -> Optional[SearchBlock]:
+        """A search makes its own variants: named ones or a grid beside it would be ignored."""
         for key, named in (("variants", "variants"), ("grid", "a grid")):
             if search is not None and info.data.get(key) is not None:
                 raise ValueError(f"give a search or {named}, not both")
@@ -97,6 +98,7 @@ class StudyFile(FileModel):
     @field_validator("seeds")
     @classmethod
     def distinct(cls, seeds: Optional[list[int]]) -> Optional[list[int]]:
+        """A repeated seed would run the same fit twice and count it as two samples."""
         if seeds is not None and len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds repeat ({seeds})")
         return seeds
@@ -104,12 +106,14 @@ class StudyFile(FileModel):
     @field_validator("comparisons")
     @classmethod
     def paired(cls, comparisons: Optional[list[ComparisonEntry]], info: ValidationInfo) -> Any:
+        """A comparison pairs the runs of two variants by seed: without seeds there is nothing to pair."""
         if comparisons is not None and "seeds" in info.data and info.data["seeds"] is None:  # (not if refused)
             raise ValueError("paired comparisons need seeds (e.g. seeds: [0, 1, 2])")
         return comparisons
 
     @model_validator(mode="after")
     def runs_something(self) -> "StudyFile":
+        """The variants come from exactly one of variants, grid or search."""
         if self.search is None and (self.variants is None) == (self.grid is None):
             raise ValueError("give either variants or a grid (or a search)")
         return self

@@ -93,6 +93,7 @@ class NumberRange(FileModel):
 
     @model_validator(mode="after")
     def ordered(self) -> "NumberRange":
+        """An empty interval leaves nothing to sample; a log scale has no logarithm of 0 or less."""
         low, high, log = self.low, self.high, self.log  # type: ignore[attr-defined]
         if low >= high:
             raise ValueError(f"low ({low}) must be below high ({high})")
@@ -130,6 +131,7 @@ class CategoricalParam(FileModel):
     @field_validator("choices")
     @classmethod
     def distinct(cls, choices: list[Any]) -> list[Any]:
+        """A repeated choice would be sampled twice as often as the others."""
         if len({repr(choice) for choice in choices}) != len(choices):
             raise ValueError(f"choices repeat ({choices})")
         return choices
@@ -157,6 +159,7 @@ class SearchBlock(FileModel):
     @field_validator("params")
     @classmethod
     def options(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """A key is the option's dotted name, as in a variant's options (the dashes are the command line's)."""
         dashed = next((key for key in params if not key or key.startswith("-")), None)
         if dashed is not None:
             raise ValueError(f"{dashed!r}: expected an amal fit option without dashes, e.g. model.hidden_dim")
@@ -165,6 +168,7 @@ class SearchBlock(FileModel):
     @field_validator("pruner")
     @classmethod
     def watched(cls, pruner: str, info: ValidationInfo) -> str:
+        """The median pruner compares the curve it watches epoch by epoch: a validation curve."""
         metric = info.data.get("metric", "")
         if pruner == "median" and metric and not metric.startswith(("final val/", "best val/")):
             raise ValueError(f"the median pruner watches a validation curve; metric is {metric!r}")
