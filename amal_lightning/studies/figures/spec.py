@@ -14,28 +14,13 @@ from typing import Annotated, Any, Union
 from pydantic import BeforeValidator, Discriminator, Tag, TypeAdapter, ValidationError
 
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.figures.curves import DEFAULT_METRICS, Y_SCALES, Curves
+from amal_lightning.studies.figures.curves import Curves
 from amal_lightning.studies.figures.options import FigureOptions, text
 from amal_lightning.studies.figures.registry import KINDS
 
-__all__ = [
-    "DEFAULT_FIGURES",
-    "FigureEntry",
-    "FigureOptions",
-    "FigureSpec",
-    "figure_specs",
-    "DEFAULT_METRICS",
-    "Y_SCALES",
-]
-FIGURE_KINDS = tuple(KINDS)
+__all__ = ["DEFAULT_FIGURES", "FigureEntry", "FigureOptions", "figure_specs"]
 FIGURE_KEYS = tuple(dict.fromkeys(key for kind in KINDS.values() for key in kind.options.model_fields))
 DEFAULT_FIGURES: tuple[FigureOptions, ...] = (Curves(name="loss"),)  # train/loss and test/loss against epochs
-
-
-def FigureSpec(name: str) -> Curves:  # noqa: N802 (the class it stands in for, until its last caller moves)
-    """The curves figure ``name`` of train/loss and test/loss: what ``FigureSpec("loss")`` made when figures were
-    one dataclass, kept while the study file's reader still makes its default figure so (:data:`DEFAULT_FIGURES`)."""
-    return Curves(name=name)
 
 
 def kind_of(entry: Any) -> str:
