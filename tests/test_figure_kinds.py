@@ -89,7 +89,7 @@ def test_a_study_file_s_model_holding_entries_says_the_kinds_own_messages_at_the
 
 def test_a_value_of_the_wrong_type_is_one_line_naming_its_key():
     with pytest.raises(
-        AmalError, match=r"^s\.yaml, figures, figure 1: title: input should be a valid string, got \[1\]$"
+        AmalError, match=r"^s\.yaml, figures, figure 1, title: expected the figure's title .*, got \[1\]$"
     ):
         figure_specs("s.yaml, figures", [{"title": [1]}], set())
 

@@ -17,7 +17,7 @@ from amal_lightning.runs.events import RunLog, Series
 from amal_lightning.studies.figures.layers import draw_layers
 from amal_lightning.studies.figures.plot import PlottedRun, draw
 from amal_lightning.studies.figures.provenance import footer
-from amal_lightning.studies.figures.sweep import SweptRun, draw_sweep
+from amal_lightning.studies.figures.sweep_plot import SweptRun, draw_sweep
 from amal_lightning.studies.spec import load_study
 from tests.helpers import CONFIGS
 

@@ -17,6 +17,7 @@ from amal_lightning.errors import AmalError
 from amal_lightning.studies.figures.curves import Curves
 from amal_lightning.studies.figures.options import FigureOptions, text
 from amal_lightning.studies.figures.registry import KINDS
+from amal_lightning.studies.validation import one_line
 
 __all__ = ["DEFAULT_FIGURES", "FigureEntry", "FigureOptions", "figure_specs"]
 FIGURE_KEYS = tuple(dict.fromkeys(key for kind in KINDS.values() for key in kind.options.model_fields))
@@ -54,22 +55,12 @@ FigureEntry = Annotated[Union[KIND_MODELS], Discriminator(kind_of), BeforeValida
 ENTRY: TypeAdapter[FigureOptions] = TypeAdapter(FigureEntry)
 
 
-def one_line(error: ValidationError) -> str:
-    """Pydantic's first error on an entry, as one line: a check's own message, else the key and what is wrong."""
-    first = error.errors()[0]
-    if first["type"] == "value_error":
-        return str(first["ctx"]["error"])
-    keys = [str(part) for part in first["loc"] if part not in KINDS]
-    message = f"{first['msg'][:1].lower()}{first['msg'][1:]}, got {first['input']!r}"
-    return ": ".join([*keys, message])
-
-
 def figure_spec(here: str, entry: Any, names: set[str]) -> FigureOptions:
     """One entry (as written, or already read), read and checked against the variants' ``names``."""
     try:
         spec = ENTRY.validate_python(entry)
     except ValidationError as error:
-        raise AmalError(f"{here}: {one_line(error)}") from None
+        raise AmalError(one_line(here, error, entry, ENTRY.json_schema())) from None
     for key, name in spec.named_variants():
         if name not in names:
             raise AmalError(f"{here}: {key}: no variant named {name!r}")
