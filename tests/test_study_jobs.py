@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from amal_lightning.command_line.main import main
 from amal_lightning.errors import AmalError
 from amal_lightning.studies.workers import worker_count
 from tests.helpers import CONFIGS
@@ -83,3 +84,56 @@ def test_workers_killed_with_sigkill_resume_and_train_each_variant_once(tmp_path
         assert [run.name for run in experiment.iterdir()] == ["version_0"], output  # resumed, not trained again
     assert [row["status"] for row in summary_without_timing(tmp_path)] == ["finished"] * 4
     assert [row["epochs"] for row in summary_without_timing(tmp_path)] == ["1500"] * 4
+
+
+def search_study(folder: Path) -> Path:
+    study = folder / "hs.yaml"
+    study.write_text(
+        f"name: hs\nconfig: {CONFIGS / 'regression_minibatch.yaml'}\n"
+        "search:\n  n_trials: 4\n  metric: best val/loss\n"
+        "  params: {model.optimizer.init_args.lr: {type: float, low: 1.0e-4, high: 0.05, log: true}}\n"
+    )
+    return study
+
+
+def refusal(capsys, *argv: str) -> tuple[int, str]:
+    """The exit status and the one error line of ``amal study ARGV`` (with its hint, if any)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["study", *argv])
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    return exit_info.value.code, captured.err.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "argv", "status", "line"),
+    [
+        # a search's job array: --workers tasks, a typed option of its cluster options
+        ("search", ["--submit", "--workers", "0", "--time", "01:00:00"], 2, "--workers '0': not a positive integer"),
+        ("search", ["--variant-index", "0"], 1, "--variant-index: a search has no fixed variants"),
+        # a grid's tasks are its variants: no --workers, and --submit runs them all
+        ("grid", ["--submit", "--workers", "2", "--time", "01:00:00"], 2, "--workers is not an option"),
+        ("grid", ["--variant-index", "0", "--submit", "--time", "01:00:00"], 1, "--submit runs every variant"),
+    ],
+)
+def test_grids_and_searches_refuse_what_is_not_theirs(tmp_path, monkeypatch, capsys, kind, argv, status, line):
+    monkeypatch.chdir(tmp_path)
+    study = search_study(tmp_path) if kind == "search" else write_study(tmp_path, 1)
+    code, error = refusal(capsys, str(study), *argv)
+    assert code == status and error.startswith(f"amal: error: {line}"), error
+    assert not (tmp_path / "studies").exists() and not (tmp_path / "slurm").exists()
+
+
+def test_a_search_array_is_one_task_per_worker_and_a_grid_one_per_variant(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    cluster = ["--submit", "--time", "01:00:00", "--dry-run"]
+    main(["study", str(search_study(tmp_path)), *cluster, "--workers=3", "--", "--trainer.max_epochs", "2"])
+    search = capsys.readouterr().out
+    main(["study", str(write_study(tmp_path, 1)), *cluster, "--max-parallel", "2"])
+    grid = capsys.readouterr().out
+    assert "#SBATCH --array=0-2" in search.splitlines() and "#SBATCH --array=0-3%2" in grid.splitlines()
+    (search_task,) = [line for line in search.splitlines() if line.startswith("srun ")]
+    (grid_task,) = [line for line in grid.splitlines() if line.startswith("srun ")]
+    assert "--variant-index" not in search_task and search_task.endswith("--trainer.max_epochs 2")
+    assert '--variant-index "$SLURM_ARRAY_TASK_ID"' in grid_task
+    assert not (tmp_path / "studies").exists()  # a dry run saves nothing
