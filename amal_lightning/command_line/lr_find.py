@@ -19,7 +19,7 @@ from jsonargparse.typing import PositiveFloat, PositiveInt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from amal_lightning.command_line.parsing import command_parser, parse, refuse
+from amal_lightning.parse_errors import command_parser, parse, refuse
 from amal_lightning.runs.folders import experiment_name
 from amal_lightning.studies.figures.plot import save_png
 from amal_lightning.words import given_values, gives, take_options

@@ -20,7 +20,7 @@ from typing import Literal, Optional, Union
 from jsonargparse import SUPPRESS, ArgumentParser
 from jsonargparse.typing import PositiveInt
 
-from amal_lightning.command_line.parsing import command_parser, parse, refuse
+from amal_lightning.parse_errors import command_parser, parse, refuse
 from amal_lightning.studies.orchestration import Request, run_study_command
 from amal_lightning.studies.spec import Study, adhoc_study, load_study, study_schema
 from amal_lightning.words import split_after, split_at_separator
