@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from amal_lightning.api import fit
 from amal_lightning.command_line.main import main
+from amal_lightning.studies.search.pruning import TrialPruning
 from amal_lightning.studies.search.spec import search_spec
 from amal_lightning.studies.search.storage import next_trial
 from amal_lightning.studies.spec import load_study
@@ -92,7 +94,7 @@ def test_a_trial_whose_worker_is_gone_is_carried_on_under_its_number(workdir, ca
     study = load_study(search_file(workdir, 2))
     trial, claim, resumed = next_trial(study.name, study.folder, study.search, study.source)
     claim.release()  # its worker was killed before it trained anything: RUNNING, claim free
-    assert not resumed and trial.state.name == "RUNNING"
+    assert not resumed and journal_trials()[trial.number].state.name == "RUNNING"
     main(["study", str(search_file(workdir, 2))])
     out = capsys.readouterr().out
     assert "[1/2] trial 0 (" in out and "its worker is gone: carried on" in out
@@ -126,6 +128,31 @@ def test_the_median_pruner_hears_every_validation(workdir, capsys):
     trials = journal_trials()
     assert [sorted(trial.intermediate_values) for trial in trials] == [[0, 1], [0, 1]]  # epochs 0 and 1
     assert all(trial.state.name in ("COMPLETE", "PRUNED") for trial in trials)
+
+
+class PrunedAfter:
+    """A trial pruned once it has heard ``epochs`` validations (Optuna's Trial, as far as the callback uses it)."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs, self.reported = epochs, []
+
+    def report(self, value: float, step: int) -> None:
+        self.reported.append(step)
+
+    def should_prune(self) -> bool:
+        return len(self.reported) >= self.epochs
+
+
+def test_a_pruned_fit_ends_as_an_early_stop_and_its_callback_object_says_why(workdir):
+    """The pruning callback is an object given to the fit: no environment variable, class path or marker file."""
+    environment = dict(os.environ)
+    pruning = TrialPruning(PrunedAfter(2), "val/loss")
+    quiet = {"trainer.enable_progress_bar": False, "trainer.enable_model_summary": False, "test": False}
+    outcome = fit(MINIBATCH, {"trainer.max_epochs": 10, **quiet}, callbacks=[pruning])
+    assert outcome.status == "finished" and outcome.epochs == 2
+    assert pruning.pruned.startswith("Trial was pruned at epoch 1")
+    assert dict(os.environ) == environment
+    assert sorted(path.name for path in workdir.iterdir()) == ["checkpoints", "logs"]  # no marker file
 
 
 def test_submit_dry_run_writes_one_task_per_worker(workdir, capsys):

@@ -15,6 +15,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import amal_lightning.studies.figures.study as figures_module
+import amal_lightning.studies.summary as summary_module
 from amal_lightning.command_line.main import main
 from amal_lightning.runs.events import RunLog, Series, read_run
 from amal_lightning.studies.check import check_study
@@ -88,7 +89,7 @@ def test_a_study_runs_its_variants_summarizes_them_from_their_logs_and_draws_the
         ("eps 0.05", "finished", "2"),
         ("eps 0.1", "finished", "2"),
     ]
-    assert [row["overrides"] for row in rows] == ["--model.learning_rate=0.05", "--model.learning_rate 0.1"]
+    assert [row["overrides"] for row in rows] == ["--model.learning_rate=0.05", "--model.learning_rate=0.1"]
     assert [row["run"] for row in rows] == ["logs/tiny.eps_0.05/version_0", "logs/tiny.eps_0.1/version_0"]
     for row in rows:
         train = scalar_values(row["run"], "train/loss")
@@ -302,10 +303,34 @@ def test_summary_rows_give_a_best_value_only_where_one_exists():
         "val/gate/layer_01": series("val/gate/layer_01", (0.2, 0.1, 0.3)),
     }
     log = RunLog(Path("logs/x/version_0"), curves, {"test/acc": 0.85}, {})
-    variant = Variant("v", "v", REGRESSION, ("--model.learning_rate=1",))
+    variant = Variant("v", "v", REGRESSION, {"model.learning_rate": 1})
     record = VariantRecord("v", "s.v", "finished", "version_0", 12.5)
     row = summary_row(variant, record, log)
     assert (row["best val/acc"], row["final val/acc"]) == ("0.9", "0.8")  # the highest accuracy
     assert (row["best train/loss"], row["final train/loss"]) == ("1.0", "2.0")  # the lowest loss
     assert row["final val/gate/layer_01"] == "0.3" and "best val/gate/layer_01" not in row
     assert (row["tested test/acc"], row["epochs"], row["seconds"]) == ("0.85", "3", "12.5")
+
+
+def test_a_trained_variant_s_line_comes_from_its_outcome_and_an_older_record_of_words_runs_again(
+    workdir, capsys, monkeypatch
+):
+    study_file = write_study(workdir, TINY)
+
+    def no_event_files(log):
+        raise AssertionError("a variant trained here is said from its outcome, not from its event files")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(summary_module, "headline", no_event_files)
+        main(["study", str(study_file), "--", "--trainer.devices=1"])
+    trained = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    record_file = workdir / "studies/tiny/variants/eps_0.1.json"
+    record = json.loads(record_file.read_text())
+    assert record["command"]["options"] == {"trainer.enable_model_summary": False, "model.learning_rate": "0.1"}
+    record_file.write_text(json.dumps({**record, "command": ["fit", "--config", str(REGRESSION)]}))
+
+    main(["study", str(study_file)])  # without the placement option: the same variants
+    again = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert again[0].startswith("[1/2] eps 0.05 ... finished earlier in ")
+    assert again[0].split(", kept, ")[1] == trained[0].split(" s, ")[1]  # the same metrics, read back
+    assert again[1].startswith("[2/2] eps 0.1 ... finished in ")  # an older record's words: trained again

@@ -16,9 +16,9 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
-from amal_lightning.errors import UsageError
+from amal_lightning.runs.options import mapping_words
 
 PathLike = Union[str, Path]
 Config = Union[PathLike, Mapping[str, Any], None]
@@ -26,23 +26,6 @@ Config = Union[PathLike, Mapping[str, Any], None]
 Option = Union[str, int, float, Path, Mapping[str, Any], Sequence[Any]]
 DEFAULT_EXPERIMENT = "default"
 CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-
-
-def option_text(value: Any) -> str:
-    """A Python value as the command line spells it (``true``, ``null``, JSON for lists and mappings)."""
-    if isinstance(value, (bool, list, tuple, dict)) or value is None:
-        return json.dumps(list(value) if isinstance(value, tuple) else value, default=str)
-    return str(value)
-
-
-def mapping_words(options: Mapping[str, Any]) -> list[str]:
-    """``{"model.learning_rate": 0.1}`` as ``["--model.learning_rate=0.1"]``: the words the parser reads."""
-    words = []
-    for key, value in options.items():
-        if not isinstance(key, str) or not key or key.startswith("-"):
-            raise UsageError(f"{key!r}: an option mapping's keys are option names without dashes (model.learning_rate)")
-        words.append(f"--{key}={option_text(value)}")
-    return words
 
 
 def option_words(options: Sequence[Option]) -> list[str]:
@@ -84,22 +67,3 @@ def config_words(config: Config) -> list[str]:
 def command_line(command: str, config: Config, options: Sequence[Option]) -> list[str]:
     """The words of ``amal COMMAND`` with this config and these options (after ``amal``)."""
     return [command, *config_words(config), *option_words(options)]
-
-
-def option_pairs(words: Sequence[str]) -> list[tuple[str, Optional[str]]]:
-    """``--name=value`` and ``--name value`` as (``name``, ``value``) pairs, dashes off; a flag's value is None."""
-    pairs: list[tuple[str, Optional[str]]] = []
-    index = 0
-    while index < len(words):
-        word = str(words[index])
-        name, equals, value = word.partition("=")
-        following = str(words[index + 1]) if index + 1 < len(words) else None
-        if equals:
-            pairs.append((name.lstrip("-"), value))
-        elif following is not None and not following.startswith("--"):
-            pairs.append((name.lstrip("-"), following))
-            index += 1
-        else:
-            pairs.append((name.lstrip("-"), None))
-        index += 1
-    return pairs

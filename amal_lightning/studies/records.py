@@ -13,7 +13,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional, Union
 
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT
@@ -37,7 +37,9 @@ class VariantRecord:
     seconds: float = 0.0
     started: Optional[float] = None  # time.time() when the attempt now running began
     note: str = ""  # why it diverged or failed
-    command: Optional[list[str]] = None  # its `amal fit` options: a variant whose options changed runs again
+    # what it runs (runner.variant_command: config, common options, its own options): a variant whose options
+    # changed runs again; a list of words is an older version's record, read as another variant's
+    command: Optional[Union[dict[str, Any], list[str]]] = None
     checkpoint_root: str = str(DEFAULT_CHECKPOINT_ROOT)  # its `--checkpoint_dir`
 
     @property

@@ -1,6 +1,6 @@
 """Runs a study's variants one after another, each a full ``amal fit`` (and the test that follows it).
 
-The fits run in this process, through :func:`amal_lightning.api.run`: starting a Python process
+The fits run in this process, through :func:`amal_lightning.api.fit`: starting a Python process
 per variant costs the import of torch and Lightning again, several seconds, more than a whole
 housing fit (measured in docs/LABS.md). Each variant has its own experiment,
 ``<study>.<variant slug>``, hence its own run folders, and a record in the study folder
@@ -8,7 +8,7 @@ housing fit (measured in docs/LABS.md). Each variant has its own experiment,
 
 - a variant that finished or diverged is kept as it is;
 - a variant still marked ``running`` was interrupted: it resumes from its run's ``last.ckpt``
-  (``--ckpt_path <that file>``), in the same run folders;
+  (its ``ckpt_path``), in the same run folders;
 - a variant that failed, or never started, runs from the start.
 
 A variant that diverges or fails does not stop the study. Ctrl+C does: the variant stays
@@ -18,33 +18,36 @@ and take it over, resuming it, once this one is gone.
 """
 
 import dataclasses
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from amal_lightning.api import run
+from amal_lightning.api import fit
 from amal_lightning.errors import AmalError, DivergedError, first_line
 from amal_lightning.runs.claims import live_claims, try_claim
 from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT, DIVERGED_FILE, LOG_DIR, newest_state
-from amal_lightning.runs.outcome import DIVERGED, FAILED, INTERRUPTED, RUNNING
+from amal_lightning.runs.outcome import DIVERGED, FAILED, INTERRUPTED, RUNNING, Outcome
 from amal_lightning.studies.records import ENDED, VariantRecord, read_record, write_record
 from amal_lightning.studies.spec import Study, Variant
 from amal_lightning.studies.summary import outcome
+from amal_lightning.words import given_value, take_options
 
 # Where and how a variant runs, not what it is: a variant that finished on a GPU node of a job
 # array is the one the login node gathers, without them.
-PLACEMENT = {
-    "--trainer.accelerator",
-    "--trainer.devices",
-    "--trainer.num_nodes",
-    "--trainer.strategy",
-    "--trainer.enable_progress_bar",
-    "--trainer.enable_model_summary",
-}
+PLACEMENT = (
+    "trainer.accelerator",
+    "trainer.devices",
+    "trainer.num_nodes",
+    "trainer.strategy",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+)
 
 
 CLAIMS = "claims"  # the study folder's claims: which process trains which variant
@@ -54,35 +57,48 @@ class StudyInterruptedError(Exception):
     """Ctrl+C during a variant: the study stops, the variant resumes when the study runs again."""
 
 
-def fit_variant(args: list[str]) -> tuple[str, Optional[str], str]:
-    """Runs ``amal ARGS`` (a fit) here: (its status, its run folder's name or None, why it diverged or failed).
+def fit_variant(
+    study: Study, variant: Variant, placed: dict[str, Any], callbacks: Sequence[Callback] = ()
+) -> tuple[str, Optional[str], str, Optional[Outcome]]:
+    """Fits the variant here, with ``placed`` (its ``experiment``, the ``ckpt_path`` it resumes from) over its
+    options: (its status, its run folder's name or None, why it diverged or failed, the outcome if it ended).
 
     A bug or an unforeseen error in one variant is reported as a failure and does not end the study.
     """
     try:
-        result = run(args)
+        result = fit(variant.config, study.common, study.fit_options(variant), placed, callbacks=callbacks)
     except DivergedError as error:
-        return DIVERGED, error.outcome.run if error.outcome else None, str(error)
+        return DIVERGED, error.outcome.run if error.outcome else None, str(error), error.outcome
     except AmalError as error:
-        return FAILED, error.outcome.run if error.outcome else None, str(error)
+        return FAILED, error.outcome.run if error.outcome else None, str(error), error.outcome
     except Exception as error:
-        return FAILED, None, f"{type(error).__name__}: {first_line(error)}"
-    return result.status, result.run, ""
+        return FAILED, None, f"{type(error).__name__}: {first_line(error)}", None
+    return result.status, result.run, "", result
 
 
-def identity(command: Optional[list[str]]) -> Optional[list[str]]:
-    """A variant's command without its PLACEMENT options: what must match for an earlier run to count."""
-    if command is None:
-        return None
-    kept, skip = [], False
-    for word in command:
-        if skip:
-            skip = False
-        elif word.split("=", 1)[0] in PLACEMENT:
-            skip = "=" not in word  # `--trainer.devices 2`: its value is the next word
-        else:
-            kept.append(word)
-    return kept
+def variant_command(study: Study, variant: Variant) -> dict[str, Any]:
+    """What the variant runs, as its record keeps it (JSON): its config, the study's common options and its own."""
+    command = {"config": str(variant.config), "common": list(study.common), "options": study.fit_options(variant)}
+    return json.loads(json.dumps(command, default=str))
+
+
+def identity(command: Any) -> Any:
+    """A variant's command without its PLACEMENT options: what must match for an earlier run to count.
+    A record of an older version (its command a list of words) is another variant's: it runs again."""
+    if not isinstance(command, dict):
+        return command
+    _, common = take_options(list(command.get("common") or []), {f"--{name}" for name in PLACEMENT})
+    options = {key: value for key, value in (command.get("options") or {}).items() if key not in PLACEMENT}
+    return {**command, "common": common, "options": options}
+
+
+def checkpoint_root(study: Study, variant: Variant) -> Path:
+    """The variant's ``checkpoint_dir``: its own option, else the study's common one, else the default."""
+    options = study.fit_options(variant)
+    if options.get("checkpoint_dir") is not None:
+        return Path(str(options["checkpoint_dir"]))
+    common = given_value("--checkpoint_dir", list(study.common))
+    return DEFAULT_CHECKPOINT_ROOT if common is None else Path(common)
 
 
 def run_folders(experiment: str) -> set[str]:
@@ -97,16 +113,6 @@ def newest_run(experiment: str, before: set[str]) -> Optional[str]:
     if not candidates:
         return None
     return max(candidates, key=lambda name: (LOG_DIR / experiment / name).stat().st_mtime)
-
-
-def checkpoint_root(command: Sequence[str]) -> Path:
-    """The ``--checkpoint_dir`` of a variant's command line (the last one given), else the default."""
-    root = DEFAULT_CHECKPOINT_ROOT
-    for index, word in enumerate(command):
-        name, equals, value = word.partition("=")
-        if name == "--checkpoint_dir":
-            root = Path(value) if equals else Path(command[index + 1]) if index + 1 < len(command) else root
-    return root
 
 
 def interrupted_state(experiment: str, record: VariantRecord) -> Optional[Path]:
@@ -128,19 +134,19 @@ def interrupted_state(experiment: str, record: VariantRecord) -> Optional[Path]:
 def current_record(study: Study, variant: Variant) -> Optional[VariantRecord]:
     """The variant's record, unless it belongs to another variant of the same name (other options)."""
     record = read_record(study.folder, variant.slug)
-    if record is not None and identity(record.command) != identity(study.fit_args(variant)):
+    if record is not None and identity(record.command) != identity(variant_command(study, variant)):
         return None  # another variant under the same name now: its earlier runs are not its own
     return record
 
 
-def run_variant(study: Study, variant: Variant) -> tuple[str, bool]:
+def run_variant(study: Study, variant: Variant, callbacks: Sequence[Callback] = ()) -> tuple[str, bool]:
     """Runs one variant unless it ended before or another process has it: what became of it, and whether
-    this process trained it."""
+    this process trained it. ``callbacks`` join its fit's Trainer (a search's pruning)."""
     record = current_record(study, variant)
     if record is not None and record.status in ENDED:
         return outcome(study, variant, record, kept=True), False
     if rank_zero_only.rank != 0:  # another process of a multi-GPU task: its first process holds the claim
-        return train_variant(study, variant, record), True
+        return train_variant(study, variant, record, callbacks), True
     claim = try_claim(study.folder / CLAIMS, variant.slug)
     if claim is None:
         return "being trained by another process, skipped", False
@@ -148,29 +154,32 @@ def run_variant(study: Study, variant: Variant) -> tuple[str, bool]:
         record = current_record(study, variant)  # it may have ended between the first look and the claim
         if record is not None and record.status in ENDED:
             return outcome(study, variant, record, kept=True), False
-        return train_variant(study, variant, record), True
+        return train_variant(study, variant, record, callbacks), True
 
 
-def train_variant(study: Study, variant: Variant, record: Optional[VariantRecord]) -> str:
-    """Trains the variant (resuming an interrupted attempt), records what became of it and says it."""
-    command = study.fit_args(variant)
+def train_variant(
+    study: Study, variant: Variant, record: Optional[VariantRecord], callbacks: Sequence[Callback] = ()
+) -> str:
+    """Trains the variant (resuming an interrupted attempt), records what became of it and says it,
+    from the outcome its fit returned."""
+    command = variant_command(study, variant)
     experiment = study.experiment(variant)
     seconds, resume = 0.0, None
     if record is not None and record.status == RUNNING:
         resume = interrupted_state(experiment, record)
         if resume is not None:  # the interrupted attempt counts up to its last checkpoint
             seconds = record.seconds + max(0.0, resume.stat().st_mtime - (record.started or resume.stat().st_mtime))
-    args = [*command, "--experiment", experiment]
+    placed: dict[str, Any] = {"experiment": experiment}
     if resume is not None:
-        args += ["--ckpt_path", str(resume)]
+        placed["ckpt_path"] = str(resume)
     started = time.time()
     run_name = None if resume is None else resume.parent.name
-    root = str(checkpoint_root(command))
+    root = str(checkpoint_root(study, variant))
     running = VariantRecord(variant.name, experiment, RUNNING, run_name, seconds, started, "", command, root)
     if rank_zero_only.rank == 0:  # the other processes of a multi-GPU task run the same fit
         write_record(study.folder, variant.slug, running)
     before = run_folders(experiment)
-    status, run_name_now, note = fit_variant(args)
+    status, run_name_now, note, result = fit_variant(study, variant, placed, callbacks)
     run_name = run_name or run_name_now or newest_run(experiment, before)
     if status == INTERRUPTED:  # the record stays `running`, with its run: the same command resumes it
         if rank_zero_only.rank == 0:
@@ -180,7 +189,7 @@ def train_variant(study: Study, variant: Variant, record: Optional[VariantRecord
     record = VariantRecord(variant.name, experiment, status, run_name, seconds, None, note, command, root)
     if rank_zero_only.rank == 0:
         write_record(study.folder, variant.slug, record)
-    return outcome(study, variant, record, kept=False)
+    return outcome(study, variant, record, kept=False, result=result)
 
 
 def others_at_work(study: Study) -> list[dict]:

@@ -156,9 +156,10 @@ class Study:
         """The variant's experiment name: its runs are ``logs/<study>.<slug>/<run>``."""
         return f"{self.name}.{variant.slug}"
 
-    def fit_args(self, variant: Variant) -> list[str]:
-        """The variant's ``amal fit`` command line (after ``amal``)."""
-        return ["fit", "--config", str(variant.config), *QUIET, *self.common, *variant.options]
+    def fit_options(self, variant: Variant) -> dict[str, Any]:
+        """The variant's own options, as its fit gets them after the config and the common options: a mapping
+        of dotted option names (no model summary before each of many fits, unless the variant asks for one)."""
+        return {"trainer.enable_model_summary": False, **variant.options}
 
 
 def build_study(where: str, data: Any, default_name: str) -> Study:

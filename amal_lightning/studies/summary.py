@@ -23,10 +23,11 @@ from typing import Optional
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import RunLog, read_run
 from amal_lightning.runs.folders import LOG_DIR
-from amal_lightning.runs.outcome import diverged_record, number
+from amal_lightning.runs.outcome import Outcome, diverged_record, number
 from amal_lightning.studies.comparisons import comparison_row, summary_statistics
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, VariantRecord, read_record
 from amal_lightning.studies.spec import Study, Variant
+from amal_lightning.studies.variants import options_text
 
 STAGE_ORDER = {"train": 0, "val": 1, "test": 2}
 METRIC_KINDS = ("final ", "best ", "tested ")
@@ -55,26 +56,32 @@ def diverged_epoch(record: VariantRecord) -> Optional[int]:
     return None if mark is None else mark.get("epoch")
 
 
-def headline(log: Optional[RunLog]) -> str:
+def headline_metrics(tested: dict[str, float], last: dict[str, float]) -> str:
     """The metrics a progress line shows: the test after the fit, else the last validation, else training."""
-    if log is None:
-        return ""
-    if log.tested:
-        chosen = log.tested
-    else:
-        for prefix in ("val/", "train/"):
-            chosen = {name: s.values[-1] for name, s in log.curves.items() if name.startswith(prefix) and s}
-            if chosen:
-                break
+    chosen = tested
+    for prefix in ("val/", "train/"):
+        if chosen:
+            break
+        chosen = {name: value for name, value in last.items() if name.startswith(prefix)}
     return ", ".join(f"{name} {number(value)}" for name, value in sorted(chosen.items()))
 
 
-def outcome(study: Study, variant: Variant, record: VariantRecord, kept: bool) -> str:
-    """What a progress line says of a variant: ``finished in 12 s, test/loss 24.1``."""
-    log = variant_log(record)
+def headline(log: Optional[RunLog]) -> str:
+    """:func:`headline_metrics` of a run read back from its event files (a variant kept from an earlier run)."""
+    if log is None:
+        return ""
+    return headline_metrics(log.tested, {name: s.values[-1] for name, s in log.curves.items() if s})
+
+
+def outcome(study: Study, variant: Variant, record: VariantRecord, kept: bool, result: Optional[Outcome] = None) -> str:
+    """What a progress line says of a variant: ``finished in 12 s, test/loss 24.1``; its metrics from the
+    ``result`` its fit returned in this process, else from its run's event files."""
     seconds = f"{record.seconds:.0f} s"
     if record.status == FINISHED:
-        metrics = headline(log)
+        if result is not None:
+            metrics = headline_metrics(result.test_metrics, result.final_metrics)
+        else:
+            metrics = headline(variant_log(record))
         text = f"finished earlier in {seconds}, kept" if kept else f"finished in {seconds}"
         return f"{text}, {metrics}" if metrics else text
     if record.status == DIVERGED:
@@ -91,7 +98,7 @@ def summary_row(variant: Variant, record: Optional[VariantRecord], log: Optional
     row = {
         "variant": variant.label,
         **({} if variant.seed is None else {"seed": str(variant.seed)}),
-        "overrides": " ".join(variant.options),
+        "overrides": options_text(variant.options),
         "status": "missing" if record is None else record.status,
         "epochs": "" if log is None else str(log.epochs),
         "seconds": "" if record is None else f"{record.seconds:.1f}",

@@ -1,4 +1,9 @@
-"""A study's variants: named ones, or all the combinations of a grid, each an ``amal fit`` command line.
+"""A study's variants: named ones, or all the combinations of a grid, each a mapping of ``amal fit`` options.
+
+A variant's options are dotted option names without dashes and their values
+(``{"model.learning_rate": 0.1, "seed_everything": 0}``), given to :func:`amal_lightning.api.fit`
+after the study's config and common options; a study file that lists a variant's options as
+command-line words (``[--model.learning_rate, "0.1"]``) gets them as such a mapping too.
 
 A grid's size is counted before anything is expanded: a grid of 200 × 200 × 200 values would
 otherwise take minutes to list its 8 million variants before saying anything. More than
@@ -6,15 +11,17 @@ otherwise take minutes to list its 8 million variants before saying anything. Mo
 """
 
 import itertools
-import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from amal_lightning.checks import shown
 from amal_lightning.errors import AmalError
+from amal_lightning.runs.options import mapping_words, option_text
+
+__all__ = ["MAX_VARIANTS", "Variant", "option_text", "options_text", "variant_options", "with_seeds"]
 
 MAX_VARIANTS = 10_000
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -24,14 +31,15 @@ UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 class Variant:
     """One ``amal fit`` of a study: its name (legends, progress lines), folder-safe slug, config and options.
 
-    In a study with ``seeds``, each variant runs once per seed: ``group`` is the variant's name and
-    ``seed`` the seed of this run (``--seed_everything``), which has a name, slug and record of its own.
+    ``options`` maps dotted option names to values (``{"model.learning_rate": 0.1}``). In a study with
+    ``seeds``, each variant runs once per seed: ``group`` is the variant's name and ``seed`` the seed of
+    this run (its ``seed_everything`` option), which has a name, slug and record of its own.
     """
 
     name: str
     slug: str
     config: Path
-    options: tuple[str, ...]
+    options: dict[str, Any] = field(hash=False)
     group: str = ""
     seed: Optional[int] = None
 
@@ -50,7 +58,7 @@ def with_seeds(variants: list[Variant], seeds: Optional[list[int]]) -> list[Vari
             f"{variant.name} (seed {seed})",
             f"{variant.slug}.seed{seed}",
             variant.config,
-            (*variant.options, f"--seed_everything={seed}"),
+            {**variant.options, "seed_everything": seed},
             variant.name,
             seed,
         )
@@ -77,28 +85,54 @@ def slug(name: str) -> str:
     return UNSAFE.sub("_", name).strip("_").lstrip(".") or "variant"
 
 
-def option_text(value: Any) -> str:
-    """A YAML value as the command line spells it (``true``, ``null``, JSON for lists and mappings)."""
-    if isinstance(value, (bool, list, dict)) or value is None:
-        return json.dumps(value)
-    return str(value)
+def options_text(options: dict[str, Any]) -> str:
+    """A variant's options as the command line spells them (``--model.learning_rate=0.1``), for tables."""
+    return " ".join(mapping_words(options))
 
 
-def option_words(where: str, options: Any) -> tuple[Optional[str], tuple[str, ...]]:
-    """(the ``config`` it names or None, the options as command-line words) from a mapping or a list."""
+def word_options(where: str, words: list[Any]) -> dict[str, Any]:
+    """A study file's list of words as a variant's options: ``[--model.learning_rate, "0.1", --data.batch_size=8]``
+    as ``{"model.learning_rate": "0.1", "data.batch_size": "8"}`` (the parser reads the texts as it would the words)."""
+    options: dict[str, Any] = {}
+    index = 0
+    while index < len(words):
+        name, equals, value = str(words[index]).partition("=")
+        if not name.startswith("--") or len(name) < 3:
+            raise AmalError(f"{where}: {words[index]!r} is not an option (expected --name value or --name=value)")
+        if not equals:
+            if index + 1 >= len(words) or str(words[index + 1]).startswith("--"):
+                raise AmalError(f"{where}: {name} has no value (expected --name value or --name=value)")
+            index += 1
+            value = str(words[index])
+        options[name[2:]] = value
+        index += 1
+    return options
+
+
+def variant_options(where: str, options: Any) -> tuple[Optional[str], dict[str, Any]]:
+    """(the ``config`` it names or None, the options as a mapping of dotted names) from a mapping or a list of words."""
     if options is None:
-        return None, ()
+        return None, {}
     if isinstance(options, list):
         if not all(isinstance(word, (str, int, float)) for word in options):
             raise AmalError(f"{where}: a list of options must hold command-line words, e.g. [--trainer.max_epochs, 10]")
-        return None, tuple(str(word) for word in options)
+        return None, word_options(where, options)
     if not isinstance(options, dict):
         raise AmalError(f"{where}: expected options (a mapping such as {{model.learning_rate: 0.1}} or a list)")
     config = options.get("config")
     if config is not None and not isinstance(config, str):
         raise AmalError(f"{where}: config must be a file name")
-    words = tuple(f"--{key}={option_text(value)}" for key, value in options.items() if key != "config")
-    return config, words
+    return config, {str(key): value for key, value in options.items() if key != "config"}
+
+
+def option_words(where: str, options: Any) -> tuple[Optional[str], tuple[str, ...]]:
+    """(the ``config`` it names or None, the options as command-line words): a study's common options."""
+    if isinstance(options, list):
+        if not all(isinstance(word, (str, int, float)) for word in options):
+            raise AmalError(f"{where}: a list of options must hold command-line words, e.g. [--trainer.max_epochs, 10]")
+        return None, tuple(str(word) for word in options)
+    config, mapping = variant_options(where, options)
+    return config, tuple(mapping_words(mapping))
 
 
 def config_path(where: str, text: Any) -> Path:
@@ -133,8 +167,9 @@ def grid_variants(
         raise AmalError(f"{where}: {sizes} = {count:,} variants, more than max_variants ({max_variants:,})")
     variants = []
     for combination in itertools.product(*(values for values in grid.values())):
-        pairs = [f"{key}={option_text(value)}" for key, value in zip(grid, combination, strict=True)]
-        variants.append(Variant(", ".join(pairs), slug("-".join(pairs)), config, tuple(f"--{pair}" for pair in pairs)))
+        options = dict(zip(grid, combination, strict=True))
+        pairs = [f"{key}={option_text(value)}" for key, value in options.items()]
+        variants.append(Variant(", ".join(pairs), slug("-".join(pairs)), config, options))
     return variants
 
 
@@ -143,7 +178,7 @@ def named_variants(where: str, variants: Any, config: Path) -> list[Variant]:
         raise AmalError(f"{where}: expected named variants (a mapping of names to options)")
     result = []
     for name, options in variants.items():
-        variant_config, words = option_words(f"{where}, variant {name!r}", options)
+        variant_config, mapping = variant_options(f"{where}, variant {name!r}", options)
         own_config = config if variant_config is None else config_path(f"{where}, variant {name!r}", variant_config)
-        result.append(Variant(str(name), slug(str(name)), own_config, words))
+        result.append(Variant(str(name), slug(str(name)), own_config, mapping))
     return result

@@ -16,17 +16,16 @@ then goes on: a failed trial counts as one of ``n_trials``.
 """
 
 import dataclasses
-import os
 from typing import Any, Optional
 
 from amal_lightning.runs.outcome import number
 from amal_lightning.studies.records import read_record, write_record
 from amal_lightning.studies.runner import run_variant
-from amal_lightning.studies.search.pruning import JOURNAL_ENV, PRUNED_ENV, STUDY_ENV, TRIAL_ENV
-from amal_lightning.studies.search.storage import journal_path, next_trial, tell
+from amal_lightning.studies.search.pruning import TrialPruning
+from amal_lightning.studies.search.storage import next_trial, tell
 from amal_lightning.studies.search.trials import (
+    PRUNED_NOTE,
     best_of,
-    pruned_marker,
     short_params,
     trial_name,
     trial_result,
@@ -36,36 +35,22 @@ from amal_lightning.studies.spec import Study
 
 
 def run_trial(study: Study, trial: Any) -> tuple[str, Optional[float], str, list[str]]:
-    """Trains a trial's variants (resuming those interrupted); its state, value, note and progress lines."""
+    """Trains a trial's variants (resuming those interrupted); its state, value, note and progress lines.
+
+    ``trial`` is the ``optuna.trial.Trial`` the worker took: with ``pruner: median`` each fit gets a
+    :class:`TrialPruning` reporting to it, whose verdict goes to the variant's record (``pruned: ...``).
+    """
     assert study.search is not None
     variants = trial_variants(study, trial.number, dict(trial.params))
     lines = []
-    environment = {
-        JOURNAL_ENV: str(journal_path(study.folder).resolve()),
-        STUDY_ENV: study.name,
-        TRIAL_ENV: str(trial.number),
-    }
     for variant in variants:
-        marker = pruned_marker(study, variant)
-        saved = {key: os.environ.get(key) for key in (*environment, PRUNED_ENV)}
-        os.environ.update({**environment, PRUNED_ENV: str(marker.resolve())})
-        try:
-            if study.search.pruner == "median":
-                marker.parent.mkdir(parents=True, exist_ok=True)
-            line, _ = run_variant(study, variant)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        pruning = TrialPruning(trial, study.search.monitor) if study.search.pruner == "median" else None
+        line, _ = run_variant(study, variant, callbacks=[] if pruning is None else [pruning])
+        record = read_record(study.folder, variant.slug)
+        if pruning is not None and pruning.pruned and record is not None:  # the record says why its fit ended early
+            write_record(study.folder, variant.slug, dataclasses.replace(record, note=f"{PRUNED_NOTE}{pruning.pruned}"))
         lines.append(f"{variant.name} ... {line}")
     state, value, note = trial_result(study, variants)
-    if state == "PRUNED":
-        for variant in variants:  # the record says why its fit ended early
-            record = read_record(study.folder, variant.slug)
-            if record is not None and not record.note:
-                write_record(study.folder, variant.slug, dataclasses.replace(record, note=f"pruned: {note}"))
     return state, value, note, lines
 
 

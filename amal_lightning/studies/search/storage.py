@@ -134,8 +134,9 @@ def search_lock(folder: Path) -> Iterator[None]:
 
 
 def next_trial(name: str, folder: Path, spec: SearchSpec, source: str) -> Optional[tuple[Any, Claim, bool]]:
-    """The trial this worker runs next, claimed: (the FrozenTrial, its claim, whether it is taken over),
-    or None once ``n_trials`` trials are done or in other live hands."""
+    """The trial this worker runs next, claimed: (the ``optuna.trial.Trial``, its claim, whether it is taken
+    over), or None once ``n_trials`` trials are done or in other live hands. A Trial, not a FrozenTrial:
+    the median pruner's callback reports to it while its fit runs."""
     optuna = optuna_module()
     from optuna.trial import TrialState
 
@@ -146,7 +147,7 @@ def next_trial(name: str, folder: Path, spec: SearchSpec, source: str) -> Option
             if trial.state == TrialState.RUNNING:
                 claim = try_claim(folder / CLAIMS, trial_claim(trial.number))
                 if claim is not None:  # its worker is gone: this one carries it on
-                    return trial, claim, True
+                    return running_trial(study, folder, name, trial.number), claim, True
         started = [trial for trial in trials if trial.state != TrialState.WAITING]
         if len(started) >= spec.n_trials:
             return None
@@ -156,7 +157,17 @@ def next_trial(name: str, folder: Path, spec: SearchSpec, source: str) -> Option
         claim = try_claim(folder / CLAIMS, trial_claim(asked.number))
         if claim is None:  # cannot happen under the lock, unless a claim of that name was left by hand
             raise AmalError(f"{folder / CLAIMS}: trial {asked.number} is claimed already; remove its claim file")
-        return study.get_trials(deepcopy=False)[asked.number], claim, False
+        return asked, claim, False
+
+
+def running_trial(study: Any, folder: Path, name: str, number: int) -> Any:
+    """The ``optuna.trial.Trial`` of trial ``number``, still running, that another worker left: ``study.ask()``
+    gives one for a new trial only, so its id comes from the storage's public API (the journal's ids are
+    the same in every JournalStorage of the file)."""
+    optuna = optuna_module()
+    store = storage(folder)
+    identifier = store.get_trial_id_from_study_id_trial_number(store.get_study_id_from_name(name), number)
+    return optuna.trial.Trial(study, identifier)
 
 
 def distribution(optuna: Any, param: Any) -> Any:

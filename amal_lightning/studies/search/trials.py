@@ -5,40 +5,34 @@ and figures, which ``amal plot --study`` draws without torch.
 """
 
 import math
-from pathlib import Path
 from typing import Any, Optional
 
 from amal_lightning.runs.outcome import number
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, read_record
-from amal_lightning.studies.search.spec import SearchSpec, trial_options
+from amal_lightning.studies.search.spec import SearchSpec
 from amal_lightning.studies.spec import Study
 from amal_lightning.studies.summary import summary_row, variant_log
 from amal_lightning.studies.variants import Variant, with_seeds
 
-PRUNING = "amal_lightning.studies.search.pruning.TrialPruning"
+PRUNED_NOTE = "pruned: "  # how a pruned trial's variant record begins its note
 
 
 def trial_name(trial_number: int) -> str:
     return f"trial {trial_number}"
 
 
-def pruning_options(spec: SearchSpec) -> tuple[str, ...]:
-    """The options that put the median pruner in a trial's fit (one device: it prunes a single process)."""
-    if spec.pruner != "median":
-        return ()
-    return (f"--trainer.callbacks+={PRUNING}", f"--trainer.callbacks.monitor={spec.monitor}", "--trainer.devices=1")
+def pruning_options(spec: SearchSpec) -> dict[str, Any]:
+    """The options of a pruned trial's fit: one device, as the median pruner prunes a single process
+    (the pruning callback itself is an object the worker gives the fit, :mod:`.pruning`)."""
+    return {"trainer.devices": 1} if spec.pruner == "median" else {}
 
 
 def trial_variants(study: Study, trial_number: int, params: dict[str, Any]) -> list[Variant]:
     """The variants of a trial: one, or one per seed of the study's ``seeds``."""
     assert study.search is not None and study.config is not None
-    options = (*trial_options(params), *pruning_options(study.search))
+    options = {**params, **pruning_options(study.search)}
     variant = Variant(trial_name(trial_number), f"trial_{trial_number:04d}", study.config, options)
-    return with_seeds([variant], study.data.get("seeds"))
-
-
-def pruned_marker(study: Study, variant: Variant) -> Path:
-    return study.folder / "pruned" / f"{variant.slug}.txt"
+    return with_seeds([variant], study.seeds)
 
 
 def short_params(params: dict[str, Any]) -> str:
@@ -64,9 +58,8 @@ def trial_result(study: Study, variants: list[Variant]) -> tuple[str, Optional[f
         if not math.isfinite(value):
             return "FAIL", None, f"{variant.name}: {metric} is {text or 'missing'} (not a summary column of its run?)"
         values.append(value)
-        marker = pruned_marker(study, variant)
-        if marker.is_file():
-            pruned = marker.read_text().strip()
+        if record.note.startswith(PRUNED_NOTE):  # written by the worker whose fit the pruner stopped
+            pruned = record.note.removeprefix(PRUNED_NOTE)
     mean = sum(values) / len(values)
     return ("PRUNED", mean, pruned) if pruned else ("COMPLETE", mean, "")
 
