@@ -649,3 +649,20 @@ def test_three_signals_requeue_twice_then_stop_at_max_requeues_keeping_one_check
     assert (workdir / "starts.txt").read_text().split()[-1] == "9"
     assert torch.load(run_dir / "last.ckpt", weights_only=True)["global_step"] == 12
     assert hpc_checkpoints() == ["hpc_ckpt_3.ckpt"] and (workdir / "scontrol.txt").read_text().count("4242") == 2
+
+
+def test_each_cluster_option_is_on_every_submitting_command_and_in_profiles(tmp_path):
+    """One line of CLUSTER_OPTIONS is an option of amal submit (a job array's only on amal study --submit),
+    of a search's array, and a key of a cluster profile, written as the profile's kind says."""
+    from amal_lightning.cluster.profile import IGNORED
+    from amal_lightning.cluster.submission import CLUSTER_OPTIONS, build_parser, profile_options
+    from amal_lightning.parse_errors import known_options
+
+    submit, array = known_options(build_parser()), known_options(build_parser("amal study --submit", array=True))
+    search = known_options(build_parser("amal study --submit", array=True, workers=True))
+    for option in CLUSTER_OPTIONS:
+        assert f"--{option.name}" in array and f"--{option.name}" in search
+        assert (f"--{option.name}" in submit) != option.array_only
+        assert profile_options(array=True)[option.name] == option.kind
+        assert profile_options(array=False)[option.name] == (IGNORED if option.array_only else option.kind)
+    assert "--workers" in search and "--workers" not in array
