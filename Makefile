@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install fit test test-fast lint tensorboard bench figures
+.PHONY: help install fit test test-fast lint tensorboard bench figures notebook notebooks
 
 help: ## list the targets
 	@echo "make TARGET, where TARGET is one of:"
@@ -36,6 +36,17 @@ lint: $(STAMP) ## ruff check and ruff format --check
 
 bench: $(STAMP) ## run the benchmarks (MNIST, housing, start-up; about 40 min, BENCH_ARGS=--quick 15) into docs/PERFORMANCE.md
 	$(BIN)/python -m bench.report $(BENCH_ARGS)
+
+NOTEBOOK_STAMP := $(VENV)/.notebooks
+$(NOTEBOOK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,mlflow,notebooks]"
+	touch $(NOTEBOOK_STAMP)
+
+notebook: $(NOTEBOOK_STAMP) ## open JupyterLab on notebooks/ (one notebook per lab; installs the notebooks extra first)
+	$(BIN)/jupyter lab notebooks
+
+notebooks: $(NOTEBOOK_STAMP) ## execute each notebooks/*.py with its full settings and write its outputs into the paired .ipynb (about 5 min)
+	cd notebooks && for script in tme*.py; do ../$(BIN)/jupytext --sync --execute "$$script"; done
 
 tensorboard: $(STAMP) ## open the runs' curves: tensorboard --logdir logs
 	$(BIN)/tensorboard --logdir logs

@@ -26,6 +26,7 @@ reader does it only for files that mark restarts, which PyTorch's writer does no
 is the one the run followed. Its time axis counts from the first file's start, the pause included.
 """
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -89,8 +90,19 @@ class RunLog:
         return max(ends, default=0)
 
 
+class _ExpectedPurge(logging.Filter):
+    """TensorBoard's reader warns of the purge marker a resumed fit writes: here it is expected and handled."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith("Detected out of order event.step")
+
+
+_EXPECTED_PURGE = _ExpectedPurge()  # one instance: a logger holds a filter once, however often it is added
+
+
 def read_run(log_dir: Union[str, Path]) -> RunLog:
     """Reads a run folder's event files (``logs/<experiment>/<run>``); one line of error if there are none."""
+    logging.getLogger("tensorboard").addFilter(_EXPECTED_PURGE)
     path = Path(log_dir)
     if not path.is_dir():
         raise AmalError(f"{path}: no such run folder")
