@@ -42,7 +42,7 @@ from amal_lightning.tme1.functions import MSE, Context, Linear, linear, mse
 
 os.chdir(WORKDIR)
 QUIET = {"trainer.enable_progress_bar": False, "trainer.enable_model_summary": False}
-torch.manual_seed(0);
+torch.manual_seed(0)
 
 # %% [markdown]
 # ## Q1–Q5: the Context, and the gradients of `Linear` and `MSE`

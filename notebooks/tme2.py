@@ -75,7 +75,8 @@ data = HousingDataModule()
 data.setup("fit")
 x, y = data.train_set.tensors
 steps = theory.fastest_step(x)
-print(f"full batch: limit 2/λ_max = {steps.limit:.4f}, fastest ε* = {steps.fastest:.4f}, κ = {steps.condition_number:.1f}")
+print(f"full batch: limit 2/λ_max = {steps.limit:.4f}, fastest ε* = {steps.fastest:.4f}")
+print(f"condition number κ = {steps.condition_number:.1f}, rate at ε*: {steps.fastest_rate:.3f} a step")
 for batch, step in ((32, 0.01), (1, 0.003)):
     limit = theory.mean_square_limit(x, batch)
     floor = theory.noise_floor(x, y, step, batch)
