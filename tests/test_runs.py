@@ -21,6 +21,12 @@ from amal_lightning.runs.folders import (
 )
 
 
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Runs in ``tmp_path``: the versions already under the current folder's ``logs/`` would count too."""
+    monkeypatch.chdir(tmp_path)
+
+
 def write_checkpoint(path: Path, age_s: float = 0.0) -> Path:
     """A minimal file that passes for a Lightning checkpoint, written ``age_s`` seconds ago."""
     path.parent.mkdir(parents=True, exist_ok=True)

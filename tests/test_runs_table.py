@@ -1,5 +1,7 @@
 """``amal runs``: one row per fit, its status told apart from real fits' run.json files, without torch."""
 
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +15,7 @@ from lightning.pytorch.callbacks import Callback
 from amal_lightning.api import fit
 from amal_lightning.command_line.main import main
 from amal_lightning.errors import DivergedError
+from amal_lightning.runs.record import read_run_record
 from tests.helpers import AMAL, CONFIGS
 
 REGRESSION = str(CONFIGS / "regression.yaml")
@@ -60,6 +63,28 @@ def test_finished_diverged_and_interrupted_runs_are_told_apart(workdir, capsys):
     resumed = fit(REGRESSION, "--trainer.max_epochs", "50", "--ckpt_path", table["version_2"][7], *QUIET)
     assert (resumed.run, resumed.status, resumed.epochs) == ("version_2", "finished", 47)
     assert {row[1]: row[2] for row in rows(capsys)}["version_2"] == "finished"
+
+
+def test_run_json_is_the_saved_outcome_and_a_record_of_an_earlier_version_still_reads(workdir, capsys):
+    outcome = fit(REGRESSION, "--trainer.max_epochs", "3", *QUIET)
+    saved = read_run_record(outcome.checkpoint_dir)
+    assert saved is not None and saved.holder and saved.updated > 0
+    assert dataclasses.replace(saved, holder={}, updated=0.0) == outcome
+    older = workdir / "checkpoints/regression/version_1"
+    older.mkdir()
+    (older / "run.json").write_text(
+        json.dumps(
+            {"experiment": "regression", "run": "version_1", "status": "finished", "epochs": 5, "max_epochs": 5,
+             "steps": 5, "monitor": "val/loss", "best": 21.5, "best_epoch": 4, "tested": {"test/loss": 22.25},
+             "resume": None, "holder": {}, "updated": 0}
+        )
+    )  # fmt: skip
+    (damaged := workdir / "checkpoints/regression/version_2").mkdir()
+    (damaged / "run.json").write_text('{"epochs": {"not": "a number"}, "command": "fit", "status": 3}')
+    capsys.readouterr()
+    table = {row[1]: row for row in rows(capsys)}
+    assert table["version_1"][2:7] == ["finished", "5/5", "val/loss 21.5", "4", "test/loss 22.25"]
+    assert table["version_0"][3] == "3/3" and table["version_2"][1] == "version_2"  # a damaged one: no crash
 
 
 @pytest.mark.slow

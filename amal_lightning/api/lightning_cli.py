@@ -27,7 +27,7 @@ from amal_lightning.callbacks.predictions import (
     PredictionWriter,
     check_one_process,
 )
-from amal_lightning.callbacks.summary import FitSummary
+from amal_lightning.callbacks.summary import FitSummary, metrics_of
 from amal_lightning.cluster.jobs import in_slurm_job, slurm_job_id
 from amal_lightning.data.readiness import has_test_data
 from amal_lightning.errors import AmalError, DivergedError, UsageError, first_line
@@ -40,15 +40,6 @@ from amal_lightning.runs.folders import (
     release_run_folders,
 )
 from amal_lightning.runs.outcome import DIVERGED, FAILED, FINISHED, INTERRUPTED, Outcome
-
-
-def metrics_of(trainer: Trainer, *prefixes: str) -> dict[str, float]:
-    """The trainer's current metrics whose names start with one of ``prefixes``, as floats."""
-    return {
-        name: float(value)
-        for name, value in trainer.callback_metrics.items()
-        if name.startswith(prefixes) and getattr(value, "numel", lambda: 1)() == 1
-    }
 
 
 class AmalOptions(LightningCLI):
@@ -170,6 +161,8 @@ class AmalCLI(AmalOptions):
             best_epoch=None if summary is None else summary.best_epoch,
             best_metrics={} if summary is None else dict(summary.best_metrics),
             global_zero=trainer is None or trainer.is_global_zero,
+            first_epoch=0 if summary is None else summary.first_epoch,
+            max_epochs=None if trainer is None else trainer.max_epochs,
         )
         self.outcome = Outcome(**{**fields, **results})
         return self.outcome
@@ -198,10 +191,11 @@ class AmalCLI(AmalOptions):
             hyperparameters.update(divergence_factor=guard.factor, divergence_threshold=guard.threshold)
             trainer.logger.close_with_results(hyperparameters, {**summary.best_metrics, **test_metrics})
         status = INTERRUPTED if interrupted else FINISHED
-        summary.write_record(trainer, status, tested=test_metrics, reason=reason)
-        self.record_outcome(
+        outcome = self.record_outcome(
             "fit", status, reason, final_metrics=final_metrics, tested_checkpoint=tested, test_metrics=test_metrics
         )
+        if trainer.is_global_zero:
+            summary.save(outcome)  # run.json: the outcome the fit returns
 
     def after_validate(self) -> None:
         self.record_outcome(

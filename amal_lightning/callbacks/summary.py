@@ -1,6 +1,7 @@
 """What a fit did, remembered as it goes: its best validation epoch and metrics, why it stopped, and
-its ``run.json`` (:mod:`amal_lightning.runs.record`) kept up to date for ``amal runs``."""
+its ``run.json`` (:mod:`amal_lightning.runs.record`, its outcome so far) kept up to date for ``amal runs``."""
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -12,9 +13,17 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, Timer
 from amal_lightning.callbacks.interrupt import StopOnInterrupt
 from amal_lightning.errors import DivergedError
 from amal_lightning.runs.claims import this_holder
-from amal_lightning.runs.folders import newest_state
-from amal_lightning.runs.outcome import DIVERGED, FAILED, INTERRUPTED, RUNNING
+from amal_lightning.runs.outcome import DIVERGED, FAILED, INTERRUPTED, RUNNING, Outcome
 from amal_lightning.runs.record import write_run_record
+
+
+def metrics_of(trainer: L.Trainer, *prefixes: str) -> dict[str, float]:
+    """The trainer's current metrics whose names start with one of ``prefixes``, as floats."""
+    return {
+        name: float(value)
+        for name, value in trainer.callback_metrics.items()
+        if name.startswith(prefixes) and getattr(value, "numel", lambda: 1)() == 1
+    }
 
 
 class FitSummary(Callback):
@@ -57,35 +66,45 @@ class FitSummary(Callback):
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, DivergedError):
-            self.write_record(trainer, DIVERGED, note=str(exception))
+            self.write_record(trainer, DIVERGED, str(exception))
         elif isinstance(exception, KeyboardInterrupt):
-            self.write_record(trainer, INTERRUPTED)
+            self.write_record(trainer, INTERRUPTED, "interrupted")
         else:
-            self.write_record(trainer, FAILED, note=f"{type(exception).__name__}: {exception}".splitlines()[0])
+            self.write_record(trainer, FAILED, f"{type(exception).__name__}: {exception}".splitlines()[0])
 
-    def write_record(self, trainer: L.Trainer, status: str, **more: Any) -> None:
-        """Writes the fit's ``run.json``: its status now, its epochs, its best and what resumes it."""
-        if self.run_dir is None or not trainer.is_global_zero:
+    def progress(self, trainer: L.Trainer, status: str, reason: str = "") -> Outcome:
+        """The fit's outcome so far: its status now, its epochs, its best (``run_dir`` set)."""
+        assert self.run_dir is not None
+        return Outcome(
+            command="fit",
+            status=status,
+            reason=reason,
+            experiment=self.run_dir.parent.name,
+            run=self.run_dir.name,
+            checkpoint_dir=self.run_dir,
+            epochs=trainer.current_epoch - self.first_epoch,
+            steps=trainer.global_step,
+            seconds=time.monotonic() - self.started_at,
+            final_metrics=metrics_of(trainer, "train/", "val/"),
+            best_epoch=self.best_epoch,
+            best_metrics=dict(self.best_metrics),
+            first_epoch=self.first_epoch,
+            max_epochs=trainer.max_epochs,
+            monitor=self.monitor,
+        )
+
+    def write_record(self, trainer: L.Trainer, status: str, reason: str = "") -> None:
+        """Writes the fit's ``run.json``: its outcome so far (the first process only)."""
+        if self.run_dir is not None and trainer.is_global_zero:
+            self.save(self.progress(trainer, status, reason))
+
+    def save(self, outcome: Outcome) -> None:
+        """Writes ``outcome`` as the fit's ``run.json``, saying who runs it and when (``run_dir`` set)."""
+        if self.run_dir is None:
             return
         self.written_at = time.monotonic()
-        state = newest_state(self.run_dir) if self.run_dir.is_dir() else None
-        record = {
-            "experiment": self.run_dir.parent.name,
-            "run": self.run_dir.name,
-            "status": status,
-            "epochs": trainer.current_epoch,
-            "max_epochs": trainer.max_epochs,
-            "steps": trainer.global_step,
-            "monitor": self.monitor,
-            "best": None if self.best_epoch is None else self.best_score,
-            "best_epoch": self.best_epoch,
-            "tested": {},
-            "resume": None if state is None else str(state),
-            "holder": self.holder or this_holder(),
-            "updated": time.time(),
-            **more,
-        }
-        write_run_record(self.run_dir, record)
+        holder = self.holder or this_holder()
+        write_run_record(self.run_dir, dataclasses.replace(outcome, holder=holder, updated=time.time()))
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         score = trainer.callback_metrics.get(self.monitor)

@@ -1,4 +1,4 @@
-"""``amal runs [NAME]``: a table of the fits, one row per run folder, from their ``run.json`` files.
+"""``amal runs [NAME]``: a table of the fits, one row per run folder, from their ``run.json`` files (their outcomes).
 
 Each row says the run's status (finished, diverged, failed, interrupted or running: a ``running``
 record whose process is gone reads as interrupted), its epochs done out of the maximum, its best
@@ -32,19 +32,19 @@ def build_parser() -> ArgumentParser:
 
 
 def row(folder: Path) -> dict[str, str]:
-    """One run folder's row; a run written before ``run.json`` existed is read from its files."""
-    record = read_run_record(folder) or {}
-    said = status(record) if record else ("diverged" if diverged_record(folder) is not None else "unknown")
+    """One run folder's row, from its saved outcome; a run older than ``run.json`` is read from its files."""
+    outcome = read_run_record(folder)
+    said = status(outcome) if outcome else ("diverged" if diverged_record(folder) is not None else "unknown")
     state = newest_state(folder)
-    epochs = record.get("epochs")
-    tested = record.get("tested") or {}
+    best = None if outcome is None else outcome.best
+    tested = {} if outcome is None else outcome.test_metrics
     return {
         "experiment": folder.parent.name,
         "run": folder.name,
         "status": said,
-        "epochs": "" if epochs is None else f"{epochs}/{record.get('max_epochs')}",
-        "best": "" if record.get("best") is None else f"{record.get('monitor')} {number(record['best'])}",
-        "best_epoch": "" if record.get("best_epoch") is None else str(record["best_epoch"]),
+        "epochs": "" if outcome is None else f"{outcome.first_epoch + outcome.epochs}/{outcome.max_epochs}",
+        "best": "" if best is None or outcome is None else f"{outcome.monitor} {number(best)}",
+        "best_epoch": "" if outcome is None or outcome.best_epoch is None else str(outcome.best_epoch),
         "tested": ", ".join(f"{name} {number(value)}" for name, value in sorted(tested.items())),
         "resume": "" if state is None or said in ("finished", "diverged") else str(state),
     }

@@ -2,10 +2,13 @@
 
 :func:`amal_lightning.api.fit` (and ``validate``, ``test``, ``predict``) returns an
 :class:`Outcome`; a run that diverged or failed raises instead, the error carrying the outcome of
-what it had done (``error.outcome``). The status words are the same everywhere: in an outcome,
-in a study's records and in its ``summary.csv``.
+what it had done (``error.outcome``). A fit saves its outcome as its ``run.json``
+(:mod:`amal_lightning.runs.record`), as it goes and when it ends: the one record of a run, read
+back by ``amal runs`` and by studies (:meth:`Outcome.to_json`, :meth:`Outcome.from_json`). The
+status words are the same everywhere: in an outcome, in a study's records and in its ``summary.csv``.
 """
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -39,6 +42,11 @@ class Outcome:
             or ``last.ckpt`` without validation) and what the test measured; for ``amal test``
             and ``amal validate``, the checkpoint given and its metrics.
         predictions: the CSV file that ``predict`` wrote.
+        first_epoch, max_epochs: the epoch the fit started at (a resumed run's earlier ones: it has done
+            ``first_epoch + epochs`` in all) and its maximum.
+        monitor: the metric of ``best_epoch`` and ``best.ckpt``.
+        holder, updated: who runs the fit (host, pid, SLURM job) and when its ``run.json`` last said so: a
+            ``running`` record whose holder is gone was killed.
     """
 
     command: str
@@ -58,6 +66,38 @@ class Outcome:
     test_metrics: dict[str, float] = field(default_factory=dict)
     predictions: Optional[Path] = None
     global_zero: bool = True  # the first process of a multi-device run (the one that reports)
+    first_epoch: int = 0
+    max_epochs: Optional[int] = None
+    monitor: str = "val/loss"
+    holder: dict[str, Any] = field(default_factory=dict)
+    updated: float = 0.0
+
+    @property
+    def best(self) -> Optional[float]:
+        """The best value of ``monitor`` (None before the first validation)."""
+        return self.best_metrics.get(self.monitor) if self.best_epoch is not None else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The outcome as JSON values (paths as text): what ``run.json`` holds."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], folder: Path) -> "Outcome":
+        """The outcome that ``folder/run.json`` holds; a record of an earlier version (``tested``, ``best``,
+        ``note``) read as one. Unknown keys are left out, missing ones take their defaults."""
+        if "command" not in data:  # before run.json was the outcome: the fit's progress record
+            monitor = str(data.get("monitor") or "val/loss")
+            best = {} if data.get("best") is None else {monitor: data["best"]}
+            data = {**data, "command": "fit", "reason": data.get("note", ""), "monitor": monitor}
+            data.update(test_metrics=data.get("tested") or {}, best_metrics=best, checkpoint_dir=str(folder))
+        known = {key: value for key, value in data.items() if key in {f.name for f in dataclasses.fields(cls)}}
+        check_json_types(known)
+        for key in ("checkpoint_dir", "log_dir", "tested_checkpoint", "predictions"):
+            if known.get(key) is not None:
+                known[key] = Path(known[key])
+        known.setdefault("checkpoint_dir", folder)
+        defaults = {"command": "fit", "status": "unknown", "reason": "", "experiment": folder.parent.name}
+        return cls(**{**defaults, "run": folder.name, **known})
 
     @property
     def last_checkpoint(self) -> Optional[Path]:
@@ -70,6 +110,29 @@ class Outcome:
         """The run's ``best.ckpt`` (lowest ``val/loss``), if it wrote one."""
         path = self.checkpoint_dir / f"{BEST}{CHECKPOINT_SUFFIX}"
         return path if path.is_file() else None
+
+
+# The JSON types of an outcome's fields (None allowed where the field is optional), checked when one is read.
+JSON_TYPES: dict[tuple[str, ...], tuple[type, ...]] = {
+    ("command", "status", "reason", "experiment", "run", "monitor"): (str,),
+    ("epochs", "steps", "first_epoch"): (int,),
+    ("best_epoch", "max_epochs"): (int, type(None)),
+    ("seconds", "updated"): (int, float),
+    ("final_metrics", "best_metrics", "test_metrics", "holder"): (dict,),
+    ("checkpoint_dir", "log_dir", "tested_checkpoint", "predictions"): (str, type(None)),
+}
+
+
+def check_json_types(data: dict[str, Any]) -> None:
+    """Raises ValueError naming the first field of a saved outcome whose value is not of its type."""
+    for names, types in JSON_TYPES.items():
+        for name in names:
+            value = data.get(name)
+            if name in data and (isinstance(value, bool) or not isinstance(value, types)):
+                raise ValueError(f"{name}: {value!r} is not a {' or '.join(t.__name__ for t in types)}")
+    for name in ("final_metrics", "best_metrics", "test_metrics"):
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in (data.get(name) or {}).values()):
+            raise ValueError(f"{name}: not a mapping of metrics to numbers")
 
 
 def number(value: Any) -> str:

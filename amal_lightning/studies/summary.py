@@ -24,6 +24,7 @@ from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import RunLog, read_run
 from amal_lightning.runs.folders import LOG_DIR
 from amal_lightning.runs.outcome import Outcome, diverged_record, number
+from amal_lightning.runs.record import read_run_record
 from amal_lightning.studies.comparisons import comparison_row, summary_statistics
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, VariantRecord, read_record
 from amal_lightning.studies.spec import Study, Variant
@@ -75,10 +76,13 @@ def headline(log: Optional[RunLog]) -> str:
 
 def outcome(study: Study, variant: Variant, record: VariantRecord, kept: bool, result: Optional[Outcome] = None) -> str:
     """What a progress line says of a variant: ``finished in 12 s, test/loss 24.1``; its metrics from the
-    ``result`` its fit returned in this process, else from its run's event files."""
+    ``result`` its fit returned in this process, else from the outcome its run saved (``run.json``), else
+    (a run older than that record) from its event files."""
     seconds = f"{record.seconds:.0f} s"
     if record.status == FINISHED:
-        if result is not None:
+        if result is None and record.checkpoint_dir is not None:
+            result = read_run_record(record.checkpoint_dir)
+        if result is not None and (result.test_metrics or result.final_metrics):
             metrics = headline_metrics(result.test_metrics, result.final_metrics)
         else:
             metrics = headline(variant_log(record))
