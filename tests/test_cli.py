@@ -46,8 +46,10 @@ def test_logger_can_be_swapped_from_the_command_line(workdir):
         "--trainer.logger.save_dir=csv_logs",
     )
     lines = next(Path("csv_logs").rglob("metrics.csv")).read_text().splitlines()
-    # time/train_seconds: the TrainStepTimer amal adds, once per epoch beside train/loss
-    assert lines[0].split(",") == ["epoch", "step", "test/loss", "time/train_seconds", "train/loss", "val/loss"]
+    # time/train_seconds: the TrainStepTimer amal adds, once per epoch beside train/loss; train/predicted_loss:
+    # what theory says of this linear full-batch descent, which every logger gets as TensorBoard does
+    columns = ["epoch", "step", "test/loss", "time/train_seconds", "train/loss", "train/predicted_loss", "val/loss"]
+    assert lines[0].split(",") == columns
     # one row per epoch for train/loss, one for val/loss and test/loss (test_each_epoch), then the final test
     assert len(lines) == 1 + 4 * 2 + 1
     assert Path("logs/regression/version_0").is_dir()  # TensorBoard is kept beside the logger given

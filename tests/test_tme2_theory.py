@@ -195,3 +195,24 @@ def test_an_epoch_is_cut_into_full_batches_and_the_rest():
 
     assert epoch_batches(304, 32) == [32] * 9 + [16] and epoch_batches(304, "full") == [304]
     assert epoch_batches(5, 8) == [5]
+
+
+def test_the_predicted_curve_is_drawn_dash_dot_and_as_a_gap_above_the_optimum(workdir):
+    from amal_lightning.api import fit
+    from amal_lightning.command_line.main import main
+    from amal_lightning.studies.figures.plotted import line_style, measured
+    from tests.helpers import CONFIGS, TEST_SETTINGS
+
+    assert line_style("train/predicted_loss") == "-." and line_style("train/loss") == "-"
+    assert measured("train/predicted_loss") == "train/loss" and measured("val/loss") == "val/loss"
+    outcome = fit(
+        str(CONFIGS / "regression.yaml"), {"trainer.max_epochs": 30}, *(f"{k}={v}" for k, v in TEST_SETTINGS.items())
+    )
+    words = [str(outcome.log_dir), "--metric", "train/loss", "--metric", "train/predicted_loss", "--y", "gap"]
+    try:
+        main(["plot", *words, "-o", "gap.png"])
+    except SystemExit as ended:
+        assert ended.code in (0, None)
+    from PIL import Image
+
+    assert Image.open("gap.png").size[0] > 300

@@ -47,6 +47,7 @@ from amal_lightning.studies.figures.plotted import (
 
 __all__ = ["PlottedRun", "draw", "save_png"]
 REFERENCE_STYLE = {"color": "0.15", "linestyle": "-.", "linewidth": 1.0}
+PREDICTED_NAME = "predicted by theory"  # the legend's name of a `*/predicted_*` curve's line style
 X_LABELS = {
     "epoch": "epoch (0 = the first)",
     "step": "optimizer step",
@@ -107,7 +108,7 @@ def draw(
                 drawn = True
             if drawn:
                 first_style = first_style or style
-                stages.append(metric.split("/", 1)[0])
+                stages.append("predicted" if line_style(metric) == "-." else metric.split("/", 1)[0])
         if first_style is not None:
             handles.append(Line2D([], [], color=colour, linestyle=first_style, label=plain(legend(group))))
     if not (sound or wild):
@@ -131,9 +132,11 @@ def draw(
     axes.set_title(plain(title or f"{', '.join(metrics)} against {x}"))
     axes.grid(True, alpha=0.3)
     if len(set(stages)) > 1:  # say which line style is which stage, for the stages drawn
-        for stage, style in STAGE_STYLES.items():
+        for stage, style in {**STAGE_STYLES, "predicted": "-."}.items():
             if stage in stages:
-                handles.append(Line2D([], [], color="0.3", linestyle=style, label=STAGE_NAMES[stage]))
+                handles.append(
+                    Line2D([], [], color="0.3", linestyle=style, label=STAGE_NAMES.get(stage, PREDICTED_NAME))
+                )
     outside_legend(axes, handles)
     set_footer(figure, footer)
     return figure

@@ -39,8 +39,20 @@ class PlottedRun:
         return f"{self.label} (diverged{'' if self.diverged_at is None else f' at epoch {self.diverged_at}'})"
 
 
+PREDICTED = "predicted_"  # `train/predicted_loss`: what theory says `train/loss` is (a TME2 linear fit logs it)
+
+
+def measured(metric: str) -> str:
+    """The metric a predicted one stands beside: ``train/loss`` for ``train/predicted_loss``."""
+    stage, _, name = metric.partition("/")
+    return f"{stage}/{name.removeprefix(PREDICTED)}"
+
+
 def line_style(metric: str) -> str:
-    """Solid for ``train/*``, dotted for ``val/*``, dashed for ``test/*``."""
+    """Solid for ``train/*``, dotted for ``val/*``, dashed for ``test/*``; dash-dot for a predicted curve,
+    as the reference lines: theory, not a measurement."""
+    if metric.partition("/")[2].startswith(PREDICTED):
+        return "-."
     return STAGE_STYLES.get(metric.split("/", 1)[0], "-.")
 
 
@@ -68,7 +80,7 @@ def run_points(run: PlottedRun, metric: str, x: XAxis, y: str) -> Points:
     run's reference, and on a log axis (``gap``, ``log``) only the positive ones."""
     series = run.log.curves.get(metric)
     positions = series.x(x) if series is not None else ()
-    reference = run.log.references.get(metric, math.nan) if y == "gap" else 0.0
+    reference = run.log.references.get(measured(metric), math.nan) if y == "gap" else 0.0
     if not positions or math.isnan(reference):
         return [], [], []
     kept = [
