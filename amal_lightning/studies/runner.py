@@ -82,13 +82,15 @@ def variant_command(study: Study, variant: Variant) -> dict[str, Any]:
     return json.loads(json.dumps(command, default=str))
 
 
-def identity(command: Any) -> Any:
+def without_placement(command: Any) -> Any:
     """A variant's command without its PLACEMENT options: what must match for an earlier run to count.
     A record of an older version (its command a list of words) is another variant's: it runs again."""
-    if not isinstance(command, dict):
+    if not isinstance(command, dict) or not isinstance(command.get("common"), list):
         return command
-    _, common = take_options(list(command.get("common") or []), {f"--{name}" for name in PLACEMENT})
-    options = {key: value for key, value in (command.get("options") or {}).items() if key not in PLACEMENT}
+    if not isinstance(command.get("options"), dict):
+        return command
+    _, common = take_options([str(word) for word in command["common"]], {f"--{name}" for name in PLACEMENT})
+    options = {key: value for key, value in command["options"].items() if key not in PLACEMENT}
     return {**command, "common": common, "options": options}
 
 
@@ -134,7 +136,7 @@ def interrupted_state(experiment: str, record: VariantRecord) -> Optional[Path]:
 def current_record(study: Study, variant: Variant) -> Optional[VariantRecord]:
     """The variant's record, unless it belongs to another variant of the same name (other options)."""
     record = read_record(study.folder, variant.slug)
-    if record is not None and identity(record.command) != identity(variant_command(study, variant)):
+    if record is not None and without_placement(record.command) != without_placement(variant_command(study, variant)):
         return None  # another variant under the same name now: its earlier runs are not its own
     return record
 
