@@ -10,6 +10,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from amal_lightning.api import check_command_line, check_options, fit, predict, test
+from amal_lightning.api.scope import run_scope
 from amal_lightning.errors import AmalError, DivergedError, UsageError
 from tests.helpers import CONFIGS
 
@@ -125,3 +126,20 @@ def test_a_bad_key_in_a_mapping_is_refused_with_the_line_of_the_word_form(workdi
         fit(regression_mapping(), {"model.learning_rat": 0.1})
     assert str(fitted.value) == str(words.value)
     assert not (workdir / "checkpoints").exists()
+
+
+def test_the_run_scope_puts_back_what_a_run_changes_unless_it_started_other_processes(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["notebook", "--its-own"])
+    monkeypatch.setenv("AMAL_TEST_KEPT", "before")
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    before = dict(os.environ)
+    with run_scope(["fit", "--config", REGRESSION]):
+        assert sys.argv == ["notebook"]  # LightningCLI given args must not see the caller's
+        os.environ["AMAL_TEST_ADDED"] = "1"
+        os.environ["AMAL_TEST_KEPT"] = "changed"
+    assert dict(os.environ) == before and sys.argv == ["notebook", "--its-own"]
+    with run_scope(["fit"]):
+        os.environ["LOCAL_RANK"] = "0"  # Lightning's launcher started the run's other processes
+        os.environ["AMAL_TEST_ADDED"] = "1"
+    assert os.environ["AMAL_TEST_ADDED"] == "1"  # a later fit in this process finds what they share
+    del os.environ["LOCAL_RANK"], os.environ["AMAL_TEST_ADDED"]  # not monkeypatch's: it would put them back
