@@ -67,19 +67,6 @@ def with_seeds(variants: list[Variant], seeds: Optional[list[int]]) -> list[Vari
     ]
 
 
-def seed_list(where: str, seeds: Any) -> Optional[list[int]]:
-    """A study's ``seeds``: a list of distinct seeds (``[0, 1, 2]``), or None without the key."""
-    if seeds is None:
-        return None
-    if isinstance(seeds, bool) or not isinstance(seeds, list) or not seeds:
-        raise AmalError(f"{where}: seeds must be a non-empty list of seeds, e.g. [0, 1, 2]")
-    if not all(isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32 for seed in seeds):
-        raise AmalError(f"{where}: each seed must be an integer from 0 to 4294967295, got {seeds}")
-    if len(set(seeds)) != len(seeds):
-        raise AmalError(f"{where}: seeds repeat ({seeds})")
-    return list(seeds)
-
-
 def slug(name: str) -> str:
     """A plain folder name for a variant's name: runs of other characters become ``_``."""
     return UNSAFE.sub("_", name).strip("_").lstrip(".") or "variant"
