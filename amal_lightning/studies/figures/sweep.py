@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from pydantic import BeforeValidator, Field
 
 from amal_lightning.runs.events import RunLog
+from amal_lightning.runs.options import option_text
 from amal_lightning.studies.figures.bands import distinct
 from amal_lightning.studies.figures.options import FigureOptions, Page, text
 from amal_lightning.studies.figures.plotted import PlottedRun
@@ -136,8 +137,11 @@ def option_value(words: Sequence[str], option: str) -> Optional[str]:
 
 
 def option_of(common: Sequence[str], variant: Variant, option: str) -> Optional[str]:
-    """The value a study's variant gives ``option``: its own options over the study's ``common`` ones, or None."""
-    return option_value([*common, *variant.options], option)
+    """The value a study's variant gives ``option``, as the command line spells it: its own options (a mapping)
+    over the study's ``common`` ones (words), or None."""
+    if option in variant.options:
+        return option_text(variant.options[option])
+    return option_value(common, option)
 
 
 def stability(run: PlottedRun) -> str:
