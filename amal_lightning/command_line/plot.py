@@ -10,7 +10,7 @@ from typing import Literal, Optional
 
 from jsonargparse import ArgumentParser
 
-from amal_lightning.command_line.parsing import command_parser, parse, refuse
+from amal_lightning.parse_errors import command_parser, parse, refuse
 from amal_lightning.runs.events import X_AXES, read_run
 from amal_lightning.runs.folders import LOG_DIR
 from amal_lightning.runs.outcome import diverged_record

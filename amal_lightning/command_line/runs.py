@@ -14,8 +14,8 @@ from typing import Optional
 
 from jsonargparse import ArgumentParser
 
-from amal_lightning.command_line.parsing import command_parser, parse
 from amal_lightning.errors import AmalError
+from amal_lightning.parse_errors import command_parser, parse
 from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT, newest_state
 from amal_lightning.runs.outcome import diverged_record, number
 from amal_lightning.runs.record import read_run_record, status

@@ -38,8 +38,6 @@ from amal_lightning.studies.variants import (
 )
 
 STUDY_DIR = Path("studies")
-# A table of the model's layers before each of many fits says nothing new (a variant's options can turn it on).
-QUIET = ("--trainer.enable_model_summary=false",)
 
 
 Options = Union[dict[str, Any], list[Union[str, int, float]]]
