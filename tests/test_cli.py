@@ -117,6 +117,7 @@ def test_fit_tests_its_best_checkpoint_in_the_same_run_and_says_what_it_did(work
     result = capsys.readouterr()
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "Seed set to 0" in logged  # the lines of Lightning's loggers are seen here
+    assert "Loaded model weights" not in logged  # but not its lines of the test after the fit: the summary says it
     run = workdir / "logs/classifier/version_0"
     # the test of best.ckpt after the fit, apart from any test/* curve of the epochs
     assert {"train/loss", "val/loss", "val/acc", "best/test/loss", "best/test/acc"} <= scalar_tags(run)

@@ -19,6 +19,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from amal_lightning.api.arguments import check_run_options
 from amal_lightning.api.loggers import TESTED_AFTER_FIT, BufferedTensorBoardLogger
 from amal_lightning.api.parser import AmalArgumentParser
+from amal_lightning.api.quiet import TEST_AFTER_FIT_LINES, without_lines
 from amal_lightning.api.trainer_parts import fill_logger_folders, trainer_arguments
 from amal_lightning.callbacks.divergence import DivergenceGuard
 from amal_lightning.callbacks.interrupt import StopOnInterrupt
@@ -181,7 +182,8 @@ class AmalCLI(AmalOptions):
             tensorboard = trainer.logger if isinstance(trainer.logger, BufferedTensorBoardLogger) else None
             if tensorboard is not None:  # not points of the per-epoch test/* curves (--data.test_each_epoch)
                 tensorboard.tag_prefix = TESTED_AFTER_FIT
-            results = trainer.test(self.model, datamodule=self.datamodule, ckpt_path=tested, verbose=False)
+            with without_lines(TEST_AFTER_FIT_LINES):  # the summary says which checkpoint it tested
+                results = trainer.test(self.model, datamodule=self.datamodule, ckpt_path=tested, verbose=False)
             if tensorboard is not None:
                 tensorboard.tag_prefix = ""
             test_metrics = {name: float(value) for name, value in (results[0] if results else {}).items()}

@@ -5,8 +5,10 @@ and warnings that are expected here (a test of a checkpoint from another run fol
 run going on in its non-empty folder): they read like errors and hid what mattered.
 """
 
+import contextlib
 import logging
 import warnings
+from collections.abc import Iterator
 
 # Lines of Lightning's own logging that say nothing about this run.
 BOILERPLATE = (
@@ -44,3 +46,31 @@ def quiet_lightning() -> None:
         logging.getLogger(name).addFilter(_DROP_BOILERPLATE)
     for pattern in EXPECTED_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
+
+
+# What Lightning says when the test after a fit loads best.ckpt: the fit's own summary says which it tested.
+TEST_AFTER_FIT_LINES = ("Restoring states from the checkpoint path at", "Loaded model weights from the checkpoint at")
+
+
+class _DropLines(logging.Filter):
+    def __init__(self, starts: tuple[str, ...]) -> None:
+        super().__init__()
+        self.starts = starts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith(self.starts)
+
+
+@contextlib.contextmanager
+def without_lines(starts: tuple[str, ...]) -> Iterator[None]:
+    """Lightning's log lines that start with one of ``starts`` are left out while this lasts (only then:
+    a resumed fit still says which checkpoint it restored)."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero")]
+    dropping = _DropLines(starts)
+    for logger in loggers:
+        logger.addFilter(dropping)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(dropping)
