@@ -130,6 +130,10 @@ def one_line_error(message: str, parser: Any, argv: Sequence[str] = ()) -> str:
         close = difflib.get_close_matches(option, accepted, n=1)
         hint = f" (did you mean --{key.group(1)}.{close[0]}?)" if close else f" (its options: {', '.join(accepted)})"
         return f"--{key.group(1)}.{option} is not an option of {class_path}{hint}"
+    no_class = r"module '[\w.]+' has no attribute '\w+'|No module named '[\w.]+'"
+    missing = re.search(rf"Problem with given class_path '([\w.]+)':\s*({no_class})", message)
+    if missing and key:  # `--model amal_lightning.tme2.Nope`: a class path that names no class
+        return f"--{key.group(1)}: no class {missing.group(1)} ({missing.group(2)})"
     unknown = re.search(r"[Uu]nrecognized arguments: (\S+)", message)
     if unknown:
         return unknown_argument(unknown.group(1), parser)

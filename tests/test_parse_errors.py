@@ -67,6 +67,15 @@ TIME = ("--time", "01:00:00")
             [*TIME, "--model", f"{__name__}.Net", "--model.hiden_dim", "3"],
             f"--model.hiden_dim is not an option of {__name__}.Net (did you mean --model.hidden_dim?)",
         ),
+        # "Problem with given class_path '...': module '...' has no attribute '...'" (or: No module named)
+        (
+            [*TIME, "--model", f"{__name__}.Nett"],
+            f"--model: no class {__name__}.Nett (module '{__name__}' has no attribute 'Nett')",
+        ),
+        (
+            [*TIME, "--model", "no_such_package.Net"],
+            "--model: no class no_such_package.Net (No module named 'no_such_package')",
+        ),
         # a nested key: 'Parser key "depth": Expected a <class 'int'>. Got value: x'
         ([*TIME, "--model", f"{__name__}.Net", "--model.depth", "x"], "--model.depth: expected an integer (given x)"),
     ],
