@@ -23,7 +23,7 @@
 # %% tags=["parameters"]
 WORKDIR = ".."  # where logs/ and checkpoints/ go, and configs/ is read: the repository
 EPOCHS = 3  # epochs of each fit
-BATCHES = 1.0  # the share (or number) of training batches an epoch takes
+BATCHES = None  # all the training batches each epoch; a number (or a share) takes fewer
 
 # %%
 import os
@@ -41,9 +41,9 @@ os.chdir(WORKDIR)
 SHORT = {
     "data.source": "sample",
     "trainer.max_epochs": EPOCHS,
-    "trainer.limit_train_batches": BATCHES,
     "trainer.enable_progress_bar": False,
     "trainer.enable_model_summary": False,
+    **({} if BATCHES is None else {"trainer.limit_train_batches": BATCHES}),
 }
 
 # %% [markdown]
