@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install fit test test-fast lint tensorboard bench figures notebook notebooks
+.PHONY: help install fit test test-fast lint tensorboard bench figures notebook notebooks screenshot
 
 help: ## list the targets
 	@echo "make TARGET, where TARGET is one of:"
@@ -47,6 +47,18 @@ notebook: $(NOTEBOOK_STAMP) ## open JupyterLab on notebooks/ (one notebook per l
 
 notebooks: $(NOTEBOOK_STAMP) ## execute each notebooks/*.py with its full settings and write its outputs into the paired .ipynb (about 5 min)
 	cd notebooks && for script in tme*.py; do ../$(BIN)/jupytext --sync --execute "$$script"; done
+
+CHROMIUM ?= chromium
+screenshot: $(STAMP) ## redraw docs/figures/tensorboard-scalars.png: TensorBoard's page over a 200-epoch housing fit, in headless Chromium (apt install chromium)
+	set -e; work=$$(mktemp -d); \
+	cd $$work && $(CURDIR)/$(BIN)/amal fit --config $(CURDIR)/configs/regression.yaml --trainer.max_epochs 200 \
+	  --model.learning_rate 0.05 --trainer.enable_progress_bar false > /dev/null; \
+	$(CURDIR)/$(BIN)/tensorboard --logdir $$work/logs --host 127.0.0.1 --port 6099 > /dev/null 2>&1 & server=$$!; \
+	sleep 10; \
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+	  --disable-sync --no-first-run --user-data-dir=$$work/chromium --window-size=1400,900 --virtual-time-budget=20000 \
+	  --screenshot=$(CURDIR)/docs/figures/tensorboard-scalars.png "http://127.0.0.1:6099/#scalars&tagFilter=%5Etrain%2F&_smoothingWeight=0"; \
+	kill $$server; rm -rf $$work
 
 tensorboard: $(STAMP) ## open the runs' curves: tensorboard --logdir logs
 	$(BIN)/tensorboard --logdir logs
