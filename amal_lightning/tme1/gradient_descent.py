@@ -1,21 +1,20 @@
 """TME1: linear regression trained by gradient descent with the hand-written gradients only."""
 
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from jsonargparse.typing import PositiveFloat, PositiveInt
 from torch import nn
 
-from amal_lightning.base_module import EpochMetricsModule
 from amal_lightning.batches import Batch, known_targets
 from amal_lightning.checks import check_model_size, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.data.references import regression_references
 from amal_lightning.tme1.functions import MSE, Context, Linear
-from amal_lightning.tme2.predicted import PredictedCurve, descent_references
+from amal_lightning.tme2.predicted import PredictsItsDescent, descent_references
 
 
-class HandGradientRegression(EpochMetricsModule):
+class HandGradientRegression(PredictsItsDescent):
     """Linear regression where every gradient comes from ``Linear.backward`` and ``MSE.backward``.
 
     Autograd is never used: each step builds fresh Contexts, runs the Functions' ``forward``,
@@ -39,7 +38,6 @@ class HandGradientRegression(EpochMetricsModule):
         self.automatic_optimization = False
         self.weight = nn.Parameter(torch.randn(input_dim, output_dim) * 0.01, requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(output_dim), requires_grad=False)
-        self.predicted = PredictedCurve()
 
     def reference_values(self, datamodule: Any) -> dict[str, float]:
         """The least-squares losses and the step-size limits (TME1's MSE sums over the outputs), the noise floor."""
@@ -48,14 +46,8 @@ class HandGradientRegression(EpochMetricsModule):
             **descent_references(datamodule, self.hparams.learning_rate),
         }
 
-    def on_train_start(self) -> None:
-        weights = torch.cat([self.weight.flatten(), self.bias])
-        self.predicted = PredictedCurve.start(self, weights, self.hparams.learning_rate)
-
-    def _log_epoch(self, stage: str) -> None:
-        super()._log_epoch(stage)
-        if stage == "train":
-            self.predicted.log(self)
+    def descent_start(self) -> tuple[torch.Tensor, Optional[float]]:
+        return torch.cat([self.weight.flatten(), self.bias]), self.hparams.learning_rate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return Linear.forward(Context(), x, self.weight, self.bias)

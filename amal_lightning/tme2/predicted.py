@@ -18,11 +18,19 @@ its batches' losses, each before its step, weighted by their sizes: so is the pr
 
 from typing import Any, Optional
 
-import lightning as L
 import torch
 from torch.utils.data import TensorDataset
 
-from amal_lightning.tme2.theory import Tensor, design, fastest_step, least_squares, mean_square_limit, noise_floor
+from amal_lightning.base_module import EpochMetricsModule
+from amal_lightning.tme2.theory import (
+    Tensor,
+    design,
+    fastest_step,
+    least_squares,
+    mean_square_limit,
+    noise_floor,
+    predicted_gap,
+)
 
 MAX_STEPS = 20_000  # a longer prediction costs more than a second at a fit's start; its curve stops there
 
@@ -107,29 +115,39 @@ def predicted_losses(datamodule: Any, w0: Tensor, step: Optional[float], epochs:
     batch = datamodule.hparams.get("batch_size") if hasattr(datamodule, "hparams") else None
     if len(x) < 2 or y.reshape(len(y), -1).shape[1] != 1 or epoch_batches(len(x), batch) != [len(x)]:
         return None
-    return expected_losses(x, y, w0, step, "full", epochs)
+    optimum = (design(x) @ least_squares(x, y) - y.double().flatten()).pow(2).mean().item()
+    return (optimum + predicted_gap(x, y, w0.detach().cpu(), step, epochs - 1)).tolist()
 
 
-class PredictedCurve:
-    """``train/predicted_loss``, logged beside ``train/loss`` each epoch by a linear model in full-batch
-    descent: what theory says the measured loss is (:func:`~amal_lightning.tme2.theory.predicted_losses`).
+class PredictsItsDescent(EpochMetricsModule):
+    """A linear regression that logs ``train/predicted_loss`` beside ``train/loss`` each epoch of full-batch
+    descent: what theory says the measured loss is (:func:`predicted_losses`). A subclass says where its
+    descent starts and its step (:meth:`descent_start`).
 
     Computed once when a fit starts, from the weights it starts with: a resumed fit starts the curve
     again from its checkpoint's weights, which is exact too. Nothing is logged where theory says nothing.
     """
 
-    def __init__(self, losses: Optional[list[float]] = None, first_epoch: int = 0) -> None:
-        self.losses, self.first_epoch = losses, first_epoch
+    def __init__(self) -> None:
+        super().__init__()
+        self.predicted_curve: Optional[list[float]] = None
+        self.predicted_from = 0  # the epoch the curve starts at
 
-    @classmethod
-    def start(cls, model: L.LightningModule, weights: torch.Tensor, step: Optional[float]) -> "PredictedCurve":
-        epochs = (model.trainer.max_epochs or 0) - model.current_epoch
-        return cls(predicted_losses(model.trainer.datamodule, weights, step, epochs), model.current_epoch)
+    def descent_start(self) -> tuple[Tensor, Optional[float]]:
+        """The weights then the intercept, flat, and the step size of plain descent (None if not plain)."""
+        raise NotImplementedError
 
-    def log(self, model: L.LightningModule) -> None:
-        index = model.current_epoch - self.first_epoch
-        if self.losses is not None and 0 <= index < len(self.losses):
-            model.log("train/predicted_loss", self.losses[index])
+    def on_train_start(self) -> None:
+        weights, step = self.descent_start()
+        epochs = (self.trainer.max_epochs or 0) - self.current_epoch
+        self.predicted_curve = predicted_losses(self.trainer.datamodule, weights, step, epochs)
+        self.predicted_from = self.current_epoch
+
+    def _log_epoch(self, stage: str) -> None:
+        super()._log_epoch(stage)
+        index = self.current_epoch - self.predicted_from
+        if stage == "train" and self.predicted_curve is not None and 0 <= index < len(self.predicted_curve):
+            self.log("train/predicted_loss", self.predicted_curve[index])
 
 
 def simulate_epochs(

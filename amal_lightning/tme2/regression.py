@@ -13,15 +13,14 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn import functional as F
 
-from amal_lightning.base_module import EpochMetricsModule
 from amal_lightning.batches import Batch, known_targets
 from amal_lightning.checks import check_model_size, check_optimizer, linear_parameters
 from amal_lightning.data.housing import NUM_FEATURES
 from amal_lightning.data.references import regression_references
-from amal_lightning.tme2.predicted import PredictedCurve, descent_references
+from amal_lightning.tme2.predicted import PredictsItsDescent, descent_references
 
 
-class AutogradRegression(EpochMetricsModule):
+class AutogradRegression(PredictsItsDescent):
     """``yhat = x @ w + b`` trained by raw gradient descent: ``w -= learning_rate * w.grad``.
 
     Args:
@@ -36,7 +35,6 @@ class AutogradRegression(EpochMetricsModule):
         self.automatic_optimization = False
         self.weight = nn.Parameter(torch.randn(input_dim, 1) * 0.01)
         self.bias = nn.Parameter(torch.zeros(1))
-        self.predicted = PredictedCurve()
 
     def example_dims(self) -> dict[str, int]:
         return {**super().example_dims(), "output_dim": 1}  # one target per example
@@ -48,14 +46,8 @@ class AutogradRegression(EpochMetricsModule):
             **descent_references(datamodule, self.hparams.learning_rate),
         }
 
-    def on_train_start(self) -> None:
-        weights = torch.cat([self.weight.flatten(), self.bias])
-        self.predicted = PredictedCurve.start(self, weights, self.hparams.learning_rate)
-
-    def _log_epoch(self, stage: str) -> None:
-        super()._log_epoch(stage)
-        if stage == "train":
-            self.predicted.log(self)
+    def descent_start(self) -> tuple[torch.Tensor, Optional[float]]:
+        return torch.cat([self.weight.flatten(), self.bias]), self.hparams.learning_rate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight + self.bias
@@ -81,7 +73,7 @@ class AutogradRegression(EpochMetricsModule):
         return None
 
 
-class OptimRegression(EpochMetricsModule):
+class OptimRegression(PredictsItsDescent):
     """A regression network trained by a ``torch.optim`` optimizer on the mean squared error.
 
     Here the network is one linear layer; :class:`~amal_lightning.tme2.TanhMLP` builds a deeper
@@ -98,7 +90,6 @@ class OptimRegression(EpochMetricsModule):
         self.optimizer = optimizer
         check_model_size(self, linear_parameters(self.layer_sizes()))
         self.net = self.build_net()
-        self.predicted = PredictedCurve()
         check_optimizer(optimizer, self)
 
     def layer_sizes(self) -> list[int]:
@@ -124,15 +115,10 @@ class OptimRegression(EpochMetricsModule):
     def build_net(self) -> nn.Module:
         return nn.Linear(self.hparams.input_dim, 1)
 
-    def on_train_start(self) -> None:
-        linear = isinstance(self.net, nn.Linear)
-        weights = torch.cat([self.net.weight.flatten(), self.net.bias]) if linear else torch.zeros(0)
-        self.predicted = PredictedCurve.start(self, weights, self.plain_step() if linear else None)
-
-    def _log_epoch(self, stage: str) -> None:
-        super()._log_epoch(stage)
-        if stage == "train":
-            self.predicted.log(self)
+    def descent_start(self) -> tuple[torch.Tensor, Optional[float]]:
+        if not isinstance(self.net, nn.Linear):  # a hidden layer: theory's quadratic is not its loss
+            return torch.zeros(0), None
+        return torch.cat([self.net.weight.flatten(), self.net.bias]), self.plain_step()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
