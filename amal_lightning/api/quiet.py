@@ -30,14 +30,24 @@ EXPECTED_WARNINGS = (
 )
 
 
-class _DropBoilerplate(logging.Filter):
+# What Lightning says when the test after a fit loads best.ckpt: the fit's own summary says which it tested.
+TEST_AFTER_FIT_LINES = ("Restoring states from the checkpoint path at", "Loaded model weights from the checkpoint at")
+
+
+class _DropLines(logging.Filter):
+    """Leaves out the log lines that start with one of ``starts``."""
+
+    def __init__(self, starts: tuple[str, ...]) -> None:
+        super().__init__()
+        self.starts = starts
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.getMessage()).startswith(BOILERPLATE)
+        return not str(record.getMessage()).startswith(self.starts)
 
 
 # One instance: a logger adds a filter it already holds only once, so the many fits of one
 # `amal study` process do not pile up copies.
-_DROP_BOILERPLATE = _DropBoilerplate()
+_DROP_BOILERPLATE = _DropLines(BOILERPLATE)
 
 
 def quiet_lightning() -> None:
@@ -46,19 +56,6 @@ def quiet_lightning() -> None:
         logging.getLogger(name).addFilter(_DROP_BOILERPLATE)
     for pattern in EXPECTED_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
-
-
-# What Lightning says when the test after a fit loads best.ckpt: the fit's own summary says which it tested.
-TEST_AFTER_FIT_LINES = ("Restoring states from the checkpoint path at", "Loaded model weights from the checkpoint at")
-
-
-class _DropLines(logging.Filter):
-    def __init__(self, starts: tuple[str, ...]) -> None:
-        super().__init__()
-        self.starts = starts
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.getMessage()).startswith(self.starts)
 
 
 @contextlib.contextmanager
