@@ -30,7 +30,7 @@ SPLITS = ("train", "val", "test")
 CHUNK = 8192  # rows converted to float64 at a time: 50 MB of MNIST images
 
 
-def _design(x: torch.Tensor) -> torch.Tensor:
+def design(x: torch.Tensor) -> torch.Tensor:
     """``x`` in float64 with a column of ones for the intercept."""
     x = x.double().flatten(1)
     return torch.cat([x, torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
@@ -50,13 +50,13 @@ def least_squares_references(
     """
     x, y = train
     targets = y.double().reshape(len(y), -1)
-    solution = torch.linalg.lstsq(_design(x), targets, driver="gelsd").solution  # minimal norm if rank-deficient
+    solution = torch.linalg.lstsq(design(x), targets, driver="gelsd").solution  # minimal norm if rank-deficient
     results = {}
     for name, split in zip(SPLITS, (train, val, test), strict=True):
         if split is None or len(split[0]) == 0:
             continue
         features, values = split
-        residual = _design(features) @ solution - values.double().reshape(len(values), -1)
+        residual = design(features) @ solution - values.double().reshape(len(values), -1)
         divisor = len(residual) * (1 if sum_outputs else residual.shape[1])
         results[name] = residual.pow(2).sum().item() / divisor
     return results
@@ -69,8 +69,8 @@ def step_size_limit(x: torch.Tensor, num_outputs_averaged: int = 1) -> float:
     outputs the loss averages over (1 where it sums over them). Descent with a step ε converges
     if and only if ε is below this limit.
     """
-    design = _design(x)
-    hessian = 2 / (len(design) * num_outputs_averaged) * (design.T @ design)
+    rows = design(x)
+    hessian = 2 / (len(rows) * num_outputs_averaged) * (rows.T @ rows)
     return 2 / torch.linalg.eigvalsh(hessian)[-1].item()
 
 

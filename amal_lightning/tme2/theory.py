@@ -29,13 +29,9 @@ from dataclasses import dataclass
 
 import torch
 
+from amal_lightning.data.references import design
+
 Tensor = torch.Tensor
-
-
-def design(x: Tensor) -> Tensor:
-    """The rows ``x`` in float64 with a column of ones for the intercept (X̃)."""
-    x = x.double().flatten(1)
-    return torch.cat([x, torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
 
 
 def hessian(x: Tensor) -> Tensor:
