@@ -58,7 +58,9 @@ screenshot: $(STAMP) ## redraw docs/figures/tensorboard-scalars.png: TensorBoard
 	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
 	  --disable-sync --no-first-run --user-data-dir=$$work/chromium --window-size=1400,900 --virtual-time-budget=20000 \
 	  --screenshot=$(CURDIR)/docs/figures/tensorboard-scalars.png "http://127.0.0.1:6099/#scalars&tagFilter=%5Etrain%2F&_smoothingWeight=0"; \
-	kill $$server; rm -rf $$work
+	kill $$server; rm -rf $$work; \
+	$(BIN)/python -c "from PIL import Image; p = 'docs/figures/tensorboard-scalars.png'; \
+	  Image.open(p).convert('RGB').quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(p)"  # as docs/figures' others
 
 tensorboard: $(STAMP) ## open the runs' curves: tensorboard --logdir logs
 	$(BIN)/tensorboard --logdir logs
