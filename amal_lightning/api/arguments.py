@@ -15,6 +15,7 @@ import yaml
 
 from amal_lightning.checks import shown
 from amal_lightning.errors import AmalError, UsageError
+from amal_lightning.words import given_values
 
 
 def check_no_special_files(argv: Sequence[str]) -> None:
@@ -42,14 +43,7 @@ CONFIG_OPTIONS = ("--config", "-c")  # LightningCLI's names for a config file
 def config_files(argv: Sequence[str]) -> list[str]:
     """The values given to ``--config`` (or ``-c``) on a command line, as ``--config X`` or
     ``--config=X``: the files jsonargparse will read before any of amal's checks run."""
-    files = []
-    for index, argument in enumerate(argv):
-        name, equals, value = argument.partition("=")
-        if name in CONFIG_OPTIONS and equals:
-            files.append(value)
-        elif argument in CONFIG_OPTIONS and index + 1 < len(argv):
-            files.append(argv[index + 1])
-    return files
+    return given_values(CONFIG_OPTIONS, argv)
 
 
 def check_config_files(argv: Sequence[str]) -> None:
