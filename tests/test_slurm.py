@@ -121,7 +121,7 @@ def test_submit_writes_the_script_and_calls_sbatch(tmp_path, monkeypatch, capsys
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--gpus-per-node", "0"], "amal: error: --gpus-per-node '0': not a positive integer\n"),
+        (["--gpus-per-node", "-1"], "amal: error: --gpus-per-node '-1': not an integer, 0 or more\n"),
         (["--time", "2h"], "amal: error: --time '2h': not a time limit, HH:MM:SS or D-HH:MM:SS\n"),
         (["--partition", "gpu --uid=0"], "amal: error: --partition 'gpu --uid=0': not a SLURM name"),
         (["--setup-fil", "x"], "--setup-fil is not an option (did you mean --setup-file?)"),
@@ -144,7 +144,7 @@ def test_bad_submit_arguments_write_nothing(tmp_path, monkeypatch, capsys, args,
 @pytest.mark.parametrize(
     "given",
     [
-        ["--gpus-per-node", "0"],
+        ["--gpus-per-node", "-1"],
         ["--time=2h"],
         ["--bogus"],
         [],

@@ -29,14 +29,15 @@ MAX_REQUEUES_VARIABLE = "AMAL_MAX_REQUEUES"
 RESERVED_JOB_NAMES = {"bash", "interactive"}
 SBATCH_KEY = re.compile(r"\A[a-z][a-z0-9]*(-[a-z0-9]+)*\Z")
 SBATCH_VALUE = re.compile(r"\A[!$-&(-\[\]-~]+\Z")  # printable ASCII but space " # ' \
-TASKS = "use --nodes and --gpus-per-node (one task per GPU)"
+TASKS = "use --nodes and --gpus-per-node (one task per GPU), or --gpus-per-node 0 and --ntasks-per-node"
 LOGS = "its logs are slurm/<name>-<job id>.out and .err"
 # The directives amal writes, and what to do instead of `--sbatch KEY=...`.
 WRITTEN_BY_AMAL = {
     **{key: f"use --{key}" for key in ("job-name", "nodes", "gpus-per-node", "time", "partition", "account")},
     **{key: f"use --{key}" for key in ("cpus-per-task", "mem", "mem-per-gpu", "qos", "constraint", "gres")},
     **{key: f"use --{key}" for key in ("mail-type", "mail-user", "exclusive")},
-    **dict.fromkeys(("ntasks", "ntasks-per-node", "gpus", "gpus-per-task", "ntasks-per-gpu"), TASKS),
+    "ntasks-per-node": "use --ntasks-per-node for a CPU job; with GPUs, one task per GPU",
+    **dict.fromkeys(("ntasks", "gpus", "gpus-per-task", "ntasks-per-gpu"), TASKS),
     "signal": "use --signal-lead (amal listens for SIGUSR1)",
     "array": "use amal study --submit (and --max-parallel)",
     **dict.fromkeys(("requeue", "no-requeue"), "it requeues on SIGUSR1, at most --max-requeues times"),
@@ -112,10 +113,31 @@ def settle_allocation(args: Namespace) -> None:
         )
     if args.gpus_per_node is None:
         args.gpus_per_node = count or 1
+    settle_tasks(args, gres_gpu=index is not None)
     if index is not None and count is None:
         entries_of_gres = args.gres.split(",")
         entries_of_gres[index] += f":{args.gpus_per_node}"
         args.gres = ",".join(entries_of_gres)
+
+
+def settle_tasks(args: Namespace, gres_gpu: bool) -> None:
+    """Sets ``--ntasks-per-node``: one task per GPU, or for a CPU job (``--gpus-per-node 0``) as given, else 1."""
+    gpus, tasks = args.gpus_per_node, args.ntasks_per_node
+    if gpus == 0:
+        if gres_gpu:
+            raise UsageError(f"--gres {args.gres} asks for GPUs, --gpus-per-node 0 for none: give one of them")
+        if args.mem_per_gpu is not None:
+            raise UsageError(
+                f"--mem-per-gpu {args.mem_per_gpu} with --gpus-per-node 0: a CPU job has no GPU (use --mem)"
+            )
+        args.ntasks_per_node = tasks or 1
+        return
+    if tasks is not None and tasks != gpus:
+        raise UsageError(
+            f"--ntasks-per-node {tasks} with --gpus-per-node {gpus}: amal starts one task per GPU "
+            "(--ntasks-per-node is for a CPU job, --gpus-per-node 0)"
+        )
+    args.ntasks_per_node = gpus
 
 
 def directives(args: Namespace, job_name: str, log_name: str, array: Optional[str] = None) -> list[str]:
@@ -131,8 +153,8 @@ def directives(args: Namespace, job_name: str, log_name: str, array: Optional[st
         f"--job-name={args.job_name or job_name}",
         *written("array", array),
         f"--nodes={args.nodes}",
-        f"--ntasks-per-node={args.gpus_per_node}",
-        *([] if gres_gpus_given else [f"--gpus-per-node={args.gpus_per_node}"]),  # --gres says it then
+        f"--ntasks-per-node={args.ntasks_per_node}",
+        *([] if gres_gpus_given or not args.gpus_per_node else [f"--gpus-per-node={args.gpus_per_node}"]),
         *written("gres", args.gres),
         f"--time={args.time}",
         *written("partition", args.partition or None),

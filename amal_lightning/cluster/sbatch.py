@@ -76,8 +76,12 @@ def setup_lines(args: Namespace) -> list[str]:
 
 
 def job_options(args: Namespace) -> list[str]:
-    """``amal fit``'s options for the allocation: GPUs, DDP, and the nodes and devices Lightning must agree on."""
-    allocation = ["--trainer.num_nodes", str(args.nodes), "--trainer.devices", str(args.gpus_per_node)]
+    """``amal fit``'s options for the allocation: GPUs and DDP (or, with ``--gpus-per-node 0``, CPUs, DDP
+    only across several tasks), and the nodes and devices (tasks per node) Lightning must agree with SLURM on."""
+    allocation = ["--trainer.num_nodes", str(args.nodes), "--trainer.devices", str(args.ntasks_per_node)]
+    if args.gpus_per_node == 0:
+        strategy = "ddp" if args.nodes * args.ntasks_per_node > 1 else "auto"
+        return ["--trainer.accelerator", "cpu", "--trainer.strategy", strategy, *allocation]
     return ["--trainer.accelerator", "gpu", "--trainer.strategy", "ddp", *allocation]
 
 

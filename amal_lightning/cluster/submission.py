@@ -53,7 +53,14 @@ class ClusterOption:
 
 CLUSTER_OPTIONS = (
     ClusterOption("nodes", PositiveInt, "number of nodes", default=1),
-    ClusterOption("gpus-per-node", Optional[PositiveInt], "GPUs, and tasks, per node (default: --gres's count, or 1)"),
+    ClusterOption(
+        "gpus-per-node",
+        Optional[NonNegativeInt],
+        "GPUs, and tasks, per node (default: --gres's count, or 1); 0: CPUs only",
+    ),
+    ClusterOption(
+        "ntasks-per-node", Optional[PositiveInt], "tasks per node of a CPU job (default 1; with GPUs, one per GPU)"
+    ),
     ClusterOption("gres", Optional[Gres], "generic resources, e.g. gpu:a100:2 (its GPU count is --gpus-per-node's)"),
     ClusterOption("time", TimeLimit, "time limit, HH:MM:SS or D-HH:MM:SS"),
     ClusterOption("partition", Optional[SlurmName], "SLURM partition, else the cluster's default"),
