@@ -83,6 +83,17 @@ def test_shuffled_order_depends_on_seed_and_epoch_only():
     assert not torch.equal(first_targets(2), first_targets(3))
 
 
+def test_split_seed_draws_another_split_and_defaults_to_the_seed():
+    def split(**options):
+        data = HousingDataModule(**options)
+        data.setup("fit")
+        return data.test_set.tensors[1]
+
+    torch.testing.assert_close(split(seed=3), split(seed=0, split_seed=3))  # the split follows split_seed alone
+    assert not torch.equal(split(seed=0), split(seed=0, split_seed=1))
+    torch.testing.assert_close(split(seed=0, split_seed=1), split(seed=5, split_seed=1))
+
+
 GOOD_ROW = "0.1 0 7 0 0.5 6 60 4 2 300 17 390 9 21"
 
 

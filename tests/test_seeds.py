@@ -3,12 +3,20 @@ the runs stay in runs.csv, and paired comparisons give a 95 % interval."""
 
 import csv
 import math
+import statistics
 
 import pytest
+from PIL import Image
 
 from amal_lightning.command_line.main import main
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.comparisons import paired_interval, summary_statistics, t_quantile
+from amal_lightning.studies.comparisons import (
+    Comparison,
+    comparison_row,
+    paired_interval,
+    summary_statistics,
+    t_quantile,
+)
 from amal_lightning.studies.spec import load_study
 from tests.helpers import CONFIGS
 
@@ -93,5 +101,64 @@ def test_bad_seeds_and_comparisons_are_one_line(tmp_path, text, message):
         f"config: {CONFIGS / 'regression.yaml'}\nvariants: {{slow: {{model.learning_rate: 0.01}}, "
         f"fast: {{model.learning_rate: 0.05}}}}\n{text}\n"
     )
+    with pytest.raises(AmalError, match=message):
+        load_study(study)
+
+
+SPLIT_STUDY = f"""
+name: split
+config: {CONFIGS / "regression.yaml"}
+common: {{trainer.max_epochs: 1, trainer.enable_progress_bar: false, trainer.enable_model_summary: false}}
+seeds: [0, 1]
+splits: 3
+variants:
+  linear: {{model.learning_rate: 0.05}}
+"""
+
+
+def test_splits_cross_the_seeds_and_the_summary_tells_their_spreads_apart(workdir, capsys):
+    (workdir / "split.yaml").write_text(SPLIT_STUDY)
+    main(["study", "split.yaml"])
+    assert "[6/6] linear (split 2, seed 1) ... finished in " in capsys.readouterr().out
+    runs = table(workdir / "studies/split/runs.csv")
+    assert [(row["split"], row["seed"]) for row in runs] == [(split, seed) for split in "012" for seed in "01"]
+    assert "--data.split_seed=2 --seed_everything=1" in runs[-1]["overrides"]
+    tested = {(int(row["split"]), int(row["seed"])): float(row["tested test/loss"]) for row in runs}
+    assert len(set(tested.values())) == 6
+
+    (summary,) = table(workdir / "studies/split/summary.csv")
+    assert (summary["n"], summary["overrides"]) == ("6", "--model.learning_rate=0.05")
+    means = [(tested[split, 0] + tested[split, 1]) / 2 for split in range(3)]
+    within = [(tested[split, 0] - tested[split, 1]) ** 2 / 2 for split in range(3)]  # each split's variance
+    assert float(summary["tested test/loss split std"]) == pytest.approx(summary_statistics(means)["std"])
+    assert float(summary["tested test/loss seed std"]) == pytest.approx(math.sqrt(sum(within) / 3))
+    assert float(summary["tested test/loss std"]) == pytest.approx(summary_statistics(list(tested.values()))["std"])
+    with Image.open(workdir / "studies/split/loss-epoch.png") as image:
+        assert "3 splits × 2 seeds per variant (n = 6, split seeds 0–2, seeds [0, 1])" in image.text["Description"]
+
+
+def test_a_comparison_with_splits_pairs_split_and_seed_and_its_interval_is_over_the_splits():
+    a = {(split, seed): float(10 * split + seed) for split in range(3) for seed in range(2)}
+    b = {key: 0.0 for key in a if key != (2, 1)}  # a run that one variant lacks is not paired
+    row = comparison_row(Comparison("a - b", "a", "b", "tested test/loss"), a, b)
+    assert row["n"] == "5" and row["differences"].startswith("0/0:0.0 0/1:1.0 1/0:10.0")
+    split_means = [0.5, 10.5, 20.0]
+    assert float(row["mean"]) == pytest.approx(sum(split_means) / 3)
+    assert float(row["95% high"]) - float(row["mean"]) == pytest.approx(4.303 * statistics.stdev(split_means) / 3**0.5)
+    assert float(row["split std"]) == pytest.approx(statistics.stdev(split_means))
+    assert float(row["seed std"]) == pytest.approx(math.sqrt(0.5))  # splits 0 and 1: variance 0.5; split 2: one seed
+    assert "split std" not in comparison_row(Comparison("a - b", "a", "b", "m"), {0: 1.0, 1: 2.0}, {0: 0.0, 1: 0.0})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("splits: 3", r"bad\.yaml, splits: splits are crossed with seeds: give seeds too"),
+        ("seeds: [0]\nsplits: 0", r"splits: expected a positive number of data splits"),
+    ],
+)
+def test_bad_splits_are_one_line(tmp_path, text, message):
+    study = tmp_path / "bad.yaml"
+    study.write_text(f"config: {CONFIGS / 'regression.yaml'}\nvariants: {{slow: {{}}}}\n{text}\n")
     with pytest.raises(AmalError, match=message):
         load_study(study)

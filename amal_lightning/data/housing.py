@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Literal, Optional, Union
 
 import torch
-from jsonargparse.typing import PositiveInt
+from jsonargparse.typing import NonNegativeInt, PositiveInt
 from torch.utils.data import TensorDataset
 
 from amal_lightning.checks import HeldOutFraction, regular_file
@@ -89,6 +89,9 @@ class HousingDataModule(TensorSplitsDataModule):
         val_fraction: share of the rows held out for validation; 0 means no validation loop.
         test_fraction: share of the rows held out for ``amal test``; 0 means no test set.
         seed: fixes the split and the shuffling, independently of the model's seed.
+        split_seed: fixes the split alone (default: ``seed``), so that a study can draw other
+            splits (its ``splits``) with the same shuffling, and tell the spread between splits
+            from the spread between seeds: every housing number comes from one split otherwise.
         standardize: scale each feature to mean 0 and variance 1 with the training rows'
             statistics. ``false`` gives the raw features, as the course's table has them (TAX in
             the hundreds, B up to 397): the loss is then so much steeper along those features that
@@ -107,6 +110,7 @@ class HousingDataModule(TensorSplitsDataModule):
         val_fraction: HeldOutFraction = 0.2,
         test_fraction: HeldOutFraction = 0.2,
         seed: int = 0,
+        split_seed: Optional[NonNegativeInt] = None,
         standardize: bool = True,
         test_each_epoch: bool = False,
     ) -> None:
@@ -126,7 +130,8 @@ class HousingDataModule(TensorSplitsDataModule):
     def make_splits(self) -> tuple[TensorDataset, TensorDataset, TensorDataset]:
         path = self.hparams.path or bundled_housing_path()
         table = read_housing_table(path)
-        generator = torch.Generator().manual_seed(self.hparams.seed)
+        split_seed = self.hparams.seed if self.hparams.split_seed is None else self.hparams.split_seed
+        generator = torch.Generator().manual_seed(split_seed)
         order = torch.randperm(len(table), generator=generator)
         num_val = round(self.hparams.val_fraction * len(table))
         num_test = round(self.hparams.test_fraction * len(table))

@@ -11,6 +11,13 @@ difference, ``mean ± t·s/√n`` with Student's t at n − 1 degrees of freedom
       - {a: highway 30, b: plain 30, metric: tested test/acc}
       - {name: tanh - linear, a: tanh, b: linear, metric: final train/loss}
 
+With ``splits``, every variant also runs on each data split (``data.split_seed``), crossed with the
+seeds: runs are paired by split and seed, and two spreads are told apart (:func:`split_and_seed_spread`):
+``split std``, how much the mean over seeds moves from one split to the next, and ``seed std``,
+how much the seeds differ on one split (pooled over the splits). The 95 % interval is then that of the
+mean of the per-split means, with Student's t at (splits − 1) degrees of freedom: the split, not the
+seed, is the unit a new dataset would redraw.
+
 ``metric`` is a column of ``runs.csv`` (``final <metric>``, ``best <metric>``, ``tested <metric>``).
 An entry is read as a :class:`ComparisonEntry`; that its variants exist is checked once the
 variants are known (:func:`comparison_specs`).
@@ -19,7 +26,7 @@ variants are known (:func:`comparison_specs`).
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 from pydantic import Field
 
@@ -80,6 +87,47 @@ def paired_interval(differences: list[float]) -> tuple[float, Optional[float], O
     return mean, mean - half, mean + half
 
 
+# A run's place among the replicates: its seed, or (its split's seed, its seed) in a study with splits.
+RunKey = Union[int, tuple[int, int]]
+
+
+def split_and_seed_spread(values: dict[RunKey, float]) -> dict[str, Optional[float]]:
+    """The spread between splits and between seeds of the finite values keyed by (split, seed).
+
+    ``split std``: the sample standard deviation of the per-split means (each the mean over that split's
+    seeds; it carries the seeds' noise divided by their number too). ``seed std``: the pooled standard
+    deviation within a split, the root of the mean of each split's sample variance over its seeds. None
+    where there are too few (one split; one seed per split); both None for keys without splits.
+    """
+    by_split: dict[int, list[float]] = {}
+    for key, value in values.items():
+        if isinstance(key, tuple) and math.isfinite(value):
+            by_split.setdefault(key[0], []).append(value)
+    means = [statistics.fmean(group) for group in by_split.values()]
+    variances = [statistics.variance(group) for group in by_split.values() if len(group) > 1]
+    return {
+        "split std": statistics.stdev(means) if len(means) > 1 else None,
+        "seed std": math.sqrt(statistics.fmean(variances)) if variances else None,
+    }
+
+
+def replicate_interval(differences: dict[RunKey, float]) -> tuple[float, Optional[float], Optional[float]]:
+    """The mean and its 95 % interval: over the runs without splits (:func:`paired_interval`), over the
+    per-split means with them (the mean of equal groups is the same; its spread is the splits')."""
+    by_split: dict[int, list[float]] = {}
+    for key, value in differences.items():
+        if isinstance(key, tuple):
+            by_split.setdefault(key[0], []).append(value)
+    if not by_split:
+        return paired_interval(list(differences.values()))
+    return paired_interval([statistics.fmean(group) for group in by_split.values()])
+
+
+def run_key_text(key: RunKey) -> str:
+    """A run's key in ``comparisons.csv``'s differences: ``2`` (seed 2), ``1/2`` (split 1, seed 2)."""
+    return f"{key[0]}/{key[1]}" if isinstance(key, tuple) else str(key)
+
+
 def comparison_specs(where: str, entries: list[ComparisonEntry], names: set[str]) -> tuple[Comparison, ...]:
     """A study file's ``comparisons`` (``where`` names them in errors), each of two known variants."""
     comparisons = []
@@ -91,15 +139,19 @@ def comparison_specs(where: str, entries: list[ComparisonEntry], names: set[str]
     return tuple(comparisons)
 
 
-def comparison_row(comparison: Comparison, a: dict[int, float], b: dict[int, float]) -> dict[str, str]:
-    """One row of ``comparisons.csv`` from each variant's value by seed (only seeds both have are paired)."""
-    seeds = sorted(seed for seed in a if seed in b and math.isfinite(a[seed]) and math.isfinite(b[seed]))
-    differences = [a[seed] - b[seed] for seed in seeds]
+def comparison_row(comparison: Comparison, a: dict[RunKey, float], b: dict[RunKey, float]) -> dict[str, str]:
+    """One row of ``comparisons.csv`` from each variant's value by seed, or by (split, seed) in a study with
+    splits (only the runs both have are paired); with splits, the spreads between splits and between seeds."""
+    keys = sorted(key for key in a if key in b and math.isfinite(a[key]) and math.isfinite(b[key]))
+    differences = {key: a[key] - b[key] for key in keys}
     row = {"comparison": comparison.name, "metric": comparison.metric, "n": str(len(differences))}
-    row["differences"] = " ".join(f"{seed}:{difference!r}" for seed, difference in zip(seeds, differences, strict=True))
+    row["differences"] = " ".join(f"{run_key_text(key)}:{difference!r}" for key, difference in differences.items())
     if differences:
-        mean, low, high = paired_interval(differences)
-        spread = statistics.stdev(differences) if len(differences) > 1 else None
+        mean, low, high = replicate_interval(differences)
+        spread = statistics.stdev(differences.values()) if len(differences) > 1 else None
         row.update(mean=repr(mean), std="" if spread is None else repr(spread))
         row.update({"95% low": "" if low is None else repr(low), "95% high": "" if high is None else repr(high)})
+        if any(isinstance(key, tuple) for key in keys):
+            for name, value in split_and_seed_spread(differences).items():
+                row[name] = "" if value is None else repr(value)
     return row

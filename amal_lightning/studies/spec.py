@@ -74,6 +74,11 @@ class StudyFile(FileModel):
         description="a non-empty list of distinct seeds, e.g. [0, 1, 2]: each variant once per seed",
         json_schema_extra={"uniqueItems": True},
     )
+    splits: Optional[StrictInt] = Field(
+        None,
+        gt=0,
+        description="a positive number of data splits (data.split_seed 0, 1, ...), each crossed with the seeds",
+    )
     comparisons: Optional[list[ComparisonEntry]] = Field(
         None, description="paired differences of two variants, seed by seed: [{a: V, b: W, metric: COLUMN}]"
     )
@@ -100,6 +105,16 @@ class StudyFile(FileModel):
         if seeds is not None and len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds repeat ({seeds})")
         return seeds
+
+    @field_validator("splits")
+    @classmethod
+    def crossed(cls, splits: Optional[int], info: ValidationInfo) -> Optional[int]:
+        """Splits are crossed with the seeds, and a search's trials run on one split."""
+        if splits is not None and "seeds" in info.data and info.data["seeds"] is None:  # (not if refused)
+            raise ValueError("splits are crossed with seeds: give seeds too (e.g. seeds: [0])")
+        if splits is not None and info.data.get("search") is not None:
+            raise ValueError("a search's trials run on one split: give splits with variants or a grid")
+        return splits
 
     @field_validator("comparisons")
     @classmethod
@@ -140,6 +155,7 @@ class Study:
     config: Optional[Path] = None  # the study's config (that of a search's trials)
     seeds: Optional[list[int]] = None  # each variant once per seed: mean, std, bands
     jobs: Union[int, str] = 1  # workers training variants at once (auto: a worker per GPU or core)
+    splits: Optional[int] = None  # and once per data split (split seeds 0 … splits − 1), crossed with the seeds
 
     @property
     def seeded(self) -> bool:
@@ -172,7 +188,8 @@ def build_study(where: str, data: Any, default_name: str) -> Study:
     if file.search is not None:
         variants = []
     elif file.grid is not None:
-        variants = grid_variants(f"{where}, grid", file.grid, config, file.max_variants, len(seeds or [None]))
+        runs = len(seeds or [None]) * (file.splits or 1)
+        variants = grid_variants(f"{where}, grid", file.grid, config, file.max_variants, runs)
     else:
         variants = named_variants(f"{where}, variants", file.variants, config)
     slugs = [variant.slug for variant in variants]
@@ -189,7 +206,7 @@ def build_study(where: str, data: Any, default_name: str) -> Study:
         name,
         file.description or name,
         common,
-        tuple(with_seeds(variants, seeds)),
+        tuple(with_seeds(variants, seeds, file.splits)),
         figures,
         tuple(file.images or ()),
         where,
@@ -199,6 +216,7 @@ def build_study(where: str, data: Any, default_name: str) -> Study:
         config,
         seeds,
         file.jobs,
+        file.splits,
     )
 
 

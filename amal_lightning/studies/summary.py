@@ -13,10 +13,16 @@ job array. The columns of ``summary.csv``:
   (the highest for an accuracy);
 - ``tested <metric>``: the test of the best checkpoint after the fit (the last checkpoint where
   there is no validation split).
+
+With ``seeds``, ``runs.csv`` holds those rows (with ``seed``, and ``split`` with ``splits``) and
+``summary.csv`` a row per variant: ``n`` and each number's ``mean``, ``std``, ``min`` and ``max``;
+with ``splits``, also its ``split std`` and ``seed std``
+(:func:`~amal_lightning.studies.comparisons.split_and_seed_spread`).
 """
 
 import csv
 import math
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -25,14 +31,15 @@ from amal_lightning.runs.events import RunLog, read_run
 from amal_lightning.runs.folders import LOG_DIR
 from amal_lightning.runs.outcome import Outcome, diverged_record, number
 from amal_lightning.runs.record import read_run_record
-from amal_lightning.studies.comparisons import comparison_row, summary_statistics
+from amal_lightning.studies.comparisons import RunKey, comparison_row, split_and_seed_spread, summary_statistics
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, VariantRecord, read_record
 from amal_lightning.studies.spec import Study, Variant
-from amal_lightning.studies.variants import options_text
+from amal_lightning.studies.variants import SPLIT_OPTION, options_text
 
 STAGE_ORDER = {"train": 0, "val": 1, "test": 2}
 METRIC_KINDS = ("final ", "best ", "tested ")
-STATISTICS = ("mean", "std", "min", "max")
+STATISTICS = ("mean", "std", "split std", "seed std", "min", "max")
+REPLICATE_OPTIONS = re.compile(rf"\s*--(seed_everything|{re.escape(SPLIT_OPTION)})=\S+")
 
 
 # The curves that have a best value, and which way it lies; others (a gate's activity) only a final one.
@@ -101,6 +108,7 @@ def summary_row(variant: Variant, record: Optional[VariantRecord], log: Optional
     """One run's row: of ``summary.csv`` without seeds, of ``runs.csv`` with (full precision, as in the event files)."""
     row = {
         "variant": variant.label,
+        **({} if variant.split is None else {"split": str(variant.split)}),
         **({} if variant.seed is None else {"seed": str(variant.seed)}),
         "overrides": options_text(variant.options),
         "status": "missing" if record is None else record.status,
@@ -124,8 +132,9 @@ def summary_row(variant: Variant, record: Optional[VariantRecord], log: Optional
 
 def column_order(column: str) -> tuple:
     """Fixed columns first, then per metric: by stage (train, val, test), name, final/best/tested."""
-    fixed = ["variant", "seed", "overrides", "n", "status", "epochs", "seconds", "run", "note"]
-    base, _, statistic = column.rpartition(" ") if column.endswith(STATISTICS) else (column, "", "")
+    fixed = ["variant", "split", "seed", "overrides", "n", "status", "epochs", "seconds", "run", "note"]
+    statistic = next((name for name in sorted(STATISTICS, key=len, reverse=True) if column.endswith(f" {name}")), "")
+    base = column.removesuffix(f" {statistic}") if statistic else column
     if base in fixed:
         return (0, fixed.index(base), STATISTICS.index(statistic) if statistic else -1)
     kind, metric = base.split(" ", 1)
@@ -146,7 +155,7 @@ def aggregate_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
             statuses[run["status"]] = statuses.get(run["status"], 0) + 1
         row = {
             "variant": variant,
-            "overrides": runs[0]["overrides"].replace(f"--seed_everything={runs[0].get('seed')}", "").strip(),
+            "overrides": REPLICATE_OPTIONS.sub("", runs[0]["overrides"]).strip(),
         }
         row.update(n=str(len(runs)), status=", ".join(f"{count} {status}" for status, count in statuses.items()))
         numeric = sorted(
@@ -159,11 +168,20 @@ def aggregate_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
         )
         for column in numeric:
             values = [float(run[column]) for run in runs if run.get(column, "") != ""]
-            for statistic, value in summary_statistics(values).items():
-                if statistic != "n":
-                    row[f"{column} {statistic}"] = "" if value is None else repr(value)
+            spreads = {key: value for key, value in summary_statistics(values).items() if key != "n"}
+            if "split" in runs[0]:
+                spreads.update(
+                    split_and_seed_spread({run_key(run): float(run[column]) for run in runs if run.get(column)})
+                )
+            for statistic, value in spreads.items():
+                row[f"{column} {statistic}"] = "" if value is None else repr(value)
         aggregated.append(row)
     return aggregated
+
+
+def run_key(row: dict[str, str]) -> RunKey:
+    """A row of ``runs.csv``'s place among its variant's replicates: its seed, or (its split, its seed)."""
+    return (int(row["split"]), int(row["seed"])) if "split" in row else int(row["seed"])
 
 
 def gather(study: Study) -> list[tuple[Variant, Optional[VariantRecord], Optional[RunLog]]]:
@@ -197,11 +215,11 @@ def write_summary(study: Study, results: list[tuple[Variant, Optional[VariantRec
         return write_table(study.folder / "summary.csv", rows)
     write_table(study.folder / "runs.csv", rows)
     if study.comparisons:
-        by_seed: dict[tuple[str, str], dict[int, float]] = {}
+        by_seed: dict[tuple[str, str], dict[RunKey, float]] = {}
         for row in rows:
             for column, value in row.items():
                 if column.startswith(METRIC_KINDS) and value != "":
-                    by_seed.setdefault((row["variant"], column), {})[int(row["seed"])] = float(value)
+                    by_seed.setdefault((row["variant"], column), {})[run_key(row)] = float(value)
         table = [
             comparison_row(
                 comparison,

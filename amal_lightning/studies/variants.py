@@ -21,10 +21,14 @@ from amal_lightning.checks import shown
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.options import mapping_words, option_text
 
-__all__ = ["MAX_VARIANTS", "Variant", "option_text", "options_text", "variant_options", "with_seeds"]
+__all__ = ["MAX_VARIANTS", "SPLIT_OPTION", "Variant", "option_text", "options_text", "variant_options", "with_seeds"]
 
 MAX_VARIANTS = 10_000
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+# The option a study's ``splits`` sets: the data split's own seed (the housing datamodule's ``split_seed``).
+SPLIT_OPTION = "data.split_seed"
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,9 @@ class Variant:
     """One ``amal fit`` of a study: its name (legends, progress lines), folder-safe slug, config and options.
 
     ``options`` maps dotted option names to values (``{"model.learning_rate": 0.1}``). In a study with
-    ``seeds``, each variant runs once per seed: ``group`` is the variant's name and ``seed`` the seed of
-    this run (its ``seed_everything`` option), which has a name, slug and record of its own.
+    ``seeds``, each variant runs once per seed (and per split, with ``splits``): ``group`` is the variant's
+    name, ``seed`` the seed of this run (its ``seed_everything`` option) and ``split`` its data split's seed
+    (its ``data.split_seed``, None without ``splits``); each such run has a name, slug and record of its own.
     """
 
     name: str
@@ -42,6 +47,7 @@ class Variant:
     options: dict[str, Any] = field(hash=False)
     group: str = ""
     seed: Optional[int] = None
+    split: Optional[int] = None
 
     @property
     def label(self) -> str:
@@ -49,22 +55,30 @@ class Variant:
         return self.group or self.name
 
 
-def with_seeds(variants: list[Variant], seeds: Optional[list[int]]) -> list[Variant]:
-    """Each variant once per seed (seeds vary fastest), or the variants as they are without seeds."""
+def with_seeds(variants: list[Variant], seeds: Optional[list[int]], splits: Optional[int] = None) -> list[Variant]:
+    """Each variant once per seed (seeds vary fastest), and with ``splits`` once per split seed 0 … splits − 1
+    crossed with the seeds; or the variants as they are without seeds."""
     if seeds is None:
         return variants
-    return [
-        Variant(
-            f"{variant.name} (seed {seed})",
-            f"{variant.slug}.seed{seed}",
-            variant.config,
-            {**variant.options, "seed_everything": seed},
-            variant.name,
-            seed,
-        )
-        for variant in variants
-        for seed in seeds
-    ]
+    split_seeds: list[Optional[int]] = [None] if splits is None else list(range(splits))
+    replicated = []
+    for variant in variants:
+        for split in split_seeds:
+            for seed in seeds:
+                where = "" if split is None else f"split {split}, "
+                options = {**variant.options, **({} if split is None else {SPLIT_OPTION: split})}
+                replicated.append(
+                    Variant(
+                        f"{variant.name} ({where}seed {seed})",
+                        f"{variant.slug}{'' if split is None else f'.split{split}'}.seed{seed}",
+                        variant.config,
+                        {**options, "seed_everything": seed},
+                        variant.name,
+                        seed,
+                        split,
+                    )
+                )
+    return replicated
 
 
 def slug(name: str) -> str:
@@ -140,7 +154,7 @@ def grid_variants(
     where: str, grid: Any, config: Path, max_variants: int = MAX_VARIANTS, seeds: int = 1
 ) -> list[Variant]:
     """All combinations of a grid's values, in order (the last key varies fastest): at most ``max_variants``
-    runs, counting each combination ``seeds`` times."""
+    runs, counting each combination ``seeds`` times (its seeds times its splits)."""
     if not isinstance(grid, dict) or not grid:
         raise AmalError(f"{where}: the grid is empty (give each option a list of values)")
     for key, values in grid.items():
@@ -149,7 +163,7 @@ def grid_variants(
     count = math.prod(len(values) for values in grid.values()) * seeds
     if count > max_variants:
         sizes = " × ".join(
-            [*(str(len(values)) for values in grid.values()), *([f"{seeds} seeds"] if seeds > 1 else [])]
+            [*(str(len(values)) for values in grid.values()), *([f"{seeds} seeded runs"] if seeds > 1 else [])]
         )
         raise AmalError(f"{where}: {sizes} = {count:,} variants, more than max_variants ({max_variants:,})")
     variants = []

@@ -62,13 +62,19 @@ def data_description(hyperparameters: dict[str, Any]) -> str:
     return ""
 
 
-def footer(logs: Iterable[RunLog], study: str = "", seeds: Optional[Sequence[int]] = None) -> str:
-    """``data: … · 3 seeds per variant (n = 3) · study NAME``: a figure's provenance, from its runs' logs."""
+def footer(
+    logs: Iterable[RunLog], study: str = "", seeds: Optional[Sequence[int]] = None, splits: Optional[int] = None
+) -> str:
+    """``data: … · 3 seeds per variant (n = 3) · study NAME``: a figure's provenance, from its runs' logs (with
+    ``splits``: ``3 splits × 2 seeds per variant (n = 6, …)``)."""
     logs = list(logs)
     described = [data_description(log.hyperparameters) for log in logs]
     data = list(dict.fromkeys(text for text in described if text))
     parts = [f"data: {'; '.join(data)}" if data else "data: not recorded (the runs have no hparams.yaml)"]
-    if seeds is not None:
+    if seeds is not None and splits is not None:
+        count = f"{splits} split{'s' * (splits != 1)} × {len(seeds)} seed{'s' * (len(seeds) != 1)}"
+        parts.append(f"{count} per variant (n = {splits * len(seeds)}, split seeds 0–{splits - 1}, seeds {seeds})")
+    elif seeds is not None:
         parts.append(f"{len(seeds)} seed{'s' * (len(seeds) != 1)} per variant (n = {len(seeds)}, seeds {seeds})")
     else:
         parts.append(f"{len(logs)} run{'s' * (len(logs) != 1)}{', one per variant' if study else ''}")

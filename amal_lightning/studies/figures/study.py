@@ -49,8 +49,7 @@ def plotted_runs(results: list[Result]) -> list[PlottedRun]:
 def figure_of(study: Study, spec: FigureOptions, axis: XAxis, runs: list[PlottedRun]) -> Figure:
     """One file's figure of ``spec``, drawn by its kind; AmalError if there is nothing to draw."""
     chosen = tuple(run for run in runs if not spec.variants or run.label in spec.variants)
-    seeds = study.seeds
-    note = footer([run.log for run in chosen], study.name, seeds)
+    note = footer([run.log for run in chosen], study.name, study.seeds, study.splits)
     return draw_figure(spec, Page(chosen, axis, study.description, note, study.common))
 
 
