@@ -19,6 +19,7 @@ from lightning.pytorch.tuner import Tuner
 
 from amal_lightning.api.arguments import check_arguments
 from amal_lightning.api.parser import AmalArgumentParser
+from amal_lightning.api.quiet import LR_FIND_LINES, without_lines
 from amal_lightning.api.scope import run_scope
 from amal_lightning.errors import AmalError, user_error
 
@@ -41,7 +42,7 @@ def find_learning_rate(
     check_arguments(argv)
     with tempfile.TemporaryDirectory(prefix="amal-lr-find-") as scratch:
         try:
-            with run_scope():
+            with run_scope(), without_lines(LR_FIND_LINES):
                 cli = LightningCLI(
                     model_class=None,
                     datamodule_class=None,

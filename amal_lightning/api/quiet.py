@@ -27,11 +27,19 @@ EXPECTED_WARNINGS = (
     r".*configure_optimizers. returned .None.*",  # the gradient-descent modules update their weights themselves
     r".*smaller than the logging interval.*",  # the modules log epoch means only
     r".*isinstance\(treespec, LeafSpec\).*",  # raised inside Lightning by newer torch releases
+    # a login node has `srun`: amal runs its SLURM jobs through sbatch scripts that call srun themselves
+    r".*The .srun. command is available on your system but is not used.*",
 )
 
 
 # What Lightning says when the test after a fit loads best.ckpt: the fit's own summary says which it tested.
 TEST_AFTER_FIT_LINES = ("Restoring states from the checkpoint path at", "Loaded model weights from the checkpoint at")
+# What Lightning says of the temporary checkpoint the learning-rate finder saves and restores: a detail of its own.
+LR_FIND_LINES = (
+    "`weights_only` was not set",
+    "Restoring states from the checkpoint path at",
+    "Restored all states from the checkpoint at",
+)
 
 
 class _DropLines(logging.Filter):
@@ -43,6 +51,10 @@ class _DropLines(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.getMessage()).startswith(self.starts)
+
+
+# The logger of Lightning's checkpoint loading and saving (its records do not pass the filters of its parents).
+CHECKPOINT_CONNECTOR = "lightning.pytorch.trainer.connectors.checkpoint_connector"
 
 
 # One instance: a logger adds a filter it already holds only once, so the many fits of one
@@ -62,7 +74,8 @@ def quiet_lightning() -> None:
 def without_lines(starts: tuple[str, ...]) -> Iterator[None]:
     """Lightning's log lines that start with one of ``starts`` are left out while this lasts (only then:
     a resumed fit still says which checkpoint it restored)."""
-    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero")]
+    names = ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", CHECKPOINT_CONNECTOR)
+    loggers = [logging.getLogger(name) for name in names]
     dropping = _DropLines(starts)
     for logger in loggers:
         logger.addFilter(dropping)

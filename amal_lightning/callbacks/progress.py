@@ -1,11 +1,14 @@
-"""Progress bars: Lightning's over batches with the full run name, and one over epochs for housing runs."""
+"""What a fit shows as it goes: Lightning's bar over batches with the full run name, one bar over epochs for
+housing runs, and the model's size in one line instead of Lightning's table of its layers."""
 
 import sys
 import time
 from typing import Any, Optional
 
 import lightning as L
-from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, ProgressBar, TQDMProgressBar
+from lightning.pytorch.utilities import rank_zero_info
+from torch.nn.parameter import UninitializedParameter
 from tqdm.auto import tqdm
 
 # Lightning redraws its bar after every batch by default, which costs more than a training step
@@ -113,3 +116,19 @@ class EpochProgressBar(ProgressBar):
             return
         kwargs.pop("flush", None)  # tqdm.write always flushes
         self.bar.write(sep.join(map(str, args)), **kwargs)
+
+
+class ParameterCount(Callback):
+    """One line when a fit starts, ``Classifier: 269,322 parameters (269,322 trainable)``, in place of Lightning's
+    table of the model's layers, which a run shows with ``--trainer.enable_model_summary true``."""
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            rank_zero_info(parameter_line(pl_module))
+
+
+def parameter_line(model: L.LightningModule) -> str:
+    """The model's class and its parameter counts (a lazy module's parameters, not yet made, are not counted)."""
+    made = [parameter for parameter in model.parameters() if not isinstance(parameter, UninitializedParameter)]
+    total, trainable = (sum(p.numel() for p in chosen) for chosen in (made, [p for p in made if p.requires_grad]))
+    return f"{type(model).__name__}: {total:,} parameters ({trainable:,} trainable)"

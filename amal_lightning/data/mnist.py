@@ -1,5 +1,6 @@
 """MNIST for TME3: the real 60k/10k set read through torchvision, or a bundled 5,000-digit sample."""
 
+import re
 from importlib import resources
 from typing import Literal, Optional, Union
 
@@ -28,6 +29,17 @@ from amal_lightning.errors import AmalError
 
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 SAMPLE_TEST_SIZE = 1000
+# What torchvision's download error says of each mirror: `<urlopen error [Errno -2] Name or service not known>`.
+URL_ERROR = re.compile(r"<urlopen error (?:\[Errno -?\d+\] )?([^>]*)>")
+
+
+def short_reason(reason: str) -> str:
+    """Why the full set is not used, in a few words: ``no network: Name or service not known`` for a download
+    that failed on every mirror, the first clause of a longer reason (``amal prepare-data`` says it all)."""
+    failures = URL_ERROR.findall(reason)
+    if failures:
+        return f"no network: {failures[-1]}"
+    return reason.split(": ")[0] if len(reason) > 60 else reason
 
 
 def bundled_sample() -> tuple[torch.Tensor, torch.Tensor]:
@@ -203,8 +215,11 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         sizes = {f"{name}_images": len(dataset) for name, dataset in splits.items()}
         # save_hyperparameters, not hparams.update: loggers show `hparams_initial`, which only it refreshes.
         # load_from_checkpoint passes back only __init__'s arguments, so these extra keys do not break it.
-        self.save_hyperparameters({"used_source": used, **sizes})
-        if used == "sample" and self.hparams.source == "auto":
+        fell_back = used == "sample" and self.hparams.source == "auto"
+        # the whole reason (torchvision names each mirror's error) goes to the run's hparams.yaml, not the screen
+        details = {"fallback_reason": self.fallback_reason} if fell_back else {}
+        self.save_hyperparameters({"used_source": used, **sizes, **details})
+        if fell_back:
             # A line of the run's own output, not a Python warning: it must show even where warnings are filtered.
             verbs = {
                 "fit": "training on",
@@ -213,11 +228,9 @@ class MNISTDataModule(HeldOutSplitsDataModule):
                 "predict": "predicting with",
             }
             rank_zero_info(
-                f"MNIST: {verbs.get(stage, 'using')} the 5,000-digit sample bundled with amal_lightning "
-                f"({sizes['train_images']:,} training, "
-                f"{sizes['val_images']:,} validation, {sizes['test_images']:,} test images), not the full set, which "
-                f"is not in {raw_folder(self.hparams.data_dir)}/ ({self.fallback_reason}). For the full set, put the "
-                "four IDX files there or run `amal prepare-data` with this config where there is a network."
+                f"MNIST: {verbs.get(stage, 'using')} the 5,000-digit sample bundled ({sizes['train_images']:,} "
+                f"training, {sizes['val_images']:,} validation, {sizes['test_images']:,} test), not the full set, "
+                f"which is not in {raw_folder(self.hparams.data_dir)}/ ({short_reason(self.fallback_reason or '')})"
             )
 
     def _loader(self, dataset: MNISTDigits, shuffle: bool) -> Union[DataLoader, list]:
