@@ -57,6 +57,11 @@ class _DropLines(logging.Filter):
 CHECKPOINT_CONNECTOR = "lightning.pytorch.trainer.connectors.checkpoint_connector"
 
 
+# The logger of Lightning's `seed_everything`: `Seed set to 0` before each fit, which a study's line names already.
+SEED_LOGGER = "lightning.fabric.utilities.seed"
+SEED_LINES = ("Seed set to",)
+
+
 # One instance: a logger adds a filter it already holds only once, so the many fits of one
 # `amal study` process do not pile up copies.
 _DROP_BOILERPLATE = _DropLines(BOILERPLATE)
@@ -74,7 +79,7 @@ def quiet_lightning() -> None:
 def without_lines(starts: tuple[str, ...]) -> Iterator[None]:
     """Lightning's log lines that start with one of ``starts`` are left out while this lasts (only then:
     a resumed fit still says which checkpoint it restored)."""
-    names = ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", CHECKPOINT_CONNECTOR)
+    names = ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", CHECKPOINT_CONNECTOR, SEED_LOGGER)
     loggers = [logging.getLogger(name) for name in names]
     dropping = _DropLines(starts)
     for logger in loggers:
