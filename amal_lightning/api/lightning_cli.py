@@ -16,8 +16,9 @@ from jsonargparse.typing import PositiveFloat
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from amal_lightning.api.added_loggers import close_with_results, tested_after_fit
 from amal_lightning.api.arguments import check_run_options
-from amal_lightning.api.loggers import TESTED_AFTER_FIT, BufferedTensorBoardLogger
+from amal_lightning.api.loggers import BufferedTensorBoardLogger
 from amal_lightning.api.parser import AmalArgumentParser
 from amal_lightning.api.quiet import TEST_AFTER_FIT_LINES, without_lines
 from amal_lightning.api.trainer_parts import fill_logger_folders, trainer_arguments
@@ -179,19 +180,15 @@ class AmalCLI(AmalOptions):
         if self.config.fit.test and not interrupted and has_test_data(self.datamodule):
             saved = [plan.checkpoint_dir / name for name in ("best.ckpt", "last.ckpt")]
             tested = next((path for path in saved if path.is_file()), None)
-            tensorboard = trainer.logger if isinstance(trainer.logger, BufferedTensorBoardLogger) else None
-            if tensorboard is not None:  # not points of the per-epoch test/* curves (--data.test_each_epoch)
-                tensorboard.tag_prefix = TESTED_AFTER_FIT
-            with without_lines(TEST_AFTER_FIT_LINES):  # the summary says which checkpoint it tested
+            # best/test/*, not points of the per-epoch test/* curves (--data.test_each_epoch), in every logger
+            with tested_after_fit(trainer), without_lines(TEST_AFTER_FIT_LINES):  # the summary names the checkpoint
                 results = trainer.test(self.model, datamodule=self.datamodule, ckpt_path=tested, verbose=False)
-            if tensorboard is not None:
-                tensorboard.tag_prefix = ""
             test_metrics = {name: float(value) for name, value in (results[0] if results else {}).items()}
-        if isinstance(trainer.logger, BufferedTensorBoardLogger):
+        if trainer.loggers:
             hyperparameters = {**self.model.hparams_initial, **getattr(self.datamodule, "hparams_initial", {})}
             guard = self._callback(DivergenceGuard)  # its bound is part of how the run was made
             hyperparameters.update(divergence_factor=guard.factor, divergence_threshold=guard.threshold)
-            trainer.logger.close_with_results(hyperparameters, {**summary.best_metrics, **test_metrics})
+            close_with_results(trainer.loggers, hyperparameters, {**summary.best_metrics, **test_metrics})
         status = INTERRUPTED if interrupted else FINISHED
         outcome = self.record_outcome(
             "fit", status, reason, final_metrics=final_metrics, tested_checkpoint=tested, test_metrics=test_metrics

@@ -1,4 +1,8 @@
-"""What records an ``amal`` run: its TensorBoard logger, and a profiler that records nothing for free."""
+"""What records an ``amal`` run: its TensorBoard logger, and a profiler that records nothing for free.
+
+The loggers a user adds beside TensorBoard get the same points under the same names:
+:mod:`amal_lightning.api.added_loggers`.
+"""
 
 import contextlib
 import math
@@ -14,6 +18,11 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
 TESTED_AFTER_FIT = "best/"  # the prefix of the after-fit test's scalars: best/test/loss
+
+
+def named_after_fit(metrics: Mapping[str, Any], prefix: str = TESTED_AFTER_FIT) -> dict[str, Any]:
+    """``metrics`` with each ``test/*`` name under ``prefix``: the test of the best checkpoint after a fit."""
+    return {(f"{prefix}{name}" if name.startswith("test/") else name): value for name, value in metrics.items()}
 
 
 class BufferedTensorBoardLogger(TensorBoardLogger):
@@ -53,9 +62,7 @@ class BufferedTensorBoardLogger(TensorBoardLogger):
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, Any], step: Optional[int] = None) -> None:
         if self.tag_prefix:
-            metrics = {
-                (f"{self.tag_prefix}{name}" if name.startswith("test/") else name): v for name, v in metrics.items()
-            }
+            metrics = named_after_fit(metrics, self.tag_prefix)
         metrics = {name: v.item() if isinstance(v, Tensor) else v for name, v in metrics.items()}
         if all(isinstance(v, (numbers.Number, dict)) for v in metrics.values()):
             self.pending.append((time.time(), metrics, step))

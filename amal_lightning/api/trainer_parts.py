@@ -20,6 +20,7 @@ from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.plugins.environments import ClusterEnvironment, SLURMEnvironment
 
+from amal_lightning.api.added_loggers import own_folder_names
 from amal_lightning.api.loggers import BufferedTensorBoardLogger, SilentProfiler, wait_to_name_after_earlier_event_files
 from amal_lightning.callbacks.checkpoints import BestCheckpoint, LastCheckpoint, with_atomic_checkpoints
 from amal_lightning.callbacks.divergence import DivergenceGuard
@@ -84,6 +85,7 @@ def fill_logger_folders(loggers: Any, plan: RunPlan) -> None:
         save_dir = getattr(init_args, "save_dir", None) if init_args is not None else None
         if isinstance(save_dir, str) and save_dir.startswith(RUN_FOLDER):
             init_args.save_dir = str(plan.log_dir) + save_dir[len(RUN_FOLDER) :]
+            own_folder_names(str(logger.class_path), init_args, plan.experiment, plan.name, plan.resumed_step)
             if str(getattr(logger, "class_path", "")).endswith("MLFlowLogger"):
                 # MLflow 3.17 and later refuse their local file store unless asked: it is the one chosen here
                 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")

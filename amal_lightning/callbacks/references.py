@@ -2,7 +2,7 @@
 
 At the start of each fit, on global rank zero, the callback asks the model for its reference values
 (``pl_module.reference_values(datamodule)``, a method every lab model may give, computed with
-:mod:`amal_lightning.data.references`) and logs each to the TensorBoard logger once at step 0, as
+:mod:`amal_lightning.data.references`) and logs each to every logger (TensorBoard's and those added) once at step 0, as
 ``reference/<name>``; the study figures read them under these names. What each lab logs:
 
 - the regressions (TME1, TME2): ``reference/{train,val,test}/loss``, the least-squares MSE on each
@@ -12,7 +12,7 @@ At the start of each fit, on global rank zero, the callback asks the model for i
 - the autoencoder (TME3): ``reference/{val,test}/mse``, PCA with as many components as the code.
 
 A fit resumed in its own run logs nothing: its event files hold the values already. A model with no
-``reference_values``, or a run without a TensorBoard logger, logs nothing; a failure is a warning,
+``reference_values``, or a run without a logger, logs nothing; a failure is a warning,
 never a failed run.
 """
 
@@ -20,8 +20,6 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_warn
-
-from amal_lightning.callbacks.tensorboard import find_tensorboard
 
 PREFIX = "reference/"
 
@@ -47,13 +45,12 @@ class ReferenceValues(L.Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.skip or not trainer.is_global_zero:
             return
-        tensorboard = find_tensorboard(trainer)
-        if tensorboard is None or trainer.datamodule is None:
+        if not trainer.loggers or trainer.datamodule is None:
             return
         try:
             values = reference_values(pl_module, trainer.datamodule)
-            if values:
-                tensorboard.log_metrics({f"{PREFIX}{name}": value for name, value in values.items()}, step=0)
+            for logger in trainer.loggers if values else []:  # TensorBoard and every logger added beside it
+                logger.log_metrics({f"{PREFIX}{name}": value for name, value in values.items()}, step=0)
         except Exception as error:  # noqa: BLE001 - a reference is a side output: never a failed run
             rank_zero_warn(f"Reference values not logged: {type(error).__name__}: {error}")
             return

@@ -1,0 +1,113 @@
+"""The loggers a user adds beside TensorBoard (``--trainer.logger+=CSVLogger``, MLflow, W&B): TensorBoard's points.
+
+Each receives what TensorBoard receives, under the same names: the epoch curves and the reference values
+(Lightning, and the reference callback, hand them to every logger), the test of the best checkpoint after a
+fit as ``best/test/*`` (:func:`tested_after_fit`), and the run's final metrics as ``hp/*`` with its
+hyperparameters (:func:`close_with_results`). Its files sit in a folder of the run's own
+(``logs/<experiment>/version_N/csv/metrics.csv``), without Lightning's ``lightning_logs/version_0`` inside it
+(:func:`own_folder_names`).
+"""
+
+import contextlib
+import importlib
+import inspect
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Optional
+
+from lightning.pytorch.loggers import Logger
+
+from amal_lightning.api.loggers import TESTED_AFTER_FIT, BufferedTensorBoardLogger, named_after_fit
+
+LIGHTNING_FOLDER_NAME = "lightning_logs"  # the default ``name`` of a logger that nests ``name/version_N``
+
+
+class TestedAfterFit(Logger):
+    """An added logger while the best checkpoint is tested after a fit: its ``test/*`` points are logged
+    as ``best/test/*``, as TensorBoard's are, and not as one more point of the per-epoch ``test/*`` curves."""
+
+    def __init__(self, logger: Logger) -> None:
+        super().__init__()
+        self.logger = logger
+
+    name = property(lambda self: self.logger.name)
+    version = property(lambda self: self.logger.version)
+    save_dir = property(lambda self: self.logger.save_dir)
+    log_dir = property(lambda self: self.logger.log_dir)
+    experiment = property(lambda self: self.logger.experiment)
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: Optional[int] = None) -> None:
+        self.logger.log_metrics(named_after_fit(metrics), step)
+
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        self.logger.log_hyperparams(params, *args, **kwargs)
+
+    def log_graph(self, model: Any, input_array: Any = None) -> None:
+        self.logger.log_graph(model, input_array)
+
+    def save(self) -> None:
+        self.logger.save()
+
+    def finalize(self, status: str) -> None:
+        self.logger.finalize(status)
+
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        self.logger.after_save_checkpoint(checkpoint_callback)
+
+
+@contextlib.contextmanager
+def tested_after_fit(trainer: Any) -> Iterator[None]:
+    """While the best checkpoint is tested after a fit, every logger names its ``test/*`` points ``best/test/*``."""
+    loggers = list(trainer.loggers)
+    for logger in loggers:
+        if isinstance(logger, BufferedTensorBoardLogger):
+            logger.tag_prefix = TESTED_AFTER_FIT
+    trainer.loggers = [
+        logger if isinstance(logger, BufferedTensorBoardLogger) else TestedAfterFit(logger) for logger in loggers
+    ]
+    try:
+        yield
+    finally:
+        trainer.loggers = loggers
+        for logger in loggers:
+            if isinstance(logger, BufferedTensorBoardLogger):
+                logger.tag_prefix = ""
+
+
+def close_with_results(loggers: Sequence[Logger], hyperparameters: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """Every logger gets the run's hyperparameters and its final metrics as ``hp/<name>`` at step 0, as
+    TensorBoard's HParams tab shows them (:meth:`BufferedTensorBoardLogger.close_with_results`), then closes."""
+    shown = {name: value for name, value in hyperparameters.items() if not name.startswith("_")}
+    for logger in loggers:
+        if isinstance(logger, BufferedTensorBoardLogger):
+            logger.close_with_results(hyperparameters, metrics)
+            continue
+        logger.log_hyperparams(shown)
+        if metrics:
+            logger.log_metrics({f"hp/{name}": value for name, value in metrics.items()}, step=0)
+        logger.save()
+        logger.finalize("success")
+
+
+def own_folder_names(class_path: str, init_args: Any, experiment: str, run: str, resumed_step: Optional[int]) -> None:
+    """Names an added logger's files after the run, in ``init_args``, where they were left at Lightning's defaults.
+
+    A logger that nests ``name/version_N`` in its ``save_dir`` (CSV) writes in that folder itself (the run
+    already has its version); a fit resumed in its own run writes beside, in ``resumed_from_step_N``, instead
+    of replacing the earlier ``metrics.csv``. MLflow names its experiment and run as amal names them.
+    """
+    module, _, name = class_path.rpartition(".")
+    parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+
+    def left_default(key: str) -> bool:
+        return key in parameters and getattr(init_args, key, None) == parameters[key].default
+
+    if left_default("name") and parameters["name"].default == LIGHTNING_FOLDER_NAME and left_default("version"):
+        init_args.name = ""
+        folder = Path(init_args.save_dir)
+        resumed = resumed_step is not None and folder.is_dir() and any(folder.iterdir())
+        init_args.version = f"resumed_from_step_{resumed_step}" if resumed else ""
+    if left_default("experiment_name") and parameters["experiment_name"].default == LIGHTNING_FOLDER_NAME:
+        init_args.experiment_name = experiment
+        if left_default("run_name"):
+            init_args.run_name = run
