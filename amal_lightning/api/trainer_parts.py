@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 import lightning as L
-from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.plugins.environments import ClusterEnvironment, SLURMEnvironment
 
@@ -26,7 +26,7 @@ from amal_lightning.callbacks.checkpoints import BestCheckpoint, LastCheckpoint,
 from amal_lightning.callbacks.divergence import DivergenceGuard
 from amal_lightning.callbacks.interrupt import StopOnInterrupt
 from amal_lightning.callbacks.predictions import PREDICTION_DIR, PredictionWriter, check_can_predict
-from amal_lightning.callbacks.progress import RunProgressBar
+from amal_lightning.callbacks.progress import ParameterCount, RunProgressBar
 from amal_lightning.callbacks.references import ReferenceValues
 from amal_lightning.callbacks.requeue import CheckpointAndRequeue
 from amal_lightning.callbacks.step_timer import TrainStepTimer
@@ -157,6 +157,11 @@ def trainer_arguments(
     }
     if trainer_config.get("default_root_dir") is None:
         arguments["default_root_dir"] = str(plan.checkpoint_dir)  # where SLURM's signal checkpoint goes
+    if trainer_config.get("enable_model_summary") is None and not any(
+        isinstance(callback, ModelSummary) for callback in arguments["callbacks"]
+    ):  # one line of the model's size, not Lightning's table of its layers (`--trainer.enable_model_summary true`)
+        arguments["enable_model_summary"] = False
+        arguments["callbacks"].append(ParameterCount())
     if trainer_config.get("profiler") is None:  # Lightning's default, without its cost per hook call
         arguments["profiler"] = SilentProfiler()
     if subcommand == "predict" and trainer_config.get("devices") == "auto":
