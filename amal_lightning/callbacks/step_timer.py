@@ -10,6 +10,8 @@ from typing import Any, Optional
 
 import lightning as L
 
+from amal_lightning.base_module import log_epoch_points
+
 METRIC = "time/train_seconds"
 
 
@@ -18,7 +20,7 @@ class TrainStepTimer(L.Callback):
 
     The count is cumulative over the run, a resumed run continuing it (it travels in the
     checkpoints through :meth:`state_dict`), and is logged at the end of each training epoch as
-    ``time/train_seconds``, like any metric. Each step costs it two ``time.perf_counter()`` calls.
+    ``time/train_seconds`` to every logger. Each step costs it two ``time.perf_counter()`` calls.
     What it counts: the forward and backward passes, the optimizer step and the hooks called
     between (amal puts it first among the callbacks, so that the other callbacks' batch-end hooks,
     a checkpoint or the progress bar, fall outside); the fetch of the batch and its copy to the
@@ -49,7 +51,7 @@ class TrainStepTimer(L.Callback):
             self._started = None
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        pl_module.log(METRIC, self.seconds)
+        log_epoch_points(trainer, {METRIC: self.seconds})  # a curve only: nothing watches it
 
     def state_dict(self) -> dict[str, Any]:
         return {"seconds": self.seconds}

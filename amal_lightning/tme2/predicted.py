@@ -21,7 +21,7 @@ from typing import Any, Optional
 import torch
 from torch.utils.data import TensorDataset
 
-from amal_lightning.base_module import EpochMetricsModule
+from amal_lightning.base_module import EpochMetricsModule, log_epoch_points
 from amal_lightning.tme2.theory import (
     Tensor,
     design,
@@ -147,7 +147,7 @@ class PredictsItsDescent(EpochMetricsModule):
         super()._log_epoch(stage)
         index = self.current_epoch - self.predicted_from
         if stage == "train" and self.predicted_curve is not None and 0 <= index < len(self.predicted_curve):
-            self.log("train/predicted_loss", self.predicted_curve[index])
+            log_epoch_points(self.trainer, {"train/predicted_loss": self.predicted_curve[index]})
 
 
 def simulate_epochs(
