@@ -2,6 +2,7 @@
 sweeps and layers, legends outside the axes, 150 dpi PNGs whose footer says their provenance."""
 
 import csv
+import itertools
 import statistics
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from amal_lightning.runs.events import RunLog, Series
 from amal_lightning.studies.figures.layers import draw_layers
 from amal_lightning.studies.figures.plot import PlottedRun, draw
 from amal_lightning.studies.figures.provenance import footer
-from amal_lightning.studies.figures.sweep_plot import SweptRun, draw_sweep
+from amal_lightning.studies.figures.sweep_plot import Guides, SweptRun, draw_sweep
 from amal_lightning.studies.spec import load_study
 from tests.helpers import CONFIGS
 
@@ -133,7 +134,7 @@ def test_the_sweep_puts_each_variant_at_its_step_size_and_marks_the_diverged_one
     (vline,) = [line for line in axes.get_lines() if line.get_label() == "2/λ_max"]
     assert list(vline.get_xdata()) == pytest.approx([limit, limit])
     (cross,) = [c for c in axes.collections if c.get_offsets().tolist() == [[1e6, 1.0]]]  # on the top edge
-    assert "diverged (on the top edge)" in labels(axes)
+    assert "diverged (at the top, a row per line)" in labels(axes)
 
 
 def test_a_gap_is_the_metric_less_its_reference_on_a_log_axis():
@@ -202,7 +203,7 @@ def test_the_sweep_marks_unstable_runs_hollow_and_averages_seeds():
         "data.batch_size = full (n=1–2)",
         "stable: final training loss below the first",
         "unstable: not below the first",
-        "diverged (on the top edge)",
+        "diverged (at the top, a row per line)",
     ]
     only_stable = draw_sweep(runs[:2], "model.learning_rate", "data.batch_size", "final train/loss").axes[0]
     assert labels(only_stable) == ["data.batch_size = full (n=2)"]  # no marker to tell apart, no key for it
@@ -304,3 +305,35 @@ def test_a_sweep_over_depth_draws_one_line_per_family_at_the_x_its_lines_give_wi
         assert list(line.get_xdata()) == [1, 2] and list(line.get_ydata()) == pytest.approx(finals)
     gates = saved["gates.png"].axes[0]
     assert gates.get_xlabel() == "highway block" and labels(gates) == ["highway 2 (n=2)"]
+
+
+def test_a_sweep_of_close_values_never_prints_tick_labels_over_each_other():
+    xs = [0.14, 0.145, 0.15, 0.155, 0.16]
+    runs = [SweptRun(f"eps {x}", x, "full", 20.0 + x, "stable") for x in xs]
+    figure = draw_sweep(runs, "model.learning_rate", "", "final train/loss", xlabel="step size ε")
+    figure.canvas.draw()
+    boxes = [label.get_window_extent() for label in figure.axes[0].get_xticklabels() if label.get_text()]
+    assert len(boxes) >= 2  # the first and some others are labelled
+    assert all(left.x1 < right.x0 for left, right in itertools.pairwise(sorted(boxes, key=lambda box: box.x0)))
+    assert figure.axes[0].get_xlabel() == "step size ε (log scale)"
+
+
+def test_a_sweep_draws_a_limit_per_line_in_its_colour_marks_and_rows_of_crosses_per_line():
+    runs = [
+        SweptRun("full 0.1", 0.1, "full", 20.0, "stable"),
+        SweptRun("full 0.3", 0.3, "full", None, "diverged"),
+        SweptRun("one 0.01", 0.01, "1", 30.0, "stable"),
+        SweptRun("one 0.3", 0.3, "1", None, "diverged"),
+    ]
+    guides = Guides([0.162], "2/λ_max", {"1": [0.0185]}, "mean-square limit", [(0.160, "ε*")], [19.78], "L*")
+    axes = draw_sweep(runs, "lr", "batch", "final train/loss", guides).axes[0]
+    full, one = (line for line in axes.get_lines() if line.get_label().startswith("batch = "))
+    (limit,) = [line for line in axes.get_lines() if line.get_label() == "mean-square limit, batch = 1"]
+    assert list(limit.get_xdata()) == [0.0185, 0.0185] and limit.get_color() == one.get_color() != full.get_color()
+    assert {"2/λ_max", "ε*", "L*"} <= set(labels(axes))
+    (hline,) = [line for line in axes.get_lines() if line.get_label() == "L*"]
+    assert list(hline.get_ydata()) == [19.78, 19.78]
+    rows = [
+        c.get_offsets().tolist() for c in axes.collections if c.get_offsets().tolist() in ([[0.3, 1.0]], [[0.3, 0.95]])
+    ]
+    assert sorted(rows) == [[[0.3, 0.95]], [[0.3, 1.0]]]  # each line's cross in a row of its own

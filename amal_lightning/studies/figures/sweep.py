@@ -7,9 +7,12 @@ or, where the swept quantity is no one option (a depth that each model counts by
 With seeds, the point is the mean over the seeds that did not diverge, with ±1 std error bars.
 A diverged variant (any of its seeds) is a cross on the top edge at its option's value; an
 unstable one (its final training loss not below its first) is a hollow point; a stable one a
-filled point (drawn by :mod:`amal_lightning.studies.figures.sweep_plot`). ``vline`` draws a
-reference scalar (``reference/step_limit``, the step size 2/λ_max beyond which full-batch descent
-diverges) as a vertical line.
+filled point (drawn by :mod:`amal_lightning.studies.figures.sweep_plot`). Reference scalars the runs
+logged draw as lines: ``vline`` a vertical one (``reference/step_limit``, the step size 2/λ_max beyond
+which full-batch descent diverges), ``limit`` one per line in its colour, read from that line's runs
+(``reference/step_limit_batch``, the mean-square limit of each batch size), ``marks`` dotted ones with
+their own labels (``{reference/step_fastest: "ε* = 2/(λ_min + λ_max)"}``) and ``hline`` a horizontal
+one (``reference/train/loss``, L*).
 """
 
 import math
@@ -25,7 +28,7 @@ from amal_lightning.runs.options import option_text
 from amal_lightning.studies.figures.bands import distinct
 from amal_lightning.studies.figures.options import FigureOptions, Page, text
 from amal_lightning.studies.figures.plotted import PlottedRun
-from amal_lightning.studies.figures.sweep_plot import SweptRun, draw_sweep
+from amal_lightning.studies.figures.sweep_plot import Guides, SweptRun, draw_sweep
 from amal_lightning.studies.variants import Variant
 
 COLUMN = re.compile(r"^(final|best|tested) \S+$")  # a summary column: final train/loss, tested test/acc
@@ -56,6 +59,15 @@ class Sweep(FigureOptions):
     y: Literal["auto", "linear", "log"] = Field("auto", description="auto (log if every point is positive)")
     vline: str = Field("", description="a reference scalar drawn as a vertical line, e.g. reference/step_limit")
     vline_label: str = Field("", description="the vertical line's legend")
+    limit: str = Field(
+        "", description="a reference scalar drawn per line in its colour, e.g. reference/step_limit_batch"
+    )
+    limit_label: str = Field("", description="the per-line vertical lines' legend (each line's name follows)")
+    marks: dict[str, str] = Field(
+        default_factory=dict, description="reference scalars drawn dotted, each with its legend: {reference/NAME: text}"
+    )
+    hline: str = Field("", description="a reference scalar drawn as a horizontal line, e.g. reference/train/loss")
+    hline_label: str = Field("", description="the horizontal line's legend")
 
     @classmethod
     def options_of(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -71,9 +83,14 @@ class Sweep(FigureOptions):
         metric = text(data.get("metric", "final train/loss"))
         if not COLUMN.match(metric):
             raise ValueError(f"metric {metric!r} is not a column like 'final train/loss' or 'tested test/acc'")
+        marks = data.get("marks", {})
+        if not isinstance(marks, dict):
+            raise ValueError(f"marks must map reference scalars to their legends, got {marks!r}")
+        named = [(key, text(data.get(key, ""))) for key in ("vline", "limit", "hline")]
+        for key, name in [*named, *(("marks", text(name)) for name in marks)]:
+            if name and not name.startswith("reference/"):
+                raise ValueError(f"{key} must name a reference scalar, e.g. reference/step_limit, got {name!r}")
         vline = text(data.get("vline", ""))
-        if vline and not vline.startswith("reference/"):
-            raise ValueError(f"vline must name a reference scalar, e.g. reference/step_limit, got {vline!r}")
         y = text(data.get("y", "auto"))
         if y not in ("auto", "linear", "log"):
             raise ValueError(f"y of a sweep must be one of auto, linear, log, got {data['y']!r}")
@@ -118,10 +135,30 @@ def draw_sweep_figure(spec: Sweep, page: Page) -> Figure:
         runs = placed_runs(page.runs, placed, spec.metric)
     else:
         runs = swept_runs(page.runs, page.common, spec.x, spec.group, spec.metric)
-    lines = reference_values([run.log for run in page.runs], spec.vline) if spec.vline else []
-    label = spec.vline_label or spec.vline
     texts = (spec.title or page.title, spec.ylabel, page.footer, spec.xlabel)
-    return draw_sweep(runs, spec.x, spec.group, spec.metric, lines, label, *texts, y=spec.y)
+    return draw_sweep(runs, spec.x, spec.group, spec.metric, guides_of(spec, page, runs), *texts, y=spec.y)
+
+
+def guides_of(spec: Sweep, page: Page, runs: Sequence[SweptRun]) -> Guides:
+    """The reference lines the sweep asks for, from the logs of the runs drawn (a limit from each line's)."""
+    line_of = {run.label: run.group for run in runs}
+    logs = [run.log for run in page.runs if run.label in line_of]
+    limits = {}
+    if spec.limit:
+        for line in dict.fromkeys(line_of.values()):
+            mine = [run.log for run in page.runs if line_of.get(run.label) == line]
+            if values := reference_values(mine, spec.limit):
+                limits[line] = values
+    marks = [(value, label) for name, label in spec.marks.items() for value in reference_values(logs, name)]
+    return Guides(
+        reference_values(logs, spec.vline) if spec.vline else [],
+        spec.vline_label or spec.vline,
+        limits,
+        spec.limit_label or spec.limit,
+        marks,
+        reference_values(logs, spec.hline) if spec.hline else [],
+        spec.hline_label or spec.hline,
+    )
 
 
 def option_value(words: Sequence[str], option: str) -> Optional[str]:

@@ -1,13 +1,17 @@
 """A sweep figure's drawing: each variant's point (the mean of its seeds) against its x, one line per group,
-on log–log axes where the values allow; a diverged variant a cross on the top edge, an unstable one
-hollow. What the points are is worked out from a study's runs by :mod:`amal_lightning.studies.figures.sweep`.
+on log–log axes where the values allow; a diverged variant a cross at the top (a row per line, so that
+each line's crosses can be read), an unstable one hollow. What the points are is worked out from a
+study's runs by :mod:`amal_lightning.studies.figures.sweep`; the reference lines (:class:`Guides`) from
+their logged references. The swept values label the x axis where they are, those whose labels would
+overprint a neighbour's left out (:func:`thinned_tick_labels`).
 """
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Optional
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
@@ -19,8 +23,29 @@ from amal_lightning.studies.figures.canvas import new_figure, outside_legend, pl
 STATUS_STYLES = {
     "stable": {"marker": "o", "color": "0.3", "label": "stable: final training loss below the first"},
     "unstable": {"marker": "o", "color": "0.3", "markerfacecolor": "white", "label": "unstable: not below the first"},
-    "diverged": {"marker": "X", "color": "0.3", "label": "diverged (on the top edge)"},
+    "diverged": {"marker": "X", "color": "0.3", "label": "diverged (at the top, a row per line)"},
 }
+CROSS_ROW = 0.05  # the rows of crosses, a line's below the previous one's, in fractions of the axes' height
+GUIDE_STYLES = {"vline": "--", "limit": (0, (4, 2)), "mark": ":", "hline": "-."}
+
+
+@dataclass(frozen=True)
+class Guides:
+    """A sweep's reference lines: ``vlines`` (one label), a ``limits`` value per line (its group) drawn in the
+    line's colour, ``marks`` (value, label) drawn dotted, and ``hlines`` (one label), horizontal."""
+
+    vlines: Sequence[float] = ()
+    vline_label: str = ""
+    limits: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    limit_label: str = ""
+    marks: Sequence[tuple[float, str]] = ()
+    hlines: Sequence[float] = ()
+    hline_label: str = ""
+
+    def positions(self) -> list[float]:
+        """The x of every vertical line, finite ones: the axis shows them all."""
+        xs = [*self.vlines, *(x for values in self.limits.values() for x in values), *(x for x, _ in self.marks)]
+        return [x for x in xs if math.isfinite(x)]
 
 
 @dataclass(frozen=True)
@@ -52,8 +77,7 @@ def draw_sweep(
     option: str,
     group: str,
     column: str,
-    vlines: Sequence[float] = (),
-    vline_label: str = "",
+    guides: Guides = Guides(),
     title: str = "",
     ylabel: str = "",
     footer: str = "",
@@ -66,9 +90,9 @@ def draw_sweep(
     if not runs:
         raise AmalError(f"no variant gives --{option} a number (the sweep's x)" if option else "no run to draw")
     figure, axes = new_figure()
-    handles, statuses, xs_all, ys_all = [], set(), [], []
+    handles, statuses, xs_all, ys_all, crosses, colour_of = [], set(), [], [], [], {}
     for index, value in enumerate(dict.fromkeys(run.group for run in runs)):
-        colour = f"C{index % 10}"
+        colour = colour_of[value] = f"C{index % 10}"
         mine = [run for run in runs if run.group == value]
         points = []
         for label in dict.fromkeys(run.label for run in mine):
@@ -95,28 +119,30 @@ def draw_sweep(
             xs_all += xs
             ys_all += means
             handles.append(Line2D([], [], color=colour, marker="o", label=plain(name)))
-        for point in points:
-            statuses.add(point.status)
-            if point.status == "diverged":
-                axes.scatter([point.x], [1.0], transform=axes.get_xaxis_transform(), marker="X", s=80, color=colour)
-                axes.collections[-1].set_clip_on(False)
-                xs_all.append(point.x)
-    xs_all += [position for position in vlines if math.isfinite(position)]
+        statuses.update(point.status for point in points)
+        diverged = [point.x for point in points if point.status == "diverged"]
+        if diverged:
+            crosses.append((diverged, colour))
+            xs_all += diverged
+    for row, (xs, colour) in enumerate(crosses):  # the first line's on the top edge, the next ones below it
+        axes.scatter(xs, [1.0 - CROSS_ROW * row] * len(xs), transform=axes.get_xaxis_transform(), marker="X", s=80)
+        axes.collections[-1].set(color=colour, clip_on=False)
+    xs_all += guides.positions()
     if xs_all and min(xs_all) > 0:
         axes.set_xscale("log")
         axes.set_xlim(min(xs_all) / 1.5, max(xs_all) * 1.5)  # the crosses and the vertical line included
     elif xs_all:
         margin = 0.05 * (max(xs_all) - min(xs_all) or abs(max(xs_all)) or 1.0)
         axes.set_xlim(min(xs_all) - margin, max(xs_all) + margin)
-    if 0 < len(set(xs_all)) <= 10:  # few values: each labelled where it is
-        axes.set_xticks(sorted(set(xs_all)), labels=[f"{x:g}" for x in sorted(set(xs_all))])
+    swept = sorted({run.x for run in runs} | set(guides.positions()))
+    if 0 < len(swept) <= 30:  # the swept values labelled where they are, as many as fit side by side
+        axes.set_xticks(swept, labels=[f"{x:.3g}" for x in swept])
         axes.xaxis.set_minor_formatter(NullFormatter())
     if y == "log" or (y == "auto" and ys_all and min(ys_all) > 0):  # auto: log where it can be
         axes.set_yscale("log")
-    for position in vlines:
-        line = axes.axvline(position, color="0.15", linestyle="--", linewidth=1.0, label=plain(vline_label))
-    if vlines:
-        handles.append(line)
+    handles += guide_lines(axes, guides, colour_of, group)
+    if len(crosses) > 1:  # room at the top for the rows of crosses
+        headroom(axes, CROSS_ROW * len(crosses))
     if statuses - {"stable"}:  # the markers' meanings, where some point is not a plain stable one
         handles += [Line2D([], [], linestyle="", **STATUS_STYLES[s]) for s in STATUS_STYLES if s in statuses]
     axes.set_xlabel(plain(f"{xlabel or option}{' (log scale)' * (axes.get_xscale() == 'log')}"))
@@ -125,4 +151,56 @@ def draw_sweep(
     axes.grid(True, alpha=0.3)
     outside_legend(axes, handles)
     set_footer(figure, footer)
+    thinned_tick_labels(figure, axes)
     return figure
+
+
+def guide_lines(axes: Axes, guides: Guides, colour_of: Mapping[str, str], group: str) -> list[Line2D]:
+    """Draws the guides' lines; returns their legend entries (one per label)."""
+    handles = []
+    for values, label, style in (
+        (guides.vlines, guides.vline_label, "vline"),
+        (guides.hlines, guides.hline_label, "hline"),
+    ):
+        draw_line = axes.axvline if style == "vline" else axes.axhline
+        lines = [draw_line(value, color="0.15", linestyle=GUIDE_STYLES[style], linewidth=1.0) for value in values]
+        if lines:
+            lines[0].set_label(plain(label))
+            handles.append(lines[0])
+    for value, positions in guides.limits.items():
+        colour = colour_of.get(value, "0.15")
+        lines = [axes.axvline(x, color=colour, linestyle=GUIDE_STYLES["limit"], linewidth=1.2) for x in positions]
+        if lines:
+            name = f"{group} = {value}" if group else value
+            lines[0].set_label(plain(f"{guides.limit_label}, {name}" if guides.limit_label else name))
+            handles.append(lines[0])
+    for x, label in guides.marks:
+        handles.append(axes.axvline(x, color="0.15", linestyle=GUIDE_STYLES["mark"], linewidth=1.2, label=plain(label)))
+    return handles
+
+
+def headroom(axes: Axes, fraction: float) -> None:
+    """Raises the top of the y axis so that the top ``fraction`` of the axes is free of the data's range."""
+    low, high = axes.get_ylim()
+    if axes.get_yscale() == "log" and low > 0:
+        span = math.log(high / low) / (1 - fraction)
+        axes.set_ylim(low, low * math.exp(span))
+    else:
+        axes.set_ylim(low, low + (high - low) / (1 - fraction))
+
+
+def thinned_tick_labels(figure: Figure, axes: Axes, gap: float = 4.0) -> None:
+    """Blanks each x tick label that would overprint the one kept before it (``gap`` pixels apart at least):
+    a sweep of close values (0.14, 0.155, 0.16 on a log axis) labels what fits, left to right."""
+    figure.canvas.draw()
+    labels = axes.get_xticklabels()
+    kept_right = -math.inf
+    texts = []
+    for label in labels:
+        box = label.get_window_extent()
+        if label.get_text() and box.x0 >= kept_right + gap:
+            kept_right = box.x1
+            texts.append(label.get_text())
+        else:
+            texts.append("")
+    axes.set_xticks(axes.get_xticks(), labels=texts)
