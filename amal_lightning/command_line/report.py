@@ -15,7 +15,9 @@ def report_lines(outcome: Outcome) -> list[str]:
         return [outcome.reason]
     if outcome.command != "fit":
         return []  # Lightning's own table of the metrics says it
-    lines = [f"Fit: {outcome.epochs} epochs in {outcome.seconds:.0f} s ({outcome.reason}), {outcome.steps} steps"]
+    this_time = f", {outcome.epochs} of them this time" if outcome.first_epoch else ""  # a resumed fit
+    done = f"{outcome.total_epochs} epochs{this_time} in {outcome.seconds:.0f} s"
+    lines = [f"Fit: {done} ({outcome.reason}), {outcome.steps} steps"]
     if outcome.best_epoch is not None:
         lines.append(f"  best validation (epoch {outcome.best_epoch}): {format_metrics(outcome.best_metrics)}")
     if outcome.tested_checkpoint is not None:

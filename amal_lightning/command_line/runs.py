@@ -42,7 +42,7 @@ def row(folder: Path) -> dict[str, str]:
         "experiment": folder.parent.name,
         "run": folder.name,
         "status": said,
-        "epochs": "" if outcome is None else f"{outcome.first_epoch + outcome.epochs}/{outcome.max_epochs}",
+        "epochs": "" if outcome is None else f"{outcome.total_epochs}/{outcome.max_epochs}",
         "best": "" if best is None or outcome is None else f"{outcome.monitor} {number(best)}",
         "best_epoch": "" if outcome is None or outcome.best_epoch is None else str(outcome.best_epoch),
         "tested": ", ".join(f"{name} {number(value)}" for name, value in sorted(tested.items())),

@@ -33,8 +33,8 @@ class Outcome:
         experiment, run: the run's names: its folders are ``logs/<experiment>/<run>`` and
             ``<checkpoint_dir>/<experiment>/<run>``.
         checkpoint_dir, log_dir: those folders (``log_dir`` is None without a TensorBoard logger).
-        epochs, steps: the epochs completed (in all, a resumed run counting its earlier ones) and
-            the optimizer steps.
+        epochs, steps: the epochs this command completed (a resumed fit has done ``first_epoch`` before:
+            ``total_epochs`` in all) and the optimizer steps in all.
         seconds: wall-clock seconds of this command.
         final_metrics: the logged metrics at the end (``train/loss``, ``val/loss``, ...).
         best_epoch, best_metrics: the epoch of the lowest ``val/loss`` and its ``val/*`` metrics.
@@ -71,6 +71,11 @@ class Outcome:
     monitor: str = "val/loss"
     holder: dict[str, Any] = field(default_factory=dict)
     updated: float = 0.0
+
+    @property
+    def total_epochs(self) -> int:
+        """The run's epochs in all: those of earlier sessions a resumed fit went on from, and this one's."""
+        return self.first_epoch + self.epochs
 
     @property
     def best(self) -> Optional[float]:
