@@ -6,10 +6,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from tests.helpers import AMAL, CONFIGS, inside, run_inprocess
+from tests.test_slurm import SLURM_JOB, JobEndedError, fake_commands
 
 SAMPLE = ["--data.source=sample", "--trainer.enable_progress_bar=false"]
 # the comparison is of training alone: no test of the best checkpoint after the fit
@@ -89,3 +92,51 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
         final_state(tmp_path / "checkpoints/classifier/version_0"),
         final_state(straight / "checkpoints/classifier/version_0"),
     )
+
+
+class SignalInStep(Callback):
+    """SLURM's SIGUSR1 to this process while it takes optimizer step ``step`` (inside an epoch); SLURM ending
+    the job it has requeued at the next batch."""
+
+    def __init__(self, step: int) -> None:
+        self.step, self.sent = step, False
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: object) -> None:
+        if self.sent:
+            raise JobEndedError
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            self.sent = True
+
+
+@pytest.mark.parametrize(
+    ("config", "options", "steps"),
+    [
+        # full-batch: every step is its epoch's last batch, and the signal checkpoint waits for the epoch's end
+        ("regression", ["--trainer.max_epochs=8", "--data.test_each_epoch=false"], (2, 5)),
+        # 6 batches an epoch: a signal in an epoch's last batch, then one inside an epoch
+        ("classifier", ["--trainer.max_epochs=2", "--data.source=sample", "--model.hidden_dim=16"], (5, 8)),
+    ],
+)
+def test_a_fit_preempted_by_sigusr1_again_and_again_ends_as_one_never_interrupted(
+    workdir, monkeypatch, config, options, steps
+):
+    fit = ["fit", "--config", str(CONFIGS / f"{config}.yaml"), *options, *NO_TEST]
+    fit += ["--trainer.limit_train_batches=6", "--trainer.limit_val_batches=1"]
+    run_inprocess(*fit, "--experiment=straight")
+    monkeypatch.setenv("PATH", fake_commands(workdir / "bin", workdir / "scontrol.txt", scontrol="exit 0")["PATH"])
+    for name, value in SLURM_JOB.items():
+        monkeypatch.setenv(name, value)
+    run_dir = workdir / "checkpoints" / config / "slurm-4242"
+    for number, step in enumerate(steps, start=1):  # each start signalled, checkpointed, requeued, ended
+        with pytest.raises(JobEndedError):
+            run_inprocess(
+                *fit, "--trainer.callbacks+=tests.test_resume.SignalInStep", f"--trainer.callbacks.step={step}"
+            )
+        assert torch.load(run_dir / f"hpc_ckpt_{number}.ckpt", weights_only=True)["global_step"] == step + 1
+    assert (workdir / "scontrol.txt").read_text().count("requeue 4242") == len(steps)
+    run_inprocess(*fit)  # the last start runs to the end
+    resumed, straight = final_state(run_dir), final_state(workdir / "checkpoints/straight/version_0")
+    assert resumed["epoch"] == straight["epoch"] and resumed["global_step"] == straight["global_step"]
+    for name, value in straight["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][name], value, rtol=0, atol=0)

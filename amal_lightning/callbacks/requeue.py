@@ -57,8 +57,12 @@ class CheckpointAndRequeue(Callback):
 
     The checkpoint ``hpc_ckpt_N.ckpt`` goes to the trainer's ``default_root_dir``, where
     Lightning looks for it when the requeued job starts without ``ckpt_path``. It is taken at the
-    end of the batch during which the signal arrived, a point from which Lightning and the
-    datamodules resume exactly; all processes of a multi-device run agree on that batch.
+    end of the batch during which the signal arrived, or, when that batch is the epoch's last (every
+    batch of a full-batch fit), at the end of the epoch, after its validation: the points from which
+    Lightning resumes exactly, with the same optimizer steps and weights as a fit never interrupted,
+    however many times it is preempted. (Lightning resumes from a checkpoint of an epoch's last batch
+    end, but with an epoch count one behind, so that the next such checkpoint redoes a step.) All
+    processes of a multi-device run ask at the same points, and agree.
     """
 
     def __init__(self) -> None:
@@ -80,11 +84,20 @@ class CheckpointAndRequeue(Callback):
             self._previous_handler = None
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        signalled = self.signalled
+        if not trainer.is_last_batch and self.all_signalled(trainer):
+            self.checkpoint_and_requeue(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.all_signalled(trainer):
+            self.checkpoint_and_requeue(trainer)
+
+    def all_signalled(self, trainer: L.Trainer) -> bool:
+        """Whether any process got the signal (all processes ask at the same point, and get the same answer)."""
         if trainer.world_size > 1:
-            signalled = trainer.strategy.reduce_boolean_decision(signalled, all=False)
-        if not signalled:
-            return
+            return trainer.strategy.reduce_boolean_decision(self.signalled, all=False)
+        return self.signalled
+
+    def checkpoint_and_requeue(self, trainer: L.Trainer) -> None:
         self.signalled = False
         path = next_hpc_checkpoint(Path(trainer.default_root_dir))
         trainer.save_checkpoint(path, weights_only=False)
