@@ -1,32 +1,31 @@
-"""Per-epoch time of full-batch gradient descent on the housing data: ``amal fit``, Lightning's bare loop, by hand.
+"""A housing fit's epoch and its fixed cost, four routes side by side: amal, plain Lightning, the bare loop, by hand.
 
-``configs/regression.yaml`` runs 500 epochs of one step each (the whole training split), with a
-validation after every epoch that also evaluates the test split (``test_each_epoch: true``): what
-a framework does per epoch (loops, logging, checkpoints, progress bar) is most of the time. Three
-routes do the same arithmetic per epoch, one gradient step (``w -= 0.1 * grad``) and the
-validation and test losses:
+``configs/regression.yaml`` is full-batch gradient descent: one step an epoch (the whole training
+split) and a validation after it, so what a framework does per epoch (loops, logging, checkpoints,
+the bar) is most of the time. Every route does the same arithmetic, with
+``--data.test_each_epoch false``: one gradient step (``w -= 0.1 * grad``) and the validation loss.
 
-- ``amal``: ``amal fit --config configs/regression.yaml`` in the child's process, with all it keeps
-  (``last.ckpt``, ``best.ckpt``, TensorBoard, the epoch progress bar, the run's ``run.json``) and
-  the test of ``best.ckpt`` after the fit (after the timed epochs);
-- ``lightning``: the same ``AutogradRegression`` and ``HousingDataModule`` under
-  ``Trainer(barebones=True)``: no logger, checkpoints or bar, ``self.log`` a no-op; what amal adds
-  is ``amal / lightning``;
-- ``hand``: the loop a user would write over the same tensors, writing the three losses to
-  TensorBoard every epoch and a checkpoint at the end; what Lightning's loop costs is
-  ``lightning / hand``.
+- ``amal``: :func:`amal_lightning.api.fit` of the shipped config, as a study worker runs it, with
+  all it keeps (``last.ckpt``, ``best.ckpt``, TensorBoard, the epoch bar, ``run.json``) and the test
+  of ``best.ckpt`` after the fit;
+- ``plain``: the same ``AutogradRegression`` and ``HousingDataModule`` under a ``Trainer`` as a
+  Lightning user writes it: a ``TensorBoardLogger``, ``ModelCheckpoint(monitor="val/loss",
+  save_last=True)``, Lightning's defaults otherwise (its bar, its model summary), then
+  ``trainer.test(ckpt_path="best")``;
+- ``bare``: the same under ``Trainer(barebones=True)``: no logger, checkpoint or bar, ``self.log`` a
+  no-op: Lightning's own loop, the floor of anything built on it;
+- ``hand``: the loop a user writes over the same tensors, the two losses to TensorBoard every epoch
+  and a checkpoint at the end.
 
-Each run is a child process of its own, with one torch thread (``--threads``); the routes alternate
-round after round. An epoch's time is the gap between the ends of two consecutive training epochs
-(validation included: Lightning validates before its epoch-end hooks), so the start-up and the first
-epoch are left out; ``amal`` and ``lightning`` are timed by the same callback
-(``bench.common.EpochClock``), the hand-written loop by itself. Wall-clock and CPU seconds are both
-reported as means over the timed epochs (the total time: the epochs that write a checkpoint or a
-file count too), the ratios as ratios of those means and round by round.
+Each route runs in a child process of its own with one torch thread: a first fit (imports, cold
+caches: not timed), then a short and a long fit. An epoch costs the difference of the two over
+their difference in epochs, so that start-up cancels; the fixed cost of a fit is the short fit's
+time less its epochs: what a study worker pays per variant after its first. Routes alternate round
+after round; the medians over the rounds are reported, wall-clock and CPU.
 
-    python -m bench.housing --repeats 5
+    python -m bench.housing --repeats 3
     python -m bench.housing --amal-args --trainer.logger=false   # what a setting costs
-    python -m bench.housing --smoke                                # seconds; what CI runs
+    python -m bench.housing --smoke                                # seconds; what the tests run
 """
 
 import argparse
@@ -41,44 +40,33 @@ import lightning as L
 import torch
 from torch.nn import functional as F
 
-from bench.common import (
-    REPO,
-    EpochClock,
-    epoch_gaps,
-    load_average,
-    machine,
-    ratio_line,
-    round_ratios,
-    run_process,
-)
+from bench.common import REPO, load_average, machine, run_process
 
-ROUTES = ("amal", "lightning", "hand")
+ROUTES = ("amal", "plain", "bare", "hand")
 LEARNING_RATE = 0.1  # configs/regression.yaml's
 CONFIG = REPO / "configs" / "regression.yaml"
 
 
 def housing_data():
-    """The config's datamodule: full batches, features standardized, the test split evaluated every epoch."""
+    """The config's datamodule: full batches, features standardized, no test split with each validation."""
     from amal_lightning.data import HousingDataModule
 
-    return HousingDataModule(batch_size="full", test_each_epoch=True)
+    return HousingDataModule(batch_size="full", test_each_epoch=False)
 
 
-def run_hand(args: argparse.Namespace, log_dir: Path) -> dict[str, list[float]]:
-    """The loop a user would write: a step, the validation and test losses, three TensorBoard scalars."""
+def fit_by_hand(epochs: int, folder: Path) -> None:
+    """The loop a user would write: a step, the validation loss, two TensorBoard scalars, a checkpoint."""
     from torch.utils.tensorboard import SummaryWriter
 
     data = housing_data()
     data.setup("fit")
     x, y = data.train_set.tensors
     x_val, y_val = data.val_set.tensors
-    x_test, y_test = data.test_set.tensors
     torch.manual_seed(0)
     weight = (torch.randn(x.shape[1], 1) * 0.01).requires_grad_()
     bias = torch.zeros(1, requires_grad=True)
-    writer = SummaryWriter(str(log_dir))
-    stamps = []
-    for epoch in range(args.epochs):
+    writer = SummaryWriter(str(folder))
+    for epoch in range(epochs):
         loss = F.mse_loss(x @ weight + bias, y)
         loss.backward()
         with torch.no_grad():
@@ -86,105 +74,133 @@ def run_hand(args: argparse.Namespace, log_dir: Path) -> dict[str, list[float]]:
                 parameter -= LEARNING_RATE * parameter.grad
                 parameter.grad = None
             val_loss = F.mse_loss(x_val @ weight + bias, y_val)
-            test_loss = F.mse_loss(x_test @ weight + bias, y_test)
         writer.add_scalar("train/loss", loss.item(), epoch)
         writer.add_scalar("val/loss", val_loss.item(), epoch)
-        writer.add_scalar("test/loss", test_loss.item(), epoch)
-        stamps.append((time.perf_counter(), time.process_time()))
-    torch.save({"weight": weight, "bias": bias, "epoch": args.epochs}, log_dir / "last.ckpt")
+    torch.save({"weight": weight, "bias": bias, "epoch": epochs}, folder / "last.ckpt")
     writer.close()
-    return epoch_gaps(stamps)
 
 
-def run_lightning(args: argparse.Namespace, log_dir: Path) -> dict[str, list[float]]:
+def fit_bare(epochs: int, folder: Path) -> None:
     """The project's module and datamodule under ``Trainer(barebones=True)``: Lightning's own loop."""
     from amal_lightning.tme2 import AutogradRegression
 
     L.seed_everything(0, verbose=False)
-    trainer = L.Trainer(barebones=True, max_epochs=args.epochs, accelerator="cpu", devices=1, callbacks=[EpochClock()])
+    trainer = L.Trainer(barebones=True, max_epochs=epochs, accelerator="cpu", devices=1, default_root_dir=folder)
     trainer.fit(AutogradRegression(learning_rate=LEARNING_RATE), housing_data())
-    return epoch_gaps(EpochClock.last.stamps)
 
 
-def run_amal(args: argparse.Namespace, log_dir: Path) -> dict[str, list[float]]:
-    """``amal fit`` with the shipped config, in this process (the child's), in ``log_dir``."""
-    from amal_lightning.command_line.main import main
+def fit_plain(epochs: int, folder: Path) -> None:
+    """The same under a Trainer as a Lightning user writes it, then the test of the best checkpoint."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import TensorBoardLogger
 
-    main(
-        [
-            "fit",
-            "--config",
-            str(CONFIG),
-            f"--trainer.max_epochs={args.epochs}",
-            "--trainer.accelerator=cpu",
-            "--trainer.callbacks+=bench.common.EpochClock",
-            *args.amal_args,
-        ]
+    from amal_lightning.tme2 import AutogradRegression
+
+    L.seed_everything(0, verbose=False)
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=TensorBoardLogger(folder / "logs"),
+        callbacks=[ModelCheckpoint(folder / "checkpoints", monitor="val/loss", save_last=True)],
+        log_every_n_steps=1,
     )
-    return epoch_gaps(EpochClock.last.stamps)
+    data = housing_data()
+    trainer.fit(AutogradRegression(learning_rate=LEARNING_RATE), data)
+    trainer.test(ckpt_path="best", datamodule=data)
+
+
+def fit_amal(epochs: int, folder: Path, amal_args: list[str]) -> None:
+    """``api.fit`` of the shipped config in this process, as a study worker runs each variant."""
+    from amal_lightning import api
+
+    options = [f"--trainer.max_epochs={epochs}", "--trainer.accelerator=cpu", "--data.test_each_epoch=false"]
+    api.fit(str(CONFIG), *options, *amal_args)
 
 
 def run_child(args: argparse.Namespace) -> None:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    routes = {"amal": run_amal, "lightning": run_lightning, "hand": run_hand}
-    epochs = routes[args.child](args, Path.cwd())
-    print(json.dumps({"epochs": epochs}))
+    """One route: a first fit, then the short and the long one, each timed; prints their seconds as JSON."""
+    torch.set_num_threads(args.threads)
+    fits = {"amal": lambda n, f: fit_amal(n, f, args.amal_args), "plain": fit_plain, "bare": fit_bare}
+    fit = fits.get(args.child, fit_by_hand)
+    timed = {}
+    for label, epochs in (("first", args.short), ("short", args.short), ("long", args.long)):
+        folder = Path.cwd() / label
+        folder.mkdir()
+        wall, cpu = time.perf_counter(), time.process_time()
+        fit(epochs, folder)
+        timed[label] = (time.perf_counter() - wall, time.process_time() - cpu)
+    print(json.dumps(timed))
 
 
-def measure(route: str, args: argparse.Namespace) -> dict:
-    """Runs one route in a child process, in a scratch folder; its timed epochs and peak RSS."""
+def measure(route: str, args: argparse.Namespace) -> dict[str, float]:
+    """Runs one route in a child process, in a scratch folder: its epoch and fixed cost, wall and CPU seconds."""
     with tempfile.TemporaryDirectory() as workdir:
-        command = [sys.executable, "-m", "bench.housing", "--child", route]
-        command += [f"--epochs={args.epochs}", f"--threads={args.threads}"]
+        command = [sys.executable, "-m", "bench.housing", "--child", route, f"--threads={args.threads}"]
+        command += [f"--short={args.short}", f"--long={args.long}"]
         if args.amal_args:
             command += ["--amal-args", *args.amal_args]
         output, peak_rss_mb = run_process(command, Path(workdir))
-        return {**json.loads(output.strip().splitlines()[-1])["epochs"], "peak_rss_mb": peak_rss_mb}
+    timed = json.loads(output.strip().splitlines()[-1])
+    result = {"peak_rss_mb": peak_rss_mb}
+    for index, key in enumerate(("wall", "cpu")):
+        epoch = (timed["long"][index] - timed["short"][index]) / (args.long - args.short)
+        result[f"{key}_epoch"] = epoch
+        result[f"{key}_fixed"] = timed["short"][index] - args.short * epoch
+    return result
 
 
-def milliseconds(runs: list[dict], key: str = "times", average=statistics.fmean) -> float:
-    return 1e3 * average([t for run in runs for t in run[key]])
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def ratio(results: dict[str, list[dict]], route: str, base: str, key: str) -> str:
+    """``route / base`` of the medians, with the ratios round by round (the noise the machine leaves)."""
+    rounds = ", ".join(f"{a[key] / b[key]:.2f}" for a, b in zip(results[route], results[base], strict=False))
+    return f"{median(results[route], key) / median(results[base], key):.2f} (rounds {rounds})"
 
 
 def report(args: argparse.Namespace, results: dict[str, list[dict]], loads: tuple[str, str]) -> str:
     extra = f", amal also given `{' '.join(args.amal_args)}`" if args.amal_args else ""
     lines = [
-        f"`configs/regression.yaml`{extra}: {args.epochs} epochs per run ({args.epochs - 1} timed), {args.repeats}"
-        f" rounds of alternating runs, torch threads per route: {args.threads or 'its default'}; load average"
-        f" {loads[0]} before, {loads[1]} after.",
+        f"`configs/regression.yaml` with `--data.test_each_epoch false`{extra}: per round and route, a first fit,"
+        f" then fits of {args.short} and {args.long} epochs; medians of {args.repeats} rounds of alternating"
+        f" routes, {args.threads} torch thread(s); load average {loads[0]} before, {loads[1]} after.",
         f"Machine: {machine()}.",
         "",
-        "Means over the timed epochs (their total time, checkpoint and file writes included); the median"
-        " epoch beside them.",
-        "",
-        "| route | ms/epoch (mean) | median | × hand | × hand, round by round | CPU ms/epoch | peak RSS (MB) |",
-        "| --- | ---: | ---: | ---: | --- | ---: | ---: |",
+        "| route | ms/epoch | CPU ms/epoch | fixed cost (s) | CPU fixed cost (s) | peak RSS (MB) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    hand = results.get("hand")
     for route in args.routes:
         runs = results[route]
-        ratio = f"{milliseconds(runs) / milliseconds(hand):.2f}" if hand else "n/a"
-        rounds = ", ".join(f"{r:.2f}" for r in round_ratios(runs, hand, average=statistics.fmean)) if hand else ""
-        peak = max(run["peak_rss_mb"] for run in runs)
         lines.append(
-            f"| {route} | {milliseconds(runs):.2f} | {milliseconds(runs, average=statistics.median):.2f} | {ratio}"
-            f" | {rounds} | {milliseconds(runs, 'cpu'):.2f}"
-            f" | {peak:.0f} |"
+            f"| {route} | {1e3 * median(runs, 'wall_epoch'):.2f} | {1e3 * median(runs, 'cpu_epoch'):.2f}"
+            f" | {median(runs, 'wall_fixed'):.3f} | {median(runs, 'cpu_fixed'):.3f}"
+            f" | {max(run['peak_rss_mb'] for run in runs):.0f} |"
         )
-    pairs = [("amal", "lightning"), ("lightning", "hand"), ("amal", "hand")]
-    ratios = [line for r, base in pairs if (line := ratio_line(results, r, base, statistics.fmean))]
-    return "\n".join([*lines, *(["", "Ratios of the means:", *ratios] if ratios else [])])
+    lines += ["", "Ratios of the medians (wall-clock; CPU), and differences of the fixed costs:"]
+    for route, base in (("amal", "bare"), ("amal", "plain"), ("plain", "bare"), ("bare", "hand")):
+        if route in results and base in results:
+            lines.append(
+                f"- epoch, {route} / {base}: {ratio(results, route, base, 'wall_epoch')};"
+                f" {ratio(results, route, base, 'cpu_epoch')}"
+            )
+    if "amal" in results and "plain" in results:
+        for key, label in (("wall_fixed", "wall-clock"), ("cpu_fixed", "CPU")):
+            difference = median(results["amal"], key) - median(results["plain"], key)
+            lines.append(f"- fixed cost, amal − plain ({label}): {difference:+.3f} s")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=500, help="epochs per run; the first is not timed")
-    parser.add_argument("--repeats", type=int, default=5, help="rounds of alternating runs, one of each route")
-    parser.add_argument("--threads", type=int, default=1, help="torch's threads in every route (0: its default)")
+    parser.add_argument("--short", type=int, default=20, help="epochs of the short fit")
+    parser.add_argument("--long", type=int, default=520, help="epochs of the long fit")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of alternating runs, one of each route")
+    parser.add_argument("--threads", type=int, default=1, help="torch's threads in every route")
     parser.add_argument("--routes", nargs="+", choices=ROUTES, default=list(ROUTES))
     parser.add_argument("--output", type=Path, help="also write the table to this file")
-    parser.add_argument("--smoke", action="store_true", help="a few epochs, one round, for CI")
+    parser.add_argument("--smoke", action="store_true", help="a few epochs, one round, for the tests")
     parser.add_argument("--child", choices=ROUTES, help=argparse.SUPPRESS)
     parser.add_argument("--amal-args", nargs=argparse.REMAINDER, default=[], help="extra `amal fit` arguments, last")
     args = parser.parse_args(argv)
@@ -192,14 +208,14 @@ def main(argv: list[str] | None = None) -> None:
         run_child(args)
         return
     if args.smoke:
-        args.epochs, args.repeats = 5, 1
+        args.short, args.long, args.repeats = 2, 6, 1
     before = load_average()
     results: dict[str, list[dict]] = {route: [] for route in args.routes}
     for repeat in range(args.repeats):
         for route in args.routes:
             results[route].append(measure(route, args))
-            mean = statistics.fmean(results[route][-1]["times"]) * 1e3
-            print(f"round {repeat + 1}/{args.repeats} {route}: {mean:.2f} ms/epoch (mean)", file=sys.stderr)
+            epoch_ms = 1e3 * results[route][-1]["wall_epoch"]
+            print(f"round {repeat + 1}/{args.repeats} {route}: {epoch_ms:.2f} ms/epoch", file=sys.stderr)
     table = report(args, results, (before, load_average()))
     print(table)
     if args.output:

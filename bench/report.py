@@ -8,7 +8,8 @@ routes round by round, with one torch thread per route):
 - the same with ``--compile default --eager-hand``: amal and Lightning's loop with
   ``torch.compile`` on the CPU against the hand-written eager loop, and from how many epochs on
   compiling pays off (the first epoch, with the compilation, against the eager runs above);
-- ``python -m bench.housing`` (amal, lightning, hand: full-batch descent, 500 epochs);
+- ``python -m bench.housing`` (amal, plain Lightning, its bare loop, by hand: full-batch descent, the
+  epoch and the fixed cost of a fit);
 - ``python -m bench.startup``: the commands that train nothing.
 
 The section of docs/PERFORMANCE.md between :data:`BEGIN` and :data:`END` is replaced (added at the

@@ -39,12 +39,13 @@ def test_housing_benchmark_smoke_mode_prints_its_table():
         [sys.executable, "-m", "bench.housing", "--smoke"], cwd=REPO, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "| route | ms/epoch (mean) |" in result.stdout
-    for route in ("amal", "lightning", "hand"):  # amal fit, Lightning's barebones loop, the hand-written loop
+    assert "| route | ms/epoch | CPU ms/epoch | fixed cost (s) |" in result.stdout
+    for route in ("amal", "plain", "bare", "hand"):  # api.fit, Lightning as a user writes it, its bare loop, by hand
         assert f"| {route} |" in result.stdout
-    for pair in ("amal / lightning", "lightning / hand"):
-        line = next(line for line in result.stdout.splitlines() if line.startswith(f"- {pair}: "))
-        assert "wall-clock" in line and "CPU" in line and "rounds" in line
+    for pair in ("amal / bare", "amal / plain", "plain / bare", "bare / hand"):
+        line = next(line for line in result.stdout.splitlines() if line.startswith(f"- epoch, {pair}: "))
+        assert line.count("rounds") == 2  # wall-clock and CPU
+    assert "- fixed cost, amal − plain (CPU): " in result.stdout
 
 
 @pytest.mark.slow
