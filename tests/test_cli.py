@@ -33,7 +33,8 @@ def test_each_housing_config_fits_and_tests_from_the_command_line(workdir, confi
     assert {"train/loss", "val/loss"} <= scalar_tags(workdir / "logs" / config / "version_0")
 
     run_inprocess("test", "--config", config_path, "--ckpt_path", "last")
-    assert "test/loss" in scalar_tags(workdir / "logs" / config / "version_1")
+    # logged beside the run whose checkpoint it tested, in a folder of its own
+    assert "test/loss" in scalar_tags(workdir / "logs" / config / "version_0" / "test-last-0")
 
 
 def test_logger_can_be_swapped_from_the_command_line(workdir):
@@ -137,12 +138,17 @@ def test_fit_tests_its_best_checkpoint_in_the_same_run_and_says_what_it_did(work
     assert events.Scalars("hp/test/acc")[0].value == pytest.approx(events.Scalars("best/test/acc")[-1].value)
 
 
-def test_testing_a_checkpoint_logs_to_a_new_run(workdir):
+def test_testing_a_checkpoint_logs_beside_its_run_in_a_folder_of_its_own(workdir):
     config = str(CONFIGS / "regression.yaml")
     run_inprocess("fit", "--config", config, "--trainer.max_epochs=2", "--test=false", "--data.test_each_epoch=false")
     run_inprocess("test", "--config", config, "--ckpt_path=best")
-    assert "test/loss" in scalar_tags(Path("logs/regression/version_1"))
+    run_inprocess("test", "--config", config, "--ckpt_path=best")
+    assert "test/loss" in scalar_tags(Path("logs/regression/version_0/test-best-0"))
+    assert "test/loss" in scalar_tags(Path("logs/regression/version_0/test-best-1"))  # the second, apart
     assert "test/loss" not in scalar_tags(Path("logs/regression/version_0"))
+    assert sorted(path.name for path in Path("logs/regression").iterdir()) == ["version_0"]
+    assert sorted(path.name for path in Path("checkpoints/regression").iterdir()) == ["version_0"]
+    assert not list(Path("checkpoints/regression/version_0").glob("test-*"))
 
 
 def _scalars(log_dir: Path, tag: str) -> list:

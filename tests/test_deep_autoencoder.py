@@ -113,8 +113,8 @@ def test_deep_autoencoder_trains_through_the_cli_with_its_pictures(workdir):
     assert train_losses[-1] < train_losses[0]
     assert len(fit_events.Images("val/reconstructions")) == 2
 
-    test_events = EventAccumulator("logs/autoencoder/version_1", size_guidance={"images": 0})
+    test_events = EventAccumulator("logs/autoencoder/version_0/test-last-0", size_guidance={"images": 0})
     test_events.Reload()
     assert test_events.Images("test/interpolation")  # decoded from mixed 8-number codes
-    codes = next(Path("logs/autoencoder/version_1").rglob("tensors.tsv")).read_text().splitlines()
+    codes = next(Path("logs/autoencoder/version_0/test-last-0").rglob("tensors.tsv")).read_text().splitlines()
     assert len(codes) == 60 and all(len(line.split("\t")) == 8 for line in codes)  # the innermost code

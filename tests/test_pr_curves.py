@@ -68,7 +68,7 @@ def test_the_classifiers_test_run_holds_the_curves(workdir, config, model_class)
     run_inprocess("fit", *options, "--trainer.max_epochs=1", "--model.hidden_dim=16")
     run_inprocess("test", *options, "--ckpt_path=last", "--model.hidden_dim=16")
 
-    curves = pr_curves(Path(f"logs/{config}/version_1"))
+    curves = pr_curves(Path(f"logs/{config}/version_0/test-last-0"))
     assert sorted(curves) == sorted(DIGITS)
     for tag in DIGITS:
         true_positives, false_positives, _, false_negatives = curves[tag][:4, 0]

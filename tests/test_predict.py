@@ -75,7 +75,9 @@ def test_classifier_predicts_every_test_image_and_says_where(mnist, capsys):
     run_inprocess("fit", "--config", config, *MNIST_FULL, "--trainer.max_epochs=3")
     path, line = predict_and_say(capsys, "--config", config, *MNIST_FULL, "--ckpt_path", "last")
     assert line.startswith(f"Predictions for the {TEST_IMAGES} test examples by checkpoints/classifier/version_0/")
-    assert path == Path("predictions/classifier/version_1/predictions.csv")
+    # named after the run whose checkpoint it used, and the next prediction by it kept apart
+    assert path == Path("predictions/classifier/version_0/predict-last-0/predictions.csv")
+    assert line.endswith(f": {path}")
     rows = read_rows(path)
     assert list(rows[0]) == ["index", "label", "predicted", "probability"]
     assert [int(row["index"]) for row in rows] == list(range(TEST_IMAGES))

@@ -73,13 +73,16 @@ def test_last_resumes_the_newest_latest_state_in_its_own_folder(tmp_path):
     assert result.name == "version_1"
 
 
-def test_best_starts_a_new_run_and_testing_always_does(tmp_path):
+def test_best_starts_a_new_run_and_testing_is_named_after_the_run_it_tests(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # logs/ and predictions/ are read to number the evaluations
     best = write_checkpoint(tmp_path / "regression" / "version_0" / "best.ckpt")
     write_checkpoint(tmp_path / "regression" / "version_0" / "last.ckpt", age_s=5)
     fitted = plan(tmp_path, ckpt_path="best")
     assert (fitted.ckpt_path, fitted.name) == (best, "version_1")
     tested = plan(tmp_path, subcommand="test", ckpt_path="last")
-    assert tested.name == "version_1"
+    assert (tested.name, tested.new_version) == ("version_0/test-last-0", True)
+    predicted = plan(tmp_path, subcommand="predict", ckpt_path="best")
+    assert predicted.name == "version_0/predict-best-0"
 
 
 def test_a_checkpoint_of_another_experiment_starts_a_new_run_here(tmp_path):

@@ -93,7 +93,7 @@ def test_classifier_learns_and_logs_its_metrics(workdir, mnist_dir):
 
     fit_tags = tensorboard_tags(Path("logs/classifier/version_0"))["scalars"]
     assert {"train/loss", "val/loss", "val/acc"} <= set(fit_tags)
-    test_events = EventAccumulator("logs/classifier/version_1")
+    test_events = EventAccumulator("logs/classifier/version_0/test-last-0")
     test_events.Reload()
     assert test_events.Scalars("test/acc")[-1].value > 0.9  # the synthetic digits are easy
     assert "test/loss" in test_events.Tags()["scalars"]
@@ -117,13 +117,13 @@ def test_autoencoder_logs_losses_images_and_embeddings(workdir, mnist_dir):
     # 28-pixel digits with 2 pixels of padding: 4 digits in a row above their reconstructions
     assert (reconstructions[-1].width, reconstructions[-1].height) == (4 * 30 + 2, 2 * 30 + 2)
 
-    test_events = EventAccumulator("logs/autoencoder/version_1", size_guidance={"images": 0})
+    test_events = EventAccumulator("logs/autoencoder/version_0/test-best-0", size_guidance={"images": 0})
     test_events.Reload()
     assert {"test/loss", "test/mse"} <= set(test_events.Tags()["scalars"])
     strip = test_events.Images("test/interpolation")[-1]
     assert (strip.width, strip.height) == (5 * 30 + 2, 30 + 2)
-    assert list(Path("logs/autoencoder/version_1").rglob("projector_config.pbtxt"))
-    metadata = next(Path("logs/autoencoder/version_1").rglob("metadata.tsv")).read_text().split()
+    assert list(Path("logs/autoencoder/version_0/test-best-0").rglob("projector_config.pbtxt"))
+    metadata = next(Path("logs/autoencoder/version_0/test-best-0").rglob("metadata.tsv")).read_text().split()
     assert len(metadata) == 120 and set(metadata) == {str(d) for d in range(10)}
 
     checkpoint = torch.load("checkpoints/autoencoder/version_0/last.ckpt", weights_only=True)

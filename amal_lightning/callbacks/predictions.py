@@ -5,7 +5,9 @@ test split in order, or the file or folder named by ``--data.predict_path``; eac
 ``predict_step`` returns a dict of columns for its batch (its prediction, and the true label or
 target where the data has one); :class:`PredictionWriter`, a ``BasePredictionWriter``, writes
 them once all batches are done to ``predictions/<experiment>/<run>/predictions.csv``, ``<run>``
-being the run's name (:mod:`amal_lightning.runs.folders`); its ``summary`` says where, for the outcome.
+being the run's name (:mod:`amal_lightning.runs.folders`): for a checkpoint of the experiment's
+``version_0``, ``version_0/predict-best-0`` (the next prediction by it ``predict-best-1``), so that
+predictions sit beside the run that made them; its ``summary`` says where, for the outcome.
 
 The rows follow the predicted set: ``index`` is an example's position in it (its row in the test
 split, in the user's table or IDX file), ``file`` its PNG file for a folder of digits. For the
@@ -25,8 +27,10 @@ from torchvision.utils import save_image
 
 from amal_lightning.data.idx import IMAGE_SIZE
 from amal_lightning.errors import AmalError
+from amal_lightning.runs.folders import PREDICTION_DIR
 
-PREDICTION_DIR = Path("predictions")
+__all__ = ["PREDICTION_DIR", "PredictionWriter", "check_can_predict", "check_one_process"]
+
 CSV_NAME = "predictions.csv"
 GRID_NAME = "reconstructions.png"
 GRID_COLUMNS = 8  # digits in each row of reconstructions.png

@@ -12,7 +12,10 @@ validation loss) and, on a SLURM cluster, ``hpc_ckpt_N.ckpt`` (saved on the sign
 before the time limit). ``--ckpt_path last`` (or ``best``) picks the newest such file of the
 experiment. A new run never writes into an earlier run's folders; a fit resumed from a run's
 latest state (``last.ckpt`` or ``hpc_ckpt_N.ckpt``) goes on in that run's folders, so its curves
-continue and its best checkpoint still competes with the earlier epochs.
+continue and its best checkpoint still competes with the earlier epochs. A test, validation or
+prediction of a run's checkpoint is named after that run: ``<run>/<command>-<checkpoint>-<k>``
+(``version_0/predict-best-0``), its logs in ``logs/<experiment>/version_0/``, its predictions in
+``predictions/<experiment>/version_0/``, the k-th of that checkpoint's kept apart from the others.
 
 :func:`plan_run` decides all of this from the parsed options and the files on disk, and
 changes nothing.
@@ -28,20 +31,20 @@ from amal_lightning.errors import AmalError
 from amal_lightning.runs.checkpoint_files import read_checkpoint
 
 LOG_DIR = Path("logs")
+PREDICTION_DIR = Path("predictions")  # amal predict's files, named as the run's logs
+EVALUATIONS = ("test", "validate", "predict")  # the commands that evaluate a checkpoint without training
 DEFAULT_CHECKPOINT_ROOT = Path("checkpoints")  # `--checkpoint_dir`
 LAST = "last"
 BEST = "best"
 CHECKPOINT_SUFFIX = ".ckpt"
 HPC_PREFIX = "hpc_ckpt_"
-# Written in a run's checkpoint folder when its training diverged (amal_lightning.callbacks.divergence).
-DIVERGED_FILE = "diverged.json"
+DIVERGED_FILE = "diverged.json"  # in a run's checkpoint folder when its training diverged (callbacks/divergence)
 HPC_PATTERN = re.compile(rf"^{HPC_PREFIX}(\d+)\{CHECKPOINT_SUFFIX}$")
 VERSION_PATTERN = re.compile(r"^version_(\d+)$")
-# What an experiment may be called: a plain folder name, so that nothing is written outside
-# the checkpoint and log folders (no "..", no "/", no hidden folders).
+NUMBERED = re.compile(r"^(.*?)(\d+)$")  # a run name ending in its number, which a claim moves on
+# An experiment's name: a plain folder name, so nothing is written outside the run folders (no "..", "/", ".x").
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
-# The first process of a multi-device run sets it, so that the processes it starts, which parse
-# the same command line again, use its run folder instead of picking the next free one.
+# Set by a multi-device run's first process: those it starts parse the command line again, and take its run folder.
 RUN_NAME_VARIABLE = "AMAL_RUN_NAME"
 
 PathLike = Union[str, Path]
@@ -57,7 +60,7 @@ class RunPlan:
     ckpt_path: Optional[Path]
     # the checkpoint's model hyperparameters, as saved (None without a checkpoint)
     hyperparameters: Optional[dict[str, Any]] = None
-    # a fresh version_N, which claim_run_folders may move on to the next free number
+    # a fresh version_N (or k of an evaluation's name), which claim_run_folders may move on to the next free one
     new_version: bool = False
     # the shape of each tensor of the checkpoint's state_dict (None without a checkpoint)
     weight_shapes: Optional[dict[str, tuple[int, ...]]] = None
@@ -69,15 +72,11 @@ class RunPlan:
         return LOG_DIR / self.experiment / self.name
 
 
-def hpc_checkpoint_name(number: int) -> str:
-    """``hpc_ckpt_<number>.ckpt``: the name Lightning looks for when a requeued SLURM job starts."""
-    return f"{HPC_PREFIX}{number}{CHECKPOINT_SUFFIX}"
-
-
 def next_hpc_checkpoint(folder: Path) -> Path:
-    """The next free ``hpc_ckpt_N.ckpt`` in ``folder`` (N counts from 1)."""
+    """The next free ``hpc_ckpt_N.ckpt`` in ``folder`` (N counts from 1): the name Lightning looks for when a
+    requeued SLURM job starts."""
     numbers = [int(match.group(1)) for path in folder.glob("*") if (match := HPC_PATTERN.match(path.name))]
-    return folder / hpc_checkpoint_name(max(numbers, default=0) + 1)
+    return folder / f"{HPC_PREFIX}{max(numbers, default=0) + 1}{CHECKPOINT_SUFFIX}"
 
 
 def is_latest_state(path: Path) -> bool:
@@ -105,16 +104,28 @@ def experiment_name(config_files: Optional[Sequence[Any]], override: Optional[st
     return name
 
 
-def next_version(*folders: Path) -> str:
-    """``version_N`` with the first N not used under any of ``folders``."""
-    used = [
-        int(match.group(1))
+def next_free(start: str, *folders: Path) -> str:
+    """``<start>N`` with the first N not used by a child of any of ``folders``."""
+    numbers = [
+        int(child.name[len(start) :])
         for folder in folders
         if folder.is_dir()
         for child in folder.iterdir()
-        if (match := VERSION_PATTERN.match(child.name))
+        if child.name.startswith(start) and child.name[len(start) :].isdigit()
     ]
-    return f"version_{max(used, default=-1) + 1}"
+    return f"{start}{max(numbers, default=-1) + 1}"
+
+
+def next_version(*folders: Path) -> str:
+    """``version_N`` with the first N not used under any of ``folders``."""
+    return next_free("version_", *folders)
+
+
+def evaluation_name(command: str, checkpoint: Path, experiment: str) -> str:
+    """``<run>/<command>-<checkpoint stem>-<k>``, k the first number free in the run's logs and predictions."""
+    run = checkpoint.resolve().parent.name
+    folders = (LOG_DIR / experiment / run, PREDICTION_DIR / experiment / run)
+    return f"{run}/{next_free(f'{command}-{checkpoint.stem}-', *folders)}"
 
 
 def newest_state(folder: Path) -> Optional[Path]:
@@ -151,17 +162,10 @@ def plan_run(
     slurm_job_id: Optional[str] = None,
     environ: Optional[Mapping[str, str]] = None,
 ) -> RunPlan:
-    """Decides a run's name and folders and the checkpoint it loads, from the options and the files on disk.
-
-    Args:
-        subcommand: ``fit``, ``validate``, ``test``, ``predict`` (or None without subcommands).
-        config_files: the ``--config`` files, in order.
-        experiment: ``--experiment``, if given.
-        checkpoint_root: ``--checkpoint_dir``, which holds a folder per experiment.
-        ckpt_path: ``--ckpt_path``: a file, ``last``, ``best``, ``hpc`` or None.
-        slurm_job_id: this SLURM job's id, or None outside a SLURM job.
-        environ: the process environment (a child process of a multi-device run inherits its run name).
-    """
+    """Decides a run's name and folders and the checkpoint it loads, from the options and the files on disk:
+    ``subcommand`` (fit, validate, test, predict, or None), the ``--config`` files in order, ``--experiment``,
+    ``--checkpoint_dir`` (a folder per experiment), ``--ckpt_path`` (a file, ``last``, ``best``, ``hpc`` or None),
+    this SLURM job's id (None outside one) and the environment (a multi-device run's processes share a name)."""
     environ = environ or {}
     experiment = experiment_name(config_files, experiment)
     experiment_dir = Path(checkpoint_root) / experiment
@@ -177,19 +181,22 @@ def plan_run(
     # Resuming a run from its latest state goes on in its folders; anything else starts a new
     # run, so that no earlier checkpoint is overwritten.
     resumed_run = None
-    if subcommand == "fit" and checkpoint is not None and is_latest_state(checkpoint):
-        folder = checkpoint.resolve().parent
-        if folder.parent == experiment_dir.resolve():
-            resumed_run = folder.name
+    of_this_experiment = checkpoint is not None and checkpoint.resolve().parent.parent == experiment_dir.resolve()
+    if subcommand == "fit" and of_this_experiment and is_latest_state(checkpoint):
+        resumed_run = checkpoint.resolve().parent.name
+    evaluation = subcommand in EVALUATIONS and of_this_experiment and "LOCAL_RANK" not in environ
     if resumed_run is not None:
         name = resumed_run
     elif "LOCAL_RANK" in environ and RUN_NAME_VARIABLE in environ:
         name = environ[RUN_NAME_VARIABLE]
+    elif evaluation:
+        name = evaluation_name(subcommand, checkpoint, experiment)
     elif slurm_job_id is not None:
         name = f"slurm-{slurm_job_id}"
     else:
         name = next_version(experiment_dir, LOG_DIR / experiment)
-    new_version = VERSION_PATTERN.match(name) is not None and name != resumed_run and "LOCAL_RANK" not in environ
+    fresh = evaluation or VERSION_PATTERN.match(name) is not None
+    new_version = fresh and name != resumed_run and "LOCAL_RANK" not in environ
     run_dir = experiment_dir / name
 
     if subcommand == "fit" and slurm_job_id is not None:
@@ -227,9 +234,9 @@ def claim_run_folders(plan: RunPlan, checkpoints: bool, logs: bool) -> RunPlan:
         except FileExistsError as error:
             if not (plan.new_version and folder.parent.is_dir() and folder.is_dir()):
                 raise AmalError(f"{error.filename or folder}: cannot create the run folder (not a folder)") from None
-            number = int(VERSION_PATTERN.match(plan.name).group(1)) + 1
-            name = f"version_{number}"
-            plan = replace(plan, name=name, checkpoint_dir=plan.checkpoint_dir.parent / name)
+            start, number = NUMBERED.match(plan.name).groups()
+            name = f"{start}{int(number) + 1}"
+            plan = replace(plan, name=name, checkpoint_dir=plan.checkpoint_dir.parent / Path(name).name)
         except OSError as error:
             raise AmalError(f"{error.filename or folder}: cannot create the run folder ({error.strerror})") from None
 
