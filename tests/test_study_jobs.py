@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -137,3 +138,45 @@ def test_a_search_array_is_one_task_per_worker_and_a_grid_one_per_variant(tmp_pa
     assert "--variant-index" not in search_task and search_task.endswith("--trainer.max_epochs 2")
     assert '--variant-index "$SLURM_ARRAY_TASK_ID"' in grid_task
     assert not (tmp_path / "studies").exists()  # a dry run saves nothing
+
+
+def test_the_last_task_of_a_study_array_gathers_it_with_no_command_typed(workdir, monkeypatch, capsys):
+    """Each task runs its variant; the one that ends with no other task still to start (squeue) gathers."""
+    from tests.test_slurm import SLURM_JOB, fake_commands
+
+    study = workdir / "pair.yaml"
+    study.write_text(
+        f"name: pair\nconfig: {CONFIGS / 'regression.yaml'}\n"
+        "common: {trainer.max_epochs: 2, trainer.enable_progress_bar: false, data.test_each_epoch: false}\n"
+        "grid: {model.learning_rate: [0.01, 0.02]}\n"
+    )
+    for name, value in {**SLURM_JOB, "SLURM_ARRAY_JOB_ID": "77", "SLURM_JOB_ID": "78"}.items():
+        monkeypatch.setenv(name, value)
+    record = workdir / "squeue.txt"
+    for task, waiting in ((0, "77_1"), (1, "")):
+        bin_dir = workdir / f"bin{task}"  # squeue answers with the tasks still to start
+        monkeypatch.setenv("PATH", fake_commands(bin_dir, record, squeue=f"echo {waiting}")["PATH"])
+        monkeypatch.setenv("SLURM_ARRAY_TASK_ID", str(task))
+        main(["study", str(study), "--variant-index", str(task), "--", "--trainer.accelerator=cpu"])
+        out = capsys.readouterr().out
+        if task == 0:
+            assert "pair: 1 task(s) of the array still to start; the last to end gathers" in out
+            assert not (workdir / "studies/pair/summary.csv").exists()
+    assert "pair: 2 finished" in out and "summary: studies/pair/summary.csv" in out
+    with open(workdir / "studies/pair/summary.csv", newline="") as file:
+        assert [row["status"] for row in csv.DictReader(file)] == ["finished", "finished"]
+    assert record.read_text().count("--jobs 77") == 2
+
+
+def test_an_array_task_that_cannot_ask_squeue_gathers_anyway_and_a_task_outside_slurm_never(monkeypatch, capsys):
+    from amal_lightning.studies.array import last_array_task
+    from tests.test_slurm import SLURM_JOB
+
+    study = SimpleNamespace(name="pair")  # all it reads of the study
+    monkeypatch.delenv("SLURM_ARRAY_JOB_ID", raising=False)
+    assert last_array_task(study) is False  # not in a job: `amal plot --study` or a plain `amal study` gathers
+    for name, value in {**SLURM_JOB, "SLURM_ARRAY_JOB_ID": "77", "SLURM_ARRAY_TASK_ID": "0"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PATH", "/nonexistent")  # no squeue
+    assert last_array_task(study) is True
+    assert "cannot ask it which tasks of job array 77 wait" in capsys.readouterr().out

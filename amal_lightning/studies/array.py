@@ -10,9 +10,12 @@ running its variant::
         --trainer.accelerator gpu --trainer.strategy ddp --trainer.num_nodes 1 --trainer.devices 1
 
 Requeueing and the checkpoint on SIGUSR1 work per task, as for ``amal submit``: each task's run
-is ``slurm-<array job>_<task>``. ``amal plot --study NAME`` gathers the summary and draws the
-figures from what the tasks have logged, at any time; the same ``amal study`` command without
-``--submit`` does too once every task is done, but it would train here any variant not finished.
+is ``slurm-<array job>_<task>``. The array gathers its own study: the task that ends last writes the
+summary, the comparisons and the figures, with no command typed. A task ends last when no other
+process is at work on the study's variants (their claims, :mod:`amal_lightning.runs.claims`) and no
+task of its array is still to start (``squeue``: pending, requeued or held); two tasks ending at once
+may both gather, the same files. A search's workers do the same: the last to end writes its summary.
+``amal plot --study NAME`` gathers what the tasks have logged at any time.
 """
 
 import shlex
@@ -51,12 +54,15 @@ def array_script(
     task = f"{study_command} --variant-index {TASK_INDEX} -- {shlex.join([*job_options(args), *fit_options])}"
     note = (
         f"# Written by `amal study --submit`: task i of the array runs variant i of {len(study.variants)}; "
-        f"`amal plot --study {study.name}` gathers them."
+        "the last task to end writes the study's summary and figures."
     )
     array = f"0-{len(study.variants) - 1}"
     if workers is not None:  # a search: every task a worker of the same search; the last to end gathers
         task = f"{study_command} -- {shlex.join([*job_options(args), *fit_options])}"
-        note = f"# Written by `amal study --submit`: {workers} workers of the search {study.name}, one per task."
+        note = (
+            f"# Written by `amal study --submit`: {workers} workers of the search {study.name}, one per task; "
+            "the last to end writes its summary."
+        )
         array = f"0-{workers - 1}"
     return sbatch_script(args, study.name, lines, amal_command(), task, array=array, note=[note])
 
@@ -64,10 +70,29 @@ def array_script(
 def submit_array(study: Study, script: str, tasks: Optional[int] = None) -> None:
     """Writes ``slurm/<study>-array-<time>.sbatch`` and hands it to ``sbatch``, as ``amal submit`` does."""
     answer = submit_script(script, f"{study.name}-array")
+    where = f"into {study.folder}/, or `amal plot --study {study.name}` at any time"
     if tasks is not None:  # a search's workers
-        print(f"{answer} ({tasks} workers; the last to end writes the summary)")
+        print(f"{answer} ({tasks} workers; the last to end writes the summary {where})")
         return
-    print(f"{answer} ({len(study.variants)} tasks; then `amal plot --study {study.name}` gathers them)")
+    print(f"{answer} ({len(study.variants)} tasks; the last to end writes the summary and figures {where})")
+
+
+def last_array_task(study: Study) -> bool:
+    """Whether this process is a task of the study's job array that no other task will follow (none is still
+    to start), and so gathers the study; says why not, or that squeue cannot say and it gathers anyway."""
+    from amal_lightning.cluster.jobs import in_array_task, waiting_array_tasks  # imports Lightning
+
+    if not in_array_task():
+        return False
+    try:
+        waiting = waiting_array_tasks()
+    except AmalError as error:
+        print(f"{study.name}: {error}; gathering what has ended (a later task gathers again)", flush=True)
+        return True
+    if waiting:
+        print(f"{study.name}: {len(waiting)} task(s) of the array still to start; the last to end gathers", flush=True)
+        return False
+    return True
 
 
 def submit_study(study: Study, cluster_words: list[str], naming: list[str], fit_options: list[str]) -> None:

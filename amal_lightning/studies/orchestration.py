@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, AmalError
-from amal_lightning.studies.array import submit_study
+from amal_lightning.studies.array import last_array_task, submit_study
 from amal_lightning.studies.gathering import STUDY_FILE, finish, save_study
 from amal_lightning.studies.spec import Study
 from amal_lightning.studies.workers import Jobs, start_workers, worker_count
@@ -112,6 +112,6 @@ def run_study_command(study: Study, request: Request) -> int:
     if busy:
         what = "variant(s) still trained" if study.search is None else "trial(s) still run"
         print(f"{study.name}: {len(busy)} {what} by other processes; the last to end gathers")
-    elif request.variant_index is None:  # a task of an array leaves the gathering to the login node
+    elif request.variant_index is None or last_array_task(study):  # a job array's last task gathers it
         finish(study)
     return 0
