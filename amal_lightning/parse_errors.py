@@ -119,6 +119,24 @@ def unknown_argument(word: str, parser: Any) -> str:
     return f"{option} is not an option" + (f" (did you mean {close[0]}?)" if close else "")
 
 
+# What jsonargparse says of a word given where a class of some kind is expected and that names none of that kind.
+NOT_A_CLASS = r"Expected a dot import path string|Import path does not correspond to a subclass|Not a valid subclass"
+KIND = re.compile(r"<class '[\w.]+\.([A-Z]\w*)'>")  # a class among a union's subtypes (not int, bool...)
+
+
+def not_a_class(message: str) -> Optional[str]:
+    """``NoSuchLogger is not a Logger class (expected a Logger class, by its name or import path, or true or
+    false)`` for a word given where the union's subtypes take a class of a kind; None for any other error."""
+    given = re.search(r"Given value: ([\w.]+)$", message, re.M)
+    subtypes = re.search(r"Subtypes: (.*)", message)
+    kind = KIND.search(subtypes.group(1)) if subtypes else None
+    if not (given and kind and re.search(NOT_A_CLASS, message)):
+        return None
+    other = ", or true or false" if "<class 'bool'>" in subtypes.group(1) else ""  # type: ignore[union-attr]
+    name = kind.group(1)
+    return f"{given.group(1)} is not a {name} class (expected a {name} class by its name or import path{other})"
+
+
 def one_line_error(message: str, parser: Any, argv: Sequence[str] = ()) -> str:
     """jsonargparse's error ``message`` from ``parser`` as one line; ``argv``, where known, gives the value."""
     rejected = re.search(r"Problem with given class_path '([\w.]+)':\s*Option '(\w+)' is not accepted", message)
@@ -134,6 +152,9 @@ def one_line_error(message: str, parser: Any, argv: Sequence[str] = ()) -> str:
     missing = re.search(rf"Problem with given class_path '([\w.]+)':\s*({no_class})", message)
     if missing and key:  # `--model amal_lightning.tme2.Nope`: a class path that names no class
         return f"--{key.group(1)}: no class {missing.group(1)} ({missing.group(2)})"
+    not_class = not_a_class(message)
+    if not_class is not None and key:  # `--trainer.logger+=NoSuchLogger`: a word that names no class of the kind
+        return f"--{key.group(1)}: {not_class}"
     unknown = re.search(r"[Uu]nrecognized arguments: (\S+)", message)
     if unknown:
         return unknown_argument(unknown.group(1), parser)

@@ -18,6 +18,7 @@ from typing import Any, Optional
 from lightning.pytorch.loggers import Logger
 
 from amal_lightning.api.loggers import TESTED_AFTER_FIT, BufferedTensorBoardLogger, named_after_fit
+from amal_lightning.errors import first_line
 
 LIGHTNING_FOLDER_NAME = "lightning_logs"  # the default ``name`` of a logger that nests ``name/version_N``
 
@@ -111,3 +112,23 @@ def own_folder_names(class_path: str, init_args: Any, experiment: str, run: str,
         init_args.experiment_name = experiment
         if left_default("run_name"):
             init_args.run_name = run
+
+
+def unbuildable_logger(chosen: Any) -> Optional[str]:
+    """Why the first of the configured loggers (``--trainer.logger``'s class paths and arguments) that its class
+    refuses to build cannot be built, in one line naming it; None if each builds.
+
+    Asked only once jsonargparse has failed to build them, whose message nests the class's own inside a
+    traceback of the union types it tried: building each again here finds which, and its own words.
+    """
+    for logger in chosen if isinstance(chosen, list) else [chosen]:
+        class_path, init_args = getattr(logger, "class_path", None), getattr(logger, "init_args", None)
+        if not isinstance(class_path, str):
+            continue
+        module, _, name = class_path.rpartition(".")
+        arguments = init_args.as_dict() if hasattr(init_args, "as_dict") else dict(init_args or {})
+        try:
+            getattr(importlib.import_module(module), name)(**arguments)
+        except Exception as error:  # noqa: BLE001 - whatever the class raises is its reason
+            return f"--trainer.logger {name}: cannot be built: {first_line(error)}"
+    return None

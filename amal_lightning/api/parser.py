@@ -9,8 +9,10 @@ import re
 from pathlib import Path
 from typing import Any, NoReturn, Optional
 
+from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser
 
+from amal_lightning.api.added_loggers import unbuildable_logger
 from amal_lightning.errors import UsageError
 from amal_lightning.parse_errors import command_name, one_line_error
 
@@ -30,6 +32,17 @@ class AmalArgumentParser(LightningArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def instantiate(self, cfg: Any, *args: Any, **kwargs: Any) -> Any:
+        """The classes built; a logger its class refuses to build (``--trainer.logger.tracking_uri=nosuch://``)
+        is one line naming it with the class's own reason, not jsonargparse's traceback of the union it tried."""
+        try:
+            return super().instantiate(cfg, *args, **kwargs)
+        except ValueError:
+            reason = unbuildable_logger(cfg.get("trainer.logger")) if isinstance(cfg, Namespace) else None
+            if reason is None:
+                raise
+            raise UsageError(reason) from None
 
     def error(self, message: str, ex: Optional[Exception] = None) -> NoReturn:
         if not self.exit_on_error:  # parsing a checkpoint's hyperparameters: the caller handles it
