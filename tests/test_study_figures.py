@@ -16,6 +16,7 @@ from amal_lightning.command_line.main import main
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import RunLog, Series
 from amal_lightning.studies.figures.layers import draw_layers
+from amal_lightning.studies.figures.options import filled
 from amal_lightning.studies.figures.plot import PlottedRun, draw
 from amal_lightning.studies.figures.provenance import footer
 from amal_lightning.studies.figures.sweep_plot import Guides, SweptRun, draw_sweep
@@ -25,7 +26,7 @@ from tests.helpers import CONFIGS
 HOUSING = "the bundled housing data: 506 rows, 304 train + 101 validation + 101 test"
 STUDY = f"""
 name: seeded_figures
-description: Step sizes, two seeds
+description: Step sizes, two seeds, {{trainer.max_epochs}} epochs at ε {{model.learning_rate}}
 config: {CONFIGS / "regression.yaml"}
 common: {{trainer.max_epochs: 3, trainer.enable_progress_bar: false}}
 seeds: [0, 1]
@@ -337,3 +338,12 @@ def test_a_sweep_draws_a_limit_per_line_in_its_colour_marks_and_rows_of_crosses_
         c.get_offsets().tolist() for c in axes.collections if c.get_offsets().tolist() in ([[0.3, 1.0]], [[0.3, 0.95]])
     ]
     assert sorted(rows) == [[[0.3, 0.95]], [[0.3, 1.0]]]  # each line's cross in a row of its own
+
+
+def test_a_title_names_an_option_and_says_the_value_the_runs_were_given(inside_study):
+    # the description names {trainer.max_epochs}: the runs were given 3 (common), and each its own ε
+    assert inside_study["loss-epoch.png"].axes[0].get_title() == "Step sizes, two seeds, 3 epochs at ε 0.01/0.1"
+    with pytest.raises(AmalError, match=r"\{trainer\.nope\} in a title: no run drawn recorded the option"):
+        filled(
+            "{trainer.nope}", [PlottedRun("a", RunLog(Path("logs/seeded_figures.eps_0.1.seed0/version_0"), {}, {}, {}))]
+        )

@@ -7,17 +7,28 @@ message a user reads (``x must name the swept option, e.g. x: model.learning_rat
 reports it at the entry, which the study file's reader names (``study.yaml, figures, figure 2``).
 The fields are typed for the JSON Schema an editor checks a study file with; whether the variants
 they name exist is checked once the study's variants are known (:func:`FigureOptions.named_variants`).
+
+A title (a figure's, or the study's description) never states a number that an option may change:
+it names the option, ``{trainer.max_epochs}``, and :func:`filled` writes the value the runs drawn
+were given, read from the config each run saved (``config.yaml`` in its log folder), so that a study
+run with ``-- --trainer.max_epochs 3`` says 3.
 """
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Optional, Union
 
+import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import XAxis
 from amal_lightning.studies.figures.plotted import PlottedRun
 from amal_lightning.studies.variants import slug
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.]*)\}")  # {trainer.max_epochs}, {model.optimizer.init_args.lr}
+CONFIG_FILE = "config.yaml"  # the config each run saves in its log folder
 
 
 def as_tuple(value: Any) -> Any:
@@ -103,3 +114,37 @@ class Page:
     title: str = ""
     footer: str = ""
     common: tuple[str, ...] = ()
+
+
+def run_option(run: PlottedRun, option: str) -> Optional[Any]:
+    """The value the run was given for ``option`` (dotted, ``init_args`` skipped where the name is not found
+    without it), from the config it saved; None if it saved none or has no such option."""
+    try:
+        node: Any = yaml.safe_load((run.log.path / CONFIG_FILE).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    for key in option.split("."):
+        if isinstance(node, dict) and key not in node and isinstance(node.get("init_args"), dict):
+            node = node["init_args"]
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def filled(text: str, runs: Sequence[PlottedRun]) -> str:
+    """``text`` with each ``{option}`` replaced by the value the runs were given (their distinct values joined
+    by ``/``); AmalError naming it if no run recorded it."""
+
+    def value(match: re.Match) -> str:
+        values = [run_option(run, match[1]) for run in runs]
+        shown = list(
+            dict.fromkeys(
+                f"{value:g}" if isinstance(value, float) else str(value) for value in values if value is not None
+            )
+        )
+        if not shown:
+            raise AmalError(f"{match[0]} in a title: no run drawn recorded the option {match[1]}")
+        return "/".join(shown)
+
+    return PLACEHOLDER.sub(value, text)

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import RunLog, XAxis
 from amal_lightning.studies.figures.canvas import save_png
-from amal_lightning.studies.figures.options import FigureOptions, Page
+from amal_lightning.studies.figures.options import FigureOptions, Page, filled
 from amal_lightning.studies.figures.plotted import PlottedRun
 from amal_lightning.studies.figures.provenance import footer
 from amal_lightning.studies.figures.registry import draw_figure
@@ -50,7 +50,8 @@ def figure_of(study: Study, spec: FigureOptions, axis: XAxis, runs: list[Plotted
     """One file's figure of ``spec``, drawn by its kind; AmalError if there is nothing to draw."""
     chosen = tuple(run for run in runs if not spec.variants or run.label in spec.variants)
     note = footer([run.log for run in chosen], study.name, study.seeds, study.splits)
-    return draw_figure(spec, Page(chosen, axis, study.description, note, study.common))
+    spec = spec.model_copy(update={"title": filled(spec.title, chosen), "ylabel": filled(spec.ylabel, chosen)})
+    return draw_figure(spec, Page(chosen, axis, filled(study.description, chosen), note, study.common))
 
 
 def draw_figures(study: Study, results: list[Result]) -> list[Path]:
