@@ -347,3 +347,25 @@ def test_a_title_names_an_option_and_says_the_value_the_runs_were_given(inside_s
         filled(
             "{trainer.nope}", [PlottedRun("a", RunLog(Path("logs/seeded_figures.eps_0.1.seed0/version_0"), {}, {}, {}))]
         )
+
+
+def test_a_gap_curve_that_reaches_the_optimum_says_where_and_why_it_ends():
+    reached = made_up([100.0, 40.0, 21.0, 20.0, 20.0], references={"train/loss": 20.0})
+    axes = draw([PlottedRun("a", reached)], ["train/loss"], y="gap").axes[0]
+    (marker,) = [c for c in axes.collections if c.get_offsets().tolist() == [[2.0, 1.0]]]  # its last drawn point
+    assert "curve ends: L − L* ≤ 0 (L* reached within float32 rounding)" in labels(axes)
+    still_falling = made_up([100.0, 40.0, 21.0], references={"train/loss": 20.0})
+    assert "curve ends" not in " ".join(labels(draw([PlottedRun("a", still_falling)], ["train/loss"], y="gap").axes[0]))
+
+
+def test_two_reference_values_of_one_name_are_told_apart_by_their_value_and_a_long_title_wraps():
+    runs = [
+        PlottedRun(f"{name}, ε 0.01", made_up([30.0, 25.0], "test/loss", {"test/loss": value}))
+        for name, value in (("standardized", 32.68), ("raw", 40.0))
+    ]
+    title = "TME1: train and test MSE, and the least-squares fit's, with a title long enough to overflow"
+    figure = draw(runs, ["test/loss"], references=["test/loss"], title=title)
+    assert labels(figure.axes[0])[-2:] == ["least-squares optimum = 32.68", "least-squares optimum = 40"]
+    figure.canvas.draw()
+    box = figure.axes[0].title.get_window_extent()
+    assert "\n" in figure.axes[0].get_title() and figure.bbox.x0 <= box.x0 and box.x1 <= figure.bbox.x1

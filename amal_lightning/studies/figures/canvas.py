@@ -6,6 +6,7 @@ text metadata under ``Description``, where a script reads it back with
 ``PIL.Image.open(path).text["Description"]``.
 """
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +42,20 @@ def outside_legend(axes: Axes, handles: Sequence[Artist]) -> None:
         axes.legend(
             handles=list(handles), loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small"
         )
+
+
+def set_title(figure: Figure, axes: Axes, text: str) -> None:
+    """The axes' title, on as many lines as it takes to stay inside the figure: centred over axes that a
+    legend beside them makes narrow, one line would run off the figure's left edge."""
+    axes.set_title(plain(text))
+    width = len(text)
+    while width > 20:
+        figure.canvas.draw()
+        box, page = axes.title.get_window_extent(), figure.bbox
+        if box.x0 >= page.x0 and box.x1 <= page.x1:
+            return
+        width = int(width * 0.8)
+        axes.set_title(plain(textwrap.fill(text, width)))
 
 
 def set_footer(figure: Figure, text: str) -> None:

@@ -12,7 +12,7 @@ from pydantic import Field
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import RunLog
 from amal_lightning.studies.figures.bands import mean_and_std
-from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, set_footer
+from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, set_footer, set_title
 from amal_lightning.studies.figures.options import FigureOptions, Names, Page, names_of
 
 
@@ -90,8 +90,8 @@ def draw_layers(
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel(plain(xlabel or f"layer (NN of {prefix}NN)"))
     axes.set_ylabel(plain(ylabel or f"last value of {prefix}NN"))
-    axes.set_title(plain(title or f"{prefix}NN by layer"))
     axes.grid(True, alpha=0.3)
     outside_legend(axes, [line for line in axes.get_lines() if not line.get_label().startswith("_")])
+    set_title(figure, axes, title or f"{prefix}NN by layer")
     set_footer(figure, footer)
     return figure

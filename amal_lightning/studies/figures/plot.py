@@ -30,7 +30,7 @@ from matplotlib.ticker import MaxNLocator
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import XAxis
 from amal_lightning.studies.figures.bands import mean_curve, reference_name, same_value
-from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, save_png, set_footer
+from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, save_png, set_footer, set_title
 from amal_lightning.studies.figures.plotted import (
     PAIR_STYLES,
     STAGE_NAMES,
@@ -38,6 +38,7 @@ from amal_lightning.studies.figures.plotted import (
     PlottedRun,
     ceiling,
     colours,
+    ends_early,
     groups_of,
     legend,
     line_style,
@@ -48,6 +49,7 @@ from amal_lightning.studies.figures.plotted import (
 __all__ = ["PlottedRun", "draw", "save_png"]
 REFERENCE_STYLE = {"color": "0.15", "linestyle": "-.", "linewidth": 1.0}
 PREDICTED_NAME = "predicted by theory"  # the legend's name of a `*/predicted_*` curve's line style
+ENDS = {"gap": "curve ends: L − L* ≤ 0 (L* reached within float32 rounding)", "log": "curve ends: values ≤ 0"}
 X_LABELS = {
     "epoch": "epoch (0 = the first)",
     "step": "optimizer step",
@@ -75,7 +77,7 @@ def draw(
     """
     figure, axes = new_figure()
     style_of = colours([run.label for run in runs], pairs)
-    handles, sound, wild, ends, stages = [], [], [], [], []  # values of runs that did not / did diverge
+    handles, sound, wild, ends, stages, stops = [], [], [], [], [], []  # values of runs that did not / did diverge
     for group in groups_of(runs):
         colour, pair_style = style_of[group[0].label]
         replicated = group[0].seed is not None
@@ -94,6 +96,8 @@ def draw(
                     axes.fill_between(xs, low, mean + spread, color=colour, alpha=0.2, linewidth=0)
                     sound.extend([*means, *(mean + spread)])
                     drawn = True
+                    if y in ENDS and ends_early([run for run in group if not run.diverged], metric, x, xs):
+                        stops.append((xs[-1], means[-1], colour))
             for run in group if not replicated else [run for run in group if run.diverged]:
                 _, xs, ys = run_points(run, metric, x, y)
                 if not xs:
@@ -105,6 +109,8 @@ def draw(
                 if run.diverged:  # where it stopped: the epoch it diverged at, or its last point
                     end = run.diverged_at if x == "epoch" and run.diverged_at is not None else xs[-1]
                     ends.append((end, ys[-1], colour))
+                elif y in ENDS and ends_early([run], metric, x, xs):
+                    stops.append((xs[-1], ys[-1], colour))
                 drawn = True
             if drawn:
                 first_style = first_style or style
@@ -123,13 +129,16 @@ def draw(
     for end_x, end_y, colour in ends:
         end_y = end_y if top is None else min(end_y, top)
         axes.scatter([end_x], [end_y], marker="X", s=80, color=colour, zorder=3, clip_on=False)
+    for stop_x, stop_y, colour in stops:
+        axes.scatter([stop_x], [stop_y], marker="v", s=50, color=colour, zorder=3)
+    if stops:
+        handles.append(Line2D([], [], linestyle="", marker="v", color="0.3", label=ENDS[y]))
     if y != "gap":
         handles += reference_lines(axes, runs, [m for m in metrics if m in references], reference_label, style_of)
     if x in ("epoch", "step"):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel(X_LABELS[x])
     axes.set_ylabel(plain(y_label(ylabel or ", ".join(metrics), y, log_scale)))
-    axes.set_title(plain(title or f"{', '.join(metrics)} against {x}"))
     axes.grid(True, alpha=0.3)
     if len(set(stages)) > 1:  # say which line style is which stage, for the stages drawn
         for stage, style in {**STAGE_STYLES, "predicted": "-."}.items():
@@ -138,6 +147,7 @@ def draw(
                     Line2D([], [], color="0.3", linestyle=style, label=STAGE_NAMES.get(stage, PREDICTED_NAME))
                 )
     outside_legend(axes, handles)
+    set_title(figure, axes, title or f"{', '.join(metrics)} against {x}")
     set_footer(figure, footer)
     return figure
 
@@ -171,7 +181,7 @@ def reference_lines(
 ) -> list[Line2D]:
     """A horizontal line at each of a metric's ``reference/<metric>`` values: one for all the runs that share
     it, in the colour of the first variant if the runs do not all share it (a PCA reference differs by code
-    size), named by the variants only where two values would have the same name. Returns their legend entries."""
+    size), followed by its value only where two values would have the same name. Returns their legend entries."""
     handles = []
     stage = {metric: f", {STAGE_NAMES.get(metric.split('/')[0], '')}" * (len(metrics) > 1) for metric in metrics}
     for metric in metrics:
@@ -187,8 +197,8 @@ def reference_lines(
         for value, mine in by_value.items():
             variants = list(dict.fromkeys(run.label for run in mine))
             name = names[value]
-            if list(names.values()).count(name) > 1:
-                name = f"{name}, {', '.join(variants)}"
+            if list(names.values()).count(name) > 1:  # its value tells it apart (its colour, whose it is)
+                name = f"{name} = {value:.5g}"
             style = REFERENCE_STYLE if len(by_value) == 1 else {**REFERENCE_STYLE, "color": style_of[variants[0]][0]}
             handles.append(axes.axhline(value, label=plain(name), **style))
     return handles

@@ -91,6 +91,14 @@ def run_points(run: PlottedRun, metric: str, x: XAxis, y: str) -> Points:
     return [step for step, _, _ in kept], [position for _, position, _ in kept], [value for _, _, value in kept]
 
 
+def ends_early(runs: Sequence[PlottedRun], metric: str, x: XAxis, drawn: Sequence[float]) -> bool:
+    """Whether a curve drawn to ``drawn[-1]`` stops before its runs' last logged point of ``metric``: on a log
+    axis the points that are not positive (a gap L − L* at 0, L* reached within float32 rounding) are not
+    drawn, and the figure then says where and why the curve ends rather than leave it stopping mid-air."""
+    lasts = [series.x(x)[-1] for run in runs if (series := run.log.curves.get(metric)) is not None and series.x(x)]
+    return bool(drawn) and bool(lasts) and drawn[-1] < max(lasts)
+
+
 def groups_of(runs: Sequence[PlottedRun]) -> list[list[PlottedRun]]:
     """The runs in order, those with a seed gathered by label (a variant's seeds), the others alone."""
     groups: dict[object, list[PlottedRun]] = {}

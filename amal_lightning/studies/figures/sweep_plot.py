@@ -18,7 +18,7 @@ from matplotlib.ticker import NullFormatter
 
 from amal_lightning.errors import AmalError
 from amal_lightning.studies.figures.bands import mean_and_std
-from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, set_footer
+from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, set_footer, set_title
 
 STATUS_STYLES = {
     "stable": {"marker": "o", "color": "0.3", "label": "stable: final training loss below the first"},
@@ -147,9 +147,9 @@ def draw_sweep(
         handles += [Line2D([], [], linestyle="", **STATUS_STYLES[s]) for s in STATUS_STYLES if s in statuses]
     axes.set_xlabel(plain(f"{xlabel or option}{' (log scale)' * (axes.get_xscale() == 'log')}"))
     axes.set_ylabel(plain(f"{ylabel or column}{' (log scale)' * (axes.get_yscale() == 'log')}"))
-    axes.set_title(plain(title or f"{column} against {option}"))
     axes.grid(True, alpha=0.3)
     outside_legend(axes, handles)
+    set_title(figure, axes, title or f"{column} against {option}")
     set_footer(figure, footer)
     thinned_tick_labels(figure, axes)
     return figure
