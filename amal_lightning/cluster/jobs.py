@@ -3,6 +3,7 @@ a task of a job array, and which tasks of its array are still to start."""
 
 import os
 import subprocess
+import warnings
 
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
@@ -14,7 +15,9 @@ WAITING_STATES = "PENDING,CONFIGURING,REQUEUED,REQUEUE_HOLD,REQUEUE_FED,SUSPENDE
 
 def in_slurm_job() -> bool:
     """Whether this process runs as a SLURM batch job, as Lightning sees it (the one test used everywhere)."""
-    return SLURMEnvironment.detect()
+    with warnings.catch_warnings():  # asked on a login node, Lightning's answer comes with a hint to use srun
+        warnings.filterwarnings("ignore", message=".*The .srun. command is available on your system but is not used")
+        return SLURMEnvironment.detect()
 
 
 def slurm_job_id() -> str:

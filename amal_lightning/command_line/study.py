@@ -3,6 +3,7 @@
 ::
 
     amal study configs/studies/tme2_gd_variants.yaml
+    amal study configs/studies/tme2_step_size.yaml --quick   # a tenth of its steps, in studies/tme2_step_size-quick/
     amal study --name eps --config configs/tme1_gradient_descent.yaml \\
         --grid model.learning_rate=0.01,0.1,5 -- --trainer.max_epochs 100
     amal study configs/studies/tme3_depth.yaml --submit --time 01:00:00 --partition gpu
@@ -22,6 +23,7 @@ from jsonargparse.typing import PositiveInt
 
 from amal_lightning.parse_errors import command_parser, parse, refuse
 from amal_lightning.studies.orchestration import Request, run_study_command
+from amal_lightning.studies.quick import quick_study
 from amal_lightning.studies.spec import Study, adhoc_study, load_study, study_schema
 from amal_lightning.words import split_after, split_at_separator
 
@@ -69,6 +71,11 @@ def build_parser() -> ArgumentParser:
         action="store_true",
         help="run it on SLURM as a job array, one task per variant; amal submit's options follow it",
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tenth of the epochs or steps (whichever the study counts), in studies/NAME-quick/",
+    )
     parser.add_argument("--schema", action="store_true", help="print the study file's JSON Schema (docs/STUDIES.md)")
     return parser
 
@@ -96,6 +103,8 @@ def parse_study(argv: list[str]) -> Optional[tuple[Study, Request]]:
         if args.seeds is not None:
             naming += ["--seeds", str(args.seeds)]
         study = adhoc_study(args.name, args.config, args.grid, fit_options, args.seeds)
+    if args.quick:
+        study, naming = quick_study(study), [*naming, "--quick"]
     request = Request(
         naming,
         own,
