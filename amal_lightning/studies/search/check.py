@@ -1,8 +1,10 @@
-"""What is refused before a search trains: its pruner, its journal, and each searched option at its ends.
+"""What is refused before a search trains: its metric, size, pruner, journal, and each searched option at its ends.
 
-The ``pruner`` against the seeds and devices, the journal (damaged, of another study, another
-search space), and each searched option at its ends (every choice of a categorical one) through
-``amal fit``'s own parser, each refusal one line naming the study file and the key.
+The metric against the summary columns a run can have, the trials (times the seeds) against
+``max_variants`` as a grid's, the ``pruner`` against the seeds and devices,
+the journal (damaged, of another study, another search space), and each searched option at its ends
+(every choice of a categorical one) through ``amal fit``'s own parser, each refusal one line naming
+the study file and the key.
 """
 
 from amal_lightning.api import check_command_line
@@ -11,9 +13,33 @@ from amal_lightning.studies.search.spec import trial_options
 from amal_lightning.studies.search.storage import check_journal, journal_path, open_search
 from amal_lightning.studies.search.trials import pruning_options
 from amal_lightning.studies.spec import Study
+from amal_lightning.studies.summary import BEST
+from amal_lightning.studies.variants import MAX_VARIANTS
 from amal_lightning.words import option_of
 
 PLACEMENT = ("--trainer.devices", "--trainer.num_nodes")  # a pruned fit runs on one device
+
+
+def check_metric(where: str, metric: str) -> None:
+    """Refuses a metric that no run's summary ever has: a ``best`` of a curve that keeps no best value, a
+    ``tested`` of a curve the test after a fit does not log. A metric of a curve the model may not log is
+    found once the first trial ends (:func:`~amal_lightning.studies.search.trials.unlogged_metric`)."""
+    kind, curve = metric.split(" ", 1)
+    if kind == "best" and curve.rsplit("/", 1)[-1] not in BEST:
+        kept = ", ".join(f"*/{name}" for name in BEST)
+        raise AmalError(
+            f"{where}, metric: {metric!r} is never a summary column (a best is kept of {kept}); try final {curve}"
+        )
+    if kind == "tested" and not curve.startswith("test/"):
+        raise AmalError(f"{where}, metric: {metric!r} is never a summary column (the test after a fit logs test/*)")
+
+
+def check_size(where: str, n_trials: int, seeds: int, max_variants: int) -> None:
+    """Refuses a search of more runs than ``max_variants``, each trial counted once per seed, as a grid is."""
+    count = n_trials * seeds
+    if count > max_variants:
+        sizes = " × ".join([f"{n_trials} trials", *([f"{seeds} seeded runs"] if seeds > 1 else [])])
+        raise AmalError(f"{where}: {sizes} = {count:,} variants, more than max_variants ({max_variants:,})")
 
 
 def check_search(study: Study) -> None:
@@ -27,6 +53,8 @@ def check_search(study: Study) -> None:
     devices = [word for word in study.common if option_of(word) in PLACEMENT]
     if spec.pruner == "median" and any(not word.endswith("=1") for word in devices):
         raise AmalError(f"{where}, pruner: median prunes a fit on one device; the options say {' '.join(devices)}")
+    check_metric(where, spec.metric)
+    check_size(where, spec.n_trials, len(seeds) or 1, study.data.get("max_variants", MAX_VARIANTS))
     if journal_path(study.folder).exists():
         check_journal(journal_path(study.folder), study.source)
         open_search(study.name, study.folder, spec, study.source)

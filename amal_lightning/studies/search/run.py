@@ -12,12 +12,15 @@ the same epoch. Optuna counts a pruned trial with its last reported value (the T
 it among the bad ones, the median pruner takes it into its medians); a diverged run has no finite
 value to give, and a NaN would spoil those medians. ``FAIL`` keeps the sampler and the pruner on
 the trials that produced numbers, and the summary says why each failed trial failed. The search
-then goes on: a failed trial counts as one of ``n_trials``.
+then goes on: a failed trial counts as one of ``n_trials``. Except when a trial's run finished without
+the metric among its summary columns (``final val/nonexistent``): no later trial would log it either,
+so the search stops there, in one line listing the columns that run did produce.
 """
 
 import dataclasses
 from typing import Any, Optional
 
+from amal_lightning.errors import AmalError
 from amal_lightning.runs.outcome import number
 from amal_lightning.studies.records import read_record, write_record
 from amal_lightning.studies.runner import run_variant
@@ -30,6 +33,7 @@ from amal_lightning.studies.search.trials import (
     trial_name,
     trial_result,
     trial_variants,
+    unlogged_metric,
 )
 from amal_lightning.studies.spec import Study
 
@@ -70,6 +74,10 @@ def run_search(study: Study) -> int:
                 print(f"{prefix} ... its worker is gone: carried on", flush=True)
             state, value, note, lines = run_trial(study, trial)
             optuna_study = tell(study.name, study.folder, spec, study.source, trial.number, value, state)
+        if state == "FAIL":  # a metric its finished run did not log: the next trials would train blind
+            unlogged = unlogged_metric(study, trial_variants(study, trial.number, dict(trial.params)))
+            if unlogged is not None:
+                raise AmalError(unlogged)
         ran += 1
         if study.seeded:
             for line in lines:

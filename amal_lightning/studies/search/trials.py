@@ -11,7 +11,7 @@ from amal_lightning.runs.outcome import number
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, read_record
 from amal_lightning.studies.search.spec import SearchSpec
 from amal_lightning.studies.spec import Study
-from amal_lightning.studies.summary import summary_row, variant_log
+from amal_lightning.studies.summary import METRIC_KINDS, column_order, summary_row, variant_log
 from amal_lightning.studies.variants import Variant, with_seeds
 
 PRUNED_NOTE = "pruned: "  # how a pruned trial's variant record begins its note
@@ -72,3 +72,24 @@ def best_of(study: Study, trials: list[Any]) -> Optional[Any]:
         return None
     pick = min if study.search.direction == "minimize" else max
     return pick(done, key=lambda trial: trial.value)
+
+
+def unlogged_metric(study: Study, variants: list[Variant]) -> Optional[str]:
+    """Why the search must stop, in one line, when a trial's run finished without its metric among its summary
+    columns (``final val/nonexistent``): every later trial would train blind, its sampler never given a value.
+    The line lists the columns the run did produce; None when it has the metric, or did not finish."""
+    assert study.search is not None
+    metric = study.search.metric
+    for variant in variants:
+        record = read_record(study.folder, variant.slug)
+        if record is None or record.status != FINISHED:
+            continue
+        row = summary_row(variant, record, variant_log(record))
+        if metric in row:
+            return None
+        produced = sorted((column for column in row if column.startswith(METRIC_KINDS)), key=column_order)
+        return (
+            f"{study.source}, search, metric: {variant.name}'s run has no {metric!r} column, so no trial can be "
+            f"ranked; its columns: {', '.join(produced) or 'none'}"
+        )
+    return None
