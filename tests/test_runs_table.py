@@ -107,3 +107,9 @@ def test_a_killed_fit_reads_as_interrupted_and_a_live_one_as_running(tmp_path):
     )
     listing = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True).stdout
     assert "regression  version_0  interrupted" in listing and listing.strip().endswith("False")
+
+
+def test_a_run_driven_by_steps_shows_its_steps(workdir, capsys):
+    fit(REGRESSION, "--trainer.max_steps", "4", "--trainer.max_epochs", "-1", "--test", "false", *QUIET)
+    capsys.readouterr()
+    assert rows(capsys)[0][3] == "4/4 steps"  # not 4/-1 epochs

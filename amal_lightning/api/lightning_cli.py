@@ -185,6 +185,7 @@ class AmalCLI(AmalOptions):
             global_zero=trainer is None or trainer.is_global_zero,
             first_epoch=0 if summary is None else summary.first_epoch,
             max_epochs=None if trainer is None else trainer.max_epochs,
+            max_steps=-1 if trainer is None else trainer.max_steps,
         )
         self.outcome = Outcome(**{**fields, **results})
         return self.outcome

@@ -90,6 +90,7 @@ class FitSummary(Callback):
             best_metrics=dict(self.best_metrics),
             first_epoch=self.first_epoch,
             max_epochs=trainer.max_epochs,
+            max_steps=trainer.max_steps,
             monitor=self.monitor,
         )
 

@@ -17,7 +17,7 @@ from jsonargparse import ArgumentParser
 from amal_lightning.errors import AmalError
 from amal_lightning.parse_errors import command_parser, parse
 from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT, newest_state
-from amal_lightning.runs.outcome import diverged_record, number
+from amal_lightning.runs.outcome import Outcome, diverged_record, number
 from amal_lightning.runs.record import read_run_record, status
 
 COLUMNS = ("experiment", "run", "status", "epochs", "best", "best_epoch", "tested", "resume")
@@ -42,12 +42,19 @@ def row(folder: Path) -> dict[str, str]:
         "experiment": folder.parent.name,
         "run": folder.name,
         "status": said,
-        "epochs": "" if outcome is None else f"{outcome.total_epochs}/{outcome.max_epochs}",
+        "epochs": "" if outcome is None else epochs(outcome),
         "best": "" if best is None or outcome is None else f"{outcome.monitor} {number(best)}",
         "best_epoch": "" if outcome is None or outcome.best_epoch is None else str(outcome.best_epoch),
         "tested": ", ".join(f"{name} {number(value)}" for name, value in sorted(tested.items())),
         "resume": "" if state is None or said in ("finished", "diverged") else str(state),
     }
+
+
+def epochs(outcome: Outcome) -> str:
+    """``done/maximum`` of what drives the run: its epochs, or its steps (``60/600 steps``) under ``max_steps``."""
+    if outcome.driven_by_steps:
+        return f"{outcome.steps}/{outcome.max_steps} steps"
+    return f"{outcome.total_epochs}/{outcome.max_epochs}"
 
 
 def run_folders(root: Path, name: Optional[str]) -> list[Path]:

@@ -43,7 +43,7 @@ class Outcome:
             and ``amal validate``, the checkpoint given and its metrics.
         predictions: the CSV file that ``predict`` wrote.
         first_epoch, max_epochs: the epoch the fit started at (a resumed run's earlier ones: it has done
-            ``first_epoch + epochs`` in all) and its maximum.
+            ``first_epoch + epochs`` in all) and its maximum; max_steps: its maximum of steps (-1: none).
         monitor: the metric of ``best_epoch`` and ``best.ckpt``.
         holder, updated: who runs the fit (host, pid, SLURM job) and when its ``run.json`` last said so: a
             ``running`` record whose holder is gone was killed.
@@ -68,6 +68,7 @@ class Outcome:
     global_zero: bool = True  # the first process of a multi-device run (the one that reports)
     first_epoch: int = 0
     max_epochs: Optional[int] = None
+    max_steps: int = -1  # -1: no limit on steps (the epochs drive the run)
     monitor: str = "val/loss"
     holder: dict[str, Any] = field(default_factory=dict)
     updated: float = 0.0
@@ -76,6 +77,11 @@ class Outcome:
     def total_epochs(self) -> int:
         """The run's epochs in all: those of earlier sessions a resumed fit went on from, and this one's."""
         return self.first_epoch + self.epochs
+
+    @property
+    def driven_by_steps(self) -> bool:
+        """Whether ``max_steps`` ends the run rather than ``max_epochs`` (none, or -1: no limit)."""
+        return self.max_steps > 0 and (self.max_epochs is None or self.max_epochs < 0)
 
     @property
     def best(self) -> Optional[float]:
@@ -120,7 +126,7 @@ class Outcome:
 # The JSON types of an outcome's fields (None allowed where the field is optional), checked when one is read.
 JSON_TYPES: dict[tuple[str, ...], tuple[type, ...]] = {
     ("command", "status", "reason", "experiment", "run", "monitor"): (str,),
-    ("epochs", "steps", "first_epoch"): (int,),
+    ("epochs", "steps", "first_epoch", "max_steps"): (int,),
     ("best_epoch", "max_epochs"): (int, type(None)),
     ("seconds", "updated"): (int, float),
     ("final_metrics", "best_metrics", "test_metrics", "holder"): (dict,),
