@@ -73,6 +73,7 @@ def run(
     try:
         with run_scope(argv):
             cli = AmalCLI(
+                subcommand=argv[0],
                 model_class=None,
                 datamodule_class=None,
                 parser_class=AmalArgumentParser,
