@@ -21,6 +21,7 @@ from amal_lightning.studies.figures.plot import PlottedRun, draw
 from amal_lightning.studies.figures.provenance import footer
 from amal_lightning.studies.figures.sweep_plot import Guides, SweptRun, draw_sweep
 from amal_lightning.studies.spec import load_study
+from amal_lightning.studies.variants import Variant
 from tests.helpers import CONFIGS
 
 HOUSING = "the bundled housing data: 506 rows, 304 train + 101 validation + 101 test"
@@ -369,3 +370,13 @@ def test_two_reference_values_of_one_name_are_told_apart_by_their_value_and_a_lo
     figure.canvas.draw()
     box = figure.axes[0].title.get_window_extent()
     assert "\n" in figure.axes[0].get_title() and figure.bbox.x0 <= box.x0 and box.x1 <= figure.bbox.x1
+
+
+def test_with_splits_a_reference_is_drawn_once_at_its_mean_over_the_splits():
+    def on_split(split: int, value: float) -> PlottedRun:
+        variant = Variant(f"a (split {split}, seed 0)", "a", Path("c.yaml"), {}, "a", 0, split)
+        return PlottedRun("a", made_up([30.0, 25.0], "test/loss", {"test/loss": value}), seed=0, variant=variant)
+
+    axes = draw([on_split(0, 30.0), on_split(1, 20.0)], ["test/loss"], references=["test/loss"]).axes[0]
+    assert labels(axes)[-1] == "least-squares optimum (mean over 2 splits)"
+    assert list(axes.get_lines()[-1].get_ydata()) == [25.0, 25.0]

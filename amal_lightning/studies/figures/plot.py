@@ -17,6 +17,7 @@ writes it.
 """
 
 import math
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
@@ -181,17 +182,23 @@ def reference_lines(
 ) -> list[Line2D]:
     """A horizontal line at each of a metric's ``reference/<metric>`` values: one for all the runs that share
     it, in the colour of the first variant if the runs do not all share it (a PCA reference differs by code
-    size), followed by its value only where two values would have the same name. Returns their legend entries."""
+    size), followed by its value only where two values would have the same name; in a study with splits, the
+    mean over the splits (each split has its own optimum). Returns their legend entries."""
     handles = []
     stage = {metric: f", {STAGE_NAMES.get(metric.split('/')[0], '')}" * (len(metrics) > 1) for metric in metrics}
+    splits = {run.variant.split for run in runs if run.variant is not None and run.variant.split is not None}
     for metric in metrics:
         by_value: dict[float, list[PlottedRun]] = {}
         for run in runs:
-            if math.isfinite(value := run.log.references.get(metric, math.nan)):  # a reference that exists
+            value = run.log.references.get(metric, math.nan)
+            if splits:  # a reference per split: their mean, one line
+                value = statistics.fmean(r.log.references.get(metric, math.nan) for r in runs if r.label == run.label)
+            if math.isfinite(value):  # a reference that exists
                 same = next((seen for seen in by_value if same_value(seen, value)), value)
                 by_value.setdefault(same, []).append(run)
+        over = f" (mean over {len(splits)} splits)" if len(splits) > 1 else ""
         names = {
-            value: reference_name(metric, label, [run.log.hyperparameters for run in mine]) + stage[metric]
+            value: reference_name(metric, label, [run.log.hyperparameters for run in mine]) + stage[metric] + over
             for value, mine in by_value.items()
         }
         for value, mine in by_value.items():
