@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install fit test test-fast lint tensorboard bench figures notebook notebooks screenshot
+.PHONY: help install fit test test-fast test-slurm lint tensorboard bench figures notebook notebooks screenshot
 
 help: ## list the targets
 	@echo "make TARGET, where TARGET is one of:"
@@ -25,10 +25,17 @@ fit: $(STAMP) ## train a config: amal fit --config CONFIG ARGS (installs first i
 	$(BIN)/amal fit --config $(CONFIG) $(ARGS)
 
 test: $(STAMP) ## the whole test suite, one worker per core (about 4 minutes on 2), its 10 slowest tests named
-	$(BIN)/python -m pytest -q -n auto --durations=10 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto -m "not slurm" --durations=10 $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## the suite without the tests marked slow (about 70 s on 2 cores), for the edit-test loop
-	$(BIN)/python -m pytest -q -n auto -m "not slow" --durations=10 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto -m "not slow and not slurm" --durations=10 $(PYTEST_ARGS)
+
+SLURM_DIR ?= /tmp/amal-slurm
+test-slurm: $(STAMP) ## as root: start a one-node SLURM (scripts/slurm_one_node.sh), run the tests marked slurm on it, stop it
+	AMAL_SLURM_DIR=$(SLURM_DIR) scripts/slurm_one_node.sh start
+	status=0; SLURM_CONF=$(SLURM_DIR)/slurm.conf AMAL_SLURM_REQUIRED=1 $(BIN)/python -m pytest -q -p no:xdist \
+	  -m slurm --durations=10 tests/test_slurm_real.py $(PYTEST_ARGS) || status=$$?; \
+	AMAL_SLURM_DIR=$(SLURM_DIR) scripts/slurm_one_node.sh stop; exit $$status
 
 lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check .
