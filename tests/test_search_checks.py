@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from amal_lightning.studies.search.spec import merged_options, reproduce
 from tests.helpers import CONFIGS, amal_status
 
 COMMON = "{trainer.max_epochs: 1, trainer.enable_progress_bar: false, trainer.enable_model_summary: false}"
@@ -61,3 +62,18 @@ def test_a_search_larger_than_max_variants_is_refused_as_a_grid_is(workdir, caps
     error = refusal(capsys, search_file(workdir, "best val/loss", n_trials, extra))
     assert error == f"amal: error: hs.yaml, search: {line}"
     assert not (workdir / "logs").exists() and not (workdir / "studies/hs/search.journal").exists()
+
+
+def test_the_best_trial_s_command_gives_each_option_once_as_the_parser_takes_it():
+    common = ("--trainer.max_epochs=5", "--trainer.enable_progress_bar=false", "--trainer.max_epochs", "2")
+    command = reproduce(Path("c.yaml"), common, {"model.lr": 0.1, "trainer.max_epochs": 3}, seed=1)
+    assert command == (
+        "amal fit --config c.yaml --trainer.enable_progress_bar=false --model.lr=0.1 --trainer.max_epochs=3 "
+        "--seed_everything=1"
+    )
+
+
+def test_options_whose_place_matters_are_kept_each_time():
+    words = ["--config", "a.yaml", "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.patience=2"]
+    words += ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.patience", "3", "--config", "b.yaml"]
+    assert merged_options([*words, "--x=1", "--x", "-2"]) == [*words, "--x", "-2"]

@@ -19,6 +19,7 @@ Each key of ``params`` is an ``amal fit`` option without its dashes. The block i
 study file and the key; the reference of its keys is docs/STUDIES.md.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
@@ -27,6 +28,7 @@ from pydantic import Field, StrictBool, StrictFloat, StrictInt, ValidationInfo, 
 
 from amal_lightning.studies.validation import FileModel, validated
 from amal_lightning.studies.variants import option_text
+from amal_lightning.words import option_of
 
 METRIC = r"^(final|best|tested) .*/"  # a summary column of a curve: best val/loss
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -190,9 +192,37 @@ def search_spec(where: str, data: Any) -> SearchSpec:
     return validated(SearchBlock, f"{where}, search", data).spec()
 
 
+def merged_options(words: Sequence[str]) -> list[str]:
+    """``words`` with each option given once: the last ``--name=value`` or ``--name value`` of a name, where it
+    stands, as the parser would take it. An option whose place matters is kept every time: ``--config``, an
+    appended class (``--trainer.callbacks+=NAME``) and the options of such a list, which reach the last one."""
+    items: list[tuple[Optional[str], list[str]]] = []  # (the option's name, or None for a word of no option)
+    index = 0
+    while index < len(words):
+        word = words[index]
+        name = option_of(word) if word.startswith("--") else None
+        paired = name is not None and "=" not in word and index + 1 < len(words)
+        taken = [word, words[index + 1]] if paired and not words[index + 1].startswith("--") else [word]
+        items.append((name, taken))
+        index += len(taken)
+    appended = {name.removesuffix("+") for name, _ in items if name is not None and name.endswith("+")}
+
+    def placed(name: str) -> bool:
+        listed = name.removesuffix("+")
+        return name == "--config" or any(listed == own or listed.startswith(f"{own}.") for own in appended)
+
+    last = {name: position for position, (name, _) in enumerate(items) if name is not None and not placed(name)}
+    kept = [
+        taken for position, (name, taken) in enumerate(items) if name is None or last.get(name, position) == position
+    ]
+    return [word for taken in kept for word in taken]
+
+
 def reproduce(config: Path, common: tuple[str, ...], params: dict[str, Any], seed: Optional[int] = None) -> str:
-    """The ``amal fit`` command that trains a trial again (one of its seeds)."""
+    """The ``amal fit`` command that trains a trial again (one of its seeds), each option once
+    (``-- --trainer.max_epochs 2`` given to ``amal study`` replaces the file's ``--trainer.max_epochs=5``)."""
     import shlex
 
     seeded = () if seed is None else (f"--seed_everything={seed}",)
-    return shlex.join(["amal", "fit", "--config", str(config), *common, *trial_options(params), *seeded])
+    words = merged_options([*common, *trial_options(params), *seeded])
+    return shlex.join(["amal", "fit", "--config", str(config), *words])
