@@ -77,3 +77,10 @@ def test_options_whose_place_matters_are_kept_each_time():
     words = ["--config", "a.yaml", "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.patience=2"]
     words += ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.patience", "3", "--config", "b.yaml"]
     assert merged_options([*words, "--x=1", "--x", "-2"]) == [*words, "--x", "-2"]
+
+
+def test_a_search_draws_the_figures_its_study_file_asks_for(workdir, capsys):
+    figures = "figures: [{name: losses, metrics: [train/loss, val/loss], x: [epoch]}]\n"
+    assert amal_status("study", search_file(workdir, "final val/loss", 1, figures).name) == 0
+    drawn = sorted(path.name for path in (workdir / "studies/hs").glob("*.png"))
+    assert drawn == ["history.png", "losses-epoch.png", "param-model.optimizer.init_args.lr.png"]

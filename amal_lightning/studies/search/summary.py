@@ -1,5 +1,8 @@
 """A search's results: ``summary.csv`` best trial first, its figures, and the command that trains the best again.
 
+Beside the search's own figures (:mod:`~amal_lightning.studies.search.figures`), the ``figures`` its study
+file asks for are drawn as a grid's are (:mod:`amal_lightning.studies.figures.study`), a trial as a variant.
+
 The rows are the trials' variants' rows (:mod:`amal_lightning.studies.summary`: one per trial, the
 mean over seeds with ``runs.csv`` beside it when the study has ``seeds``), with in front: ``trial``
 (its number), ``state`` (Optuna's: ``COMPLETE``, ``PRUNED``, ``FAIL``, ``RUNNING``), ``value``
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from amal_lightning.runs.outcome import number
+from amal_lightning.studies.figures.study import Result, draw_figures
 from amal_lightning.studies.records import read_record
 from amal_lightning.studies.search.figures import draw_search
 from amal_lightning.studies.search.spec import reproduce
@@ -41,6 +45,16 @@ def trial_rows(study: Study, trials: list[Any]) -> tuple[list[dict[str, str]], l
         params = {f"param {key}": str(value) for key, value in trial.params.items()}
         rows.append({**front, **params, **row})
     return rows, runs
+
+
+def trial_results(study: Study, trials: list[Any]) -> list[Result]:
+    """Each trial's variants (one per seed) with their record and run log, as a grid's figures draw them."""
+    results: list[Result] = []
+    for trial in trials:
+        for variant in trial_variants(study, trial.number, dict(trial.params)):
+            record = read_record(study.folder, variant.slug)
+            results.append((variant, record, variant_log(record)))
+    return results
 
 
 def pruned_value(study: Study, row: dict[str, str]) -> Optional[float]:
@@ -76,6 +90,8 @@ def finish_search(study: Study) -> None:
     rows, runs = trial_rows(study, trials)
     summary = write_search_summary(study, rows, runs)
     figures = draw_search(study, rows)
+    if study.data.get("figures") is not None:  # the figures its file asks for, a trial as a variant
+        figures += draw_figures(study, trial_results(study, trials))
     counts: dict[str, int] = {}
     for trial in trials:
         counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
