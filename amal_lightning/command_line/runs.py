@@ -4,13 +4,15 @@ Each row says the run's status (finished, diverged, failed, interrupted or runni
 record whose process is gone reads as interrupted), its epochs done out of the maximum, its best
 validation metric and epoch, the test after the fit, and the checkpoint that resumes it. ``NAME``
 is an experiment, or a study (its variants' experiments, ``<study>.<variant>``). Reads small files
-only: no torch, no event files.
+only: no torch, no event files. A search (a study with ``search:``) is listed as its trials instead:
+each one's number, Optuna's state, the objective and its parameters, from the search's journal.
+``--summary`` prints a study's summary table again, as ``amal study`` printed it at its end.
 """
 
 import csv
 import io
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from jsonargparse import ArgumentParser
 
@@ -28,7 +30,41 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("name", nargs="?", type=Optional[str], help="an experiment, or a study's name")
     parser.add_argument("--checkpoint_dir", type=Path, default=DEFAULT_CHECKPOINT_ROOT, help="where the runs are")
     parser.add_argument("--csv", action="store_true", help="comma-separated values, for scripts")
+    parser.add_argument("--summary", action="store_true", help="a study's summary table, as amal study printed it")
     return parser
+
+
+def study_named(name: str) -> Optional[Any]:
+    """The study of that name that ran here (``studies/<name>/study.yaml``), or None."""
+    from amal_lightning.studies.gathering import STUDY_FILE
+    from amal_lightning.studies.spec import STUDY_DIR, load_study
+
+    path = STUDY_DIR / name / STUDY_FILE
+    return load_study(path) if path.is_file() else None
+
+
+def study_tables(name: Optional[str], summary: bool, as_csv: bool) -> Optional[str]:
+    """What ``amal runs NAME`` prints for a study: its summary table (``summary``) or a search's trials; None for
+    an experiment or a grid, listed by run folder."""
+    if name is None:
+        return None
+    from amal_lightning.studies.spec import STUDY_DIR  # pydantic and the figure kinds: only for a study's name
+
+    study = study_named(name) if (STUDY_DIR / name).is_dir() else None
+    if study is None:
+        if summary:
+            raise AmalError(f"--summary: no study named {name} here (studies/{name}/study.yaml)")
+        return None
+    from amal_lightning.studies.table import summary_table, trials_frame  # pandas
+
+    if summary:
+        return summary_table(study) or f"{study.name}: no summary yet (studies/{study.name}/summary.csv)"
+    if study.search is None:
+        return None
+    trials = trials_frame(study)
+    if trials.empty:
+        return f"{study.name}: no trial yet"
+    return trials.to_csv(index=False).rstrip("\n") if as_csv else trials.to_string(index=False)
 
 
 def row(folder: Path) -> dict[str, str]:
@@ -79,6 +115,10 @@ def table(rows: list[dict[str, str]]) -> str:
 def runs(argv: list[str]) -> None:
     """Prints the table of ``amal runs ARGV``; raises AmalError for a name that matches nothing."""
     args = parse(build_parser(), argv)
+    tables = study_tables(args.name, args.summary, args.csv)
+    if tables is not None:
+        print(tables)
+        return
     rows = [row(folder) for folder in run_folders(args.checkpoint_dir, args.name)]
     if args.csv:
         output = io.StringIO()

@@ -114,4 +114,15 @@ def run_study_command(study: Study, request: Request) -> int:
         print(f"{study.name}: {len(busy)} {what} by other processes; the last to end gathers")
     elif request.variant_index is None or last_array_task(study):  # a job array's last task gathers it
         finish(study)
+        if study.search is None:  # a search ends with its best trial's command; `amal runs NAME` lists its trials
+            print_summary_table(study)
     return 0
+
+
+def print_summary_table(study: Study) -> None:
+    """The summary as a person reads it (summary.csv keeps every column at full precision)."""
+    from amal_lightning.studies.table import summary_table  # pandas: once the study has run
+
+    table = summary_table(study)
+    if table is not None:
+        print(f"\n{table}\n  (again: amal runs {study.name} --summary)")

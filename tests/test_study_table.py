@@ -1,0 +1,56 @@
+"""A study's results as a person reads them: the compact table ``amal study`` prints, and ``amal runs STUDY``."""
+
+import csv
+
+import pandas as pd
+
+from amal_lightning.command_line.main import main
+from amal_lightning.studies.table import compact_frame
+from tests.helpers import CONFIGS
+
+QUIET = ["--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false", "--test", "true"]
+
+
+def test_a_study_ends_with_a_compact_table_that_amal_runs_prints_again(workdir, capsys):
+    grid = ["--grid", "model.learning_rate=0.01,0.1"]
+    main(["study", "--name", "eps", "--config", str(CONFIGS / "regression.yaml"), *grid, "--", *QUIET])
+    out = capsys.readouterr().out
+    table = out[out.index("\n\n") + 2 :].splitlines()
+    # the figure's metrics, not the summary's 16 columns
+    assert table[0].split() == ["variant", "status", "final", "train/loss", "tested", "test/loss"]
+    row = next(line for line in table[1:3] if line.split()[0] == "model.learning_rate=0.1")
+    with open("studies/eps/summary.csv", newline="") as file:
+        saved = {row["variant"]: row for row in csv.DictReader(file)}["model.learning_rate=0.1"]
+    for column in ("final train/loss", "tested test/loss"):  # four significant digits; the CSV keeps them all
+        assert len(saved[column].replace(".", "")) > 6 and f"{float(saved[column]):.4g}" in row.split()
+    assert "amal runs eps --summary" in out
+    main(["runs", "eps", "--summary"])
+    assert capsys.readouterr().out.splitlines() == table[:3]
+
+
+def test_seeded_means_show_their_spread_in_few_digits():
+    summary = pd.DataFrame(
+        {"variant": ["a", "b"], "status": ["2 finished"] * 2, "n": [2, 2]}
+        | {"final train/loss mean": [112.21815872192383, 499.07], "final train/loss std": [0.0010951437, 0.0]}
+        | {"seconds mean": [1.3, 1.1], "final val/loss mean": [77.8197975, 471.25]}
+    )
+    shown = compact_frame(summary, ["train/loss"])
+    assert list(shown.columns) == ["variant", "status", "n", "final train/loss"]
+    assert list(shown["final train/loss"]) == ["112.2 ± 0.0011", "499.1"]
+
+
+def test_amal_runs_lists_a_searchs_trials_with_their_parameters_state_and_objective(workdir, capsys):
+    (workdir / "hs.yaml").write_text(
+        f"name: hs\nconfig: {CONFIGS / 'regression_minibatch.yaml'}\n"
+        "common: {trainer.max_epochs: 1, trainer.enable_progress_bar: false, test: false}\n"
+        "search:\n  n_trials: 2\n  params:\n    model.optimizer.init_args.lr: {type: float, low: 0.001, high: 0.01}\n"
+        "  metric: best val/loss\n"
+    )
+    main(["study", "hs.yaml"])
+    capsys.readouterr()
+    main(["runs", "hs", "--csv"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "trial,state,best val/loss,lr"
+    trials = [line.split(",") for line in lines[1:]]
+    assert [(trial[0], trial[1]) for trial in trials] == [("0", "COMPLETE"), ("1", "COMPLETE")]
+    assert all(0.001 <= float(trial[3]) <= 0.01 and float(trial[2]) > 0 for trial in trials)
