@@ -46,10 +46,21 @@ def amal(*args: str, cwd: Path) -> str:
     return result.stdout
 
 
+def submitting(cwd: Path, config: str, *fit: str, cluster: tuple[str, ...] = ()) -> subprocess.Popen:
+    """``amal submit`` of a CPU job, started (it checks the fit's options for a few seconds)."""
+    command = [*AMAL, "submit", "--config", str(CONFIGS / f"{config}.yaml"), *CPU_JOB, *cluster, "--", *fit]
+    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def job_id_of(submission: subprocess.Popen) -> str:
+    out, error = submission.communicate(timeout=300)
+    assert submission.returncode == 0, error[-3000:]
+    return re.search(r"Submitted batch job (\d+)", out).group(1)
+
+
 def submit(cwd: Path, config: str, *fit: str, cluster: tuple[str, ...] = ()) -> str:
     """``amal submit`` of a CPU job; its job id."""
-    out = amal("submit", "--config", str(CONFIGS / f"{config}.yaml"), *CPU_JOB, *cluster, "--", *fit, cwd=cwd)
-    return re.search(r"Submitted batch job (\d+)", out).group(1)
+    return job_id_of(submitting(cwd, config, *fit, cluster=cluster))
 
 
 def job(job_id: str) -> dict[str, str]:
@@ -118,22 +129,22 @@ def assert_same_fit(resumed: dict, straight: dict) -> None:
 
 
 def test_a_cpu_fit_runs_to_its_end(tmp_path):
-    job_id = submit(tmp_path, "regression", "--trainer.max_epochs=100", *FULL_BATCH)
+    job_id = submit(tmp_path, "regression", "--trainer.max_epochs=50", *FULL_BATCH)
     assert ended(job_id) == "COMPLETED", log_of(tmp_path, "regression", job_id)[-3000:]
-    assert final_state(tmp_path, "regression", job_id)["global_step"] == 100
-    assert "Fit: 100 epochs" in log_of(tmp_path, "regression", job_id)
+    assert final_state(tmp_path, "regression", job_id)["global_step"] == 50
+    assert "Fit: 50 epochs" in log_of(tmp_path, "regression", job_id)
 
 
 @pytest.mark.parametrize(
     ("config", "fit", "lead"),
     [
-        ("regression", ["--trainer.max_epochs=1200", *FULL_BATCH], 4.0),  # full batch: 1,200 steps
-        ("classifier", ["--trainer.max_epochs=30", *MNIST], 4.0),  # 29 batches an epoch
+        ("regression", ["--trainer.max_epochs=300", *FULL_BATCH], 1.0),  # full batch: 300 steps
+        ("classifier", ["--trainer.max_epochs=6", *MNIST], 1.0),  # 29 batches an epoch
     ],
 )
 def test_a_fit_preempted_twice_by_sigusr1_ends_as_the_same_fit_never_interrupted(tmp_path, config, fit, lead):
-    straight = submit(tmp_path, config, *fit, "--experiment=straight")  # beside it, on the other core
-    preempted = submit(tmp_path, config, *fit)
+    straight = submitting(tmp_path, config, *fit, "--experiment=straight")  # beside it, on the other core
+    preempted, straight = job_id_of(submitting(tmp_path, config, *fit)), job_id_of(straight)
     signal_twice_and_finish(tmp_path, config, preempted, lead)
     assert ended(preempted) == "COMPLETED", log_of(tmp_path, config, preempted)[-3000:]
     assert ended(straight) == "COMPLETED"
@@ -145,7 +156,7 @@ def test_a_fit_preempted_twice_by_sigusr1_ends_as_the_same_fit_never_interrupted
 
 def test_a_job_requeued_without_a_signal_resumes_from_its_last_checkpoint(tmp_path):
     """As after a node failure or an administrator's requeue: no SIGUSR1, so last.ckpt is the state."""
-    fit = ["--trainer.max_epochs=12", *MNIST]
+    fit = ["--trainer.max_epochs=4", *MNIST]
     job_id = submit(tmp_path, "classifier", *fit)
     run = tmp_path / "checkpoints/classifier" / f"slurm-{job_id}"
     wait(lambda: (run / "last.ckpt").exists(), "a first epoch's last.ckpt")
@@ -155,7 +166,7 @@ def test_a_job_requeued_without_a_signal_resumes_from_its_last_checkpoint(tmp_pa
     log = log_of(tmp_path, "classifier", job_id)
     assert re.search(r"Restoring states from the checkpoint path at .*last\.ckpt", log)
     assert not list(run.glob("hpc_ckpt_*.ckpt"))
-    assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 12 * 29
+    assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 4 * 29
 
 
 def test_max_requeues_stops_the_cycle(tmp_path):
@@ -187,8 +198,8 @@ def test_a_study_array_gathers_itself_one_task_at_a_time(tmp_path):
     study = tmp_path / "arr.yaml"
     study.write_text(
         f"name: arr\nconfig: {CONFIGS / 'regression.yaml'}\n"
-        "common: {trainer.max_epochs: 30, trainer.enable_progress_bar: false, data.test_each_epoch: false}\n"
-        "grid: {model.learning_rate: [0.01, 0.02, 0.05]}\n"
+        "common: {trainer.max_epochs: 5, trainer.enable_progress_bar: false, data.test_each_epoch: false}\n"
+        "grid: {model.learning_rate: [0.01, 0.05]}\n"
     )
     out = amal("study", str(study), "--submit", *CPU_JOB, "--max-parallel", "1", cwd=tmp_path)
     assert "the last to end writes the summary and figures into studies/arr/" in out
@@ -200,17 +211,17 @@ def test_a_study_array_gathers_itself_one_task_at_a_time(tmp_path):
     wait(lambda: (tmp_path / "studies/arr/summary.csv").exists(), "the summary", timeout=60)
     assert most_at_once == 1
     with open(tmp_path / "studies/arr/summary.csv", newline="") as file:
-        assert [row["status"] for row in csv.DictReader(file)] == ["finished"] * 3
+        assert [row["status"] for row in csv.DictReader(file)] == ["finished"] * 2
     assert list((tmp_path / "studies/arr").glob("*.png")), "no figure drawn"
     logs = "".join(path.read_text() for path in (tmp_path / "slurm").glob("arr-*.out"))
-    assert logs.count("arr: 3 finished") == 1  # the last task gathered, and it alone
+    assert logs.count("arr: 2 finished") == 1  # the last task gathered, and it alone
 
 
 def test_a_search_with_two_workers_ends_with_its_trials(tmp_path):
     study = tmp_path / "hs.yaml"
     study.write_text(
         f"name: hs\nconfig: {CONFIGS / 'regression.yaml'}\n"
-        "common: {trainer.max_epochs: 20, trainer.enable_progress_bar: false, data.test_each_epoch: false}\n"
+        "common: {trainer.max_epochs: 5, trainer.enable_progress_bar: false, data.test_each_epoch: false}\n"
         "search:\n  n_trials: 4\n  metric: best val/loss\n"
         "  params: {model.learning_rate: {type: float, low: 1.0e-3, high: 0.1, log: true}}\n"
     )
