@@ -116,10 +116,35 @@ def test_a_mini_batch_fit_logs_its_batch_limit_and_noise_floor(workdir):
 
     options = ["--trainer.max_epochs", "2", "--data.batch_size", "32", "--model.optimizer.init_args.lr", "0.01"]
     outcome = fit(str(CONFIGS / "regression_minibatch.yaml"), *options, *(f"{k}={v}" for k, v in TEST_SETTINGS.items()))
-    logged = {name: points[0][1] for name, points in scalars(outcome.log_dir).items() if name.startswith("reference/")}
+    curves = scalars(outcome.log_dir)
+    logged = {name: points[0][1] for name, points in curves.items() if name.startswith("reference/")}
     assert logged["reference/step_fastest"] == pytest.approx(0.16042, abs=1e-5)
     assert 0.155 < logged["reference/step_limit_batch"] < logged["reference/step_limit"]
     assert logged["reference/train/noise_floor"] == pytest.approx(0.107, abs=5e-4)
+    # epoch t's train/full_loss: the whole split's loss after t epochs; train/loss: the mean over the steps
+    whole, running = [value for _, value in curves["train/full_loss"]], [value for _, value in curves["train/loss"]]
+    assert len(whole) == len(running) == 2 and whole[1] < running[0] < whole[0]  # the steps descend within epoch 0
+
+
+def test_the_whole_split_s_loss_at_epoch_0_is_before_the_first_step_and_the_full_batch_s_own(workdir):
+    from amal_lightning.api import fit
+    from tests.helpers import CONFIGS, TEST_SETTINGS
+    from tests.test_references import scalars
+
+    options = ["--trainer.max_epochs", "3", "--data.batch_size", "full", "--model.optimizer.init_args.lr", "0.01"]
+    settings = [f"{k}={v}" for k, v in TEST_SETTINGS.items()]
+    outcome = fit(
+        str(CONFIGS / "regression_minibatch.yaml"), *options, *settings, "--seed_everything=0", "--test=false"
+    )
+    logged = scalars(outcome.log_dir)
+    whole, running = [value for _, value in logged["train/full_loss"]], [value for _, value in logged["train/loss"]]
+    assert running == pytest.approx(whole, rel=1e-6) and whole[0] > whole[1] > whole[2]  # one step, after its loss
+    data = HousingDataModule()
+    data.setup("fit")
+    features, targets = data.train_set.tensors
+    torch.manual_seed(0)
+    start = torch.nn.Linear(13, 1)  # the weights the fit started from (seed_everything 0)
+    assert whole[0] == pytest.approx(torch.nn.functional.mse_loss(start(features), targets).item(), rel=1e-5)
 
 
 @pytest.mark.parametrize("config", ["regression.yaml", "tme1_gradient_descent.yaml"])

@@ -56,6 +56,10 @@ class HandGradientRegression(PredictsItsDescent):
         """Per row, the target where the data has it and the prediction: ``amal predict``'s columns."""
         return {**known_targets(batch, "target"), "prediction": self(batch[0])}
 
+    def loss_of(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """TME1's loss, summed over the outputs and averaged over the rows, as its steps compute it."""
+        return MSE.forward(Context(), prediction, target)
+
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, y = batch
         linear_ctx, mse_ctx = Context(), Context()

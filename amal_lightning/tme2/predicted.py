@@ -1,5 +1,13 @@
 """What a housing fit logs of theory (:mod:`amal_lightning.tme2.theory`): reference values at step 0,
-and ``train/predicted_loss`` beside ``train/loss`` at every epoch.
+and ``train/predicted_loss`` beside ``train/loss`` at every epoch; and ``train/full_loss``, one
+definition of an epoch's training loss for every batch size.
+
+``train/loss`` at epoch t is the mean of the epoch's batch losses, each taken before its own step: for
+the full batch, the loss after t epochs (epoch 0: before the first step); for batches of one row, the
+mean over 304 points of a moving descent. ``train/full_loss`` at epoch t is the loss on the whole
+training split at the epoch's start, after t epochs of any batch size (epoch 0: before the first step),
+measured by one more forward pass over the split: the curves of different batch sizes then compare
+like with like, and the running mean of the steps stays beside it as ``train/loss``.
 
 The expected loss of descent with batches of B rows follows from two exact recursions (independent
 batches, rows drawn without replacement within a batch; the loader draws an epoch's batches from
@@ -19,6 +27,7 @@ its batches' losses, each before its step, weighted by their sizes: so is the pr
 from typing import Any, Optional
 
 import torch
+from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
 from amal_lightning.base_module import EpochMetricsModule, log_epoch_points
@@ -132,6 +141,7 @@ class PredictsItsDescent(EpochMetricsModule):
         super().__init__()
         self.predicted_curve: Optional[list[float]] = None
         self.predicted_from = 0  # the epoch the curve starts at
+        self.full_loss: Optional[float] = None  # the loss on the whole training split at this epoch's start
 
     def descent_start(self) -> tuple[Tensor, Optional[float]]:
         """The weights then the intercept, flat, and the step size of plain descent (None if not plain)."""
@@ -143,8 +153,23 @@ class PredictsItsDescent(EpochMetricsModule):
         self.predicted_curve = predicted_losses(self.trainer.datamodule, weights, step, epochs)
         self.predicted_from = self.current_epoch
 
+    def on_train_epoch_start(self) -> None:
+        """The loss on the whole training split before this epoch's first step (``train/full_loss``)."""
+        train = getattr(self.trainer.datamodule, "train_set", None)
+        self.full_loss = None
+        if isinstance(train, TensorDataset) and len(train.tensors) == 2 and len(train):
+            features, targets = (tensor.to(self.device) for tensor in train.tensors)
+            with torch.no_grad():
+                self.full_loss = self.loss_of(self(features), targets).item()
+
+    def loss_of(self, prediction: Tensor, target: Tensor) -> Tensor:
+        """The loss the model descends, as its steps compute it: the mean squared error (TME2)."""
+        return F.mse_loss(prediction, target)
+
     def _log_epoch(self, stage: str) -> None:
         super()._log_epoch(stage)
+        if stage == "train" and self.full_loss is not None:  # no callback watches it: straight to the loggers
+            log_epoch_points(self.trainer, {"train/full_loss": self.full_loss})
         index = self.current_epoch - self.predicted_from
         if stage == "train" and self.predicted_curve is not None and 0 <= index < len(self.predicted_curve):
             log_epoch_points(self.trainer, {"train/predicted_loss": self.predicted_curve[index]})

@@ -40,12 +40,14 @@ class PlottedRun:
 
 
 PREDICTED = "predicted_"  # `train/predicted_loss`: what theory says `train/loss` is (a TME2 linear fit logs it)
+WHOLE = "full_"  # `train/full_loss`: the loss on the whole training split at an epoch's start
 
 
 def measured(metric: str) -> str:
-    """The metric a predicted one stands beside: ``train/loss`` for ``train/predicted_loss``."""
+    """The metric whose reference another stands beside: ``train/loss`` for ``train/predicted_loss`` and
+    for ``train/full_loss`` (the same loss, measured on the whole split)."""
     stage, _, name = metric.partition("/")
-    return f"{stage}/{name.removeprefix(PREDICTED)}"
+    return f"{stage}/{name.removeprefix(PREDICTED).removeprefix(WHOLE)}"
 
 
 def line_style(metric: str) -> str:
