@@ -1,9 +1,11 @@
 """``amal lr-find``: Lightning's range test, its curve as a PNG with the suggestion marked, the option to use."""
 
+import math
 from pathlib import Path
 
 import pytest
 
+from amal_lightning.api.lr_find import BETA, find_learning_rate, unsmoothed
 from amal_lightning.command_line.main import main
 from tests.helpers import CONFIGS
 
@@ -35,3 +37,22 @@ def test_lr_find_refuses_in_one_line(workdir, capsys, args, message, status):
     error = capsys.readouterr().err.splitlines()[0]
     assert stop.value.code == status and error.startswith("amal: error: ") and message in error
     assert not (workdir / "lr_find").exists()
+
+
+def test_each_steps_loss_is_recovered_from_lightnings_smoothed_curve(workdir):
+    losses = [2.3, 2.1, float("nan"), 1.7, 5.0]
+    average, smoothed = 0.0, []
+    for step, loss in enumerate(losses, start=1):  # Lightning's finder: its global step is already k + 1
+        if loss != loss:
+            smoothed.append(loss)
+            continue
+        average = BETA * average + (1 - BETA) * loss
+        smoothed.append(average / (1 - BETA ** (step + 1)))
+    recovered = unsmoothed(smoothed)
+    assert recovered[2] != recovered[2] and [round(x, 9) for x in recovered[:2] + recovered[3:]] == [2.3, 2.1, 1.7, 5.0]
+    # on a real range test, the first step's loss is the untrained classifier's: ln 10 for 10 classes
+    found = find_learning_rate(
+        ["--config", str(CONFIGS / "classifier.yaml"), "--data.source", "sample"], num_training=3
+    )
+    assert abs(found.raw_losses[0] - math.log(10)) < 0.1 and len(found.raw_losses) == len(found.learning_rates)
+    assert abs(found.losses[0] - found.raw_losses[0] / 2) < 0.05  # the smoothed curve starts at half of it

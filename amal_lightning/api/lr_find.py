@@ -9,9 +9,10 @@ callable (``--model.optimizer``, Lightning#16787), so it is returned for the cal
 option to use.
 """
 
+import math
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from lightning.pytorch.cli import LightningCLI
@@ -26,12 +27,33 @@ from amal_lightning.errors import AmalError, user_error
 
 @dataclass(frozen=True)
 class LearningRateSearch:
-    """What the range test found: the rates tried, the (smoothed) loss at each, and the suggestion or None."""
+    """What the range test found: the rates tried, the smoothed loss at each (Lightning's, which its suggestion
+    reads), the suggestion or None, and each step's own loss (``raw_losses``, as many as the rates)."""
 
     model: str
     learning_rates: list[float]
     losses: list[float]
     suggestion: Optional[float]
+    raw_losses: list[float] = field(default_factory=list)
+
+
+# Lightning's finder smooths the losses: avg = BETA * avg + (1 - BETA) * loss, then divides by 1 - BETA ** (step + 1),
+# its global step being already k + 1 at the k-th step's end (so the first point is about half the first loss).
+BETA = 0.98
+
+
+def unsmoothed(smoothed: Sequence[float], beta: float = BETA) -> list[float]:
+    """Each step's own loss, from the finder's smoothed curve (its callback keeps only that one): the moving average
+    undone. A step without a loss (nan) leaves the average as it was, as in the finder."""
+    losses, average = [], 0.0
+    for index, value in enumerate(smoothed):
+        if not math.isfinite(value):
+            losses.append(value)
+            continue
+        new_average = value * (1 - beta ** (index + 2))
+        losses.append((new_average - beta * average) / (1 - beta))
+        average = new_average
+    return losses
 
 
 def find_learning_rate(
@@ -74,4 +96,5 @@ def find_learning_rate(
             raise reported from None
     results: dict[str, Any] = finder.results if finder is not None else {"lr": [], "loss": []}
     suggestion = finder.suggestion() if finder is not None and len(results["lr"]) > 11 else None
-    return LearningRateSearch(type(model).__name__, list(results["lr"]), list(results["loss"]), suggestion)
+    smoothed = list(results["loss"])
+    return LearningRateSearch(type(model).__name__, list(results["lr"]), smoothed, suggestion, unsmoothed(smoothed))

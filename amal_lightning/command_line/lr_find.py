@@ -12,7 +12,7 @@ other word is an ``amal fit`` option for the model and data. It changes no file 
 
 import math
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from jsonargparse import ArgumentParser
 from jsonargparse.typing import PositiveFloat, PositiveInt
@@ -24,6 +24,12 @@ from amal_lightning.runs.folders import experiment_name
 from amal_lightning.studies.figures.plot import save_png
 from amal_lightning.words import given_values, gives, take_options
 
+# What the figure's curves are, under it: the smoothed curve is not the loss, and the suggestion is a rule of thumb.
+EXPLANATION = (
+    "Smoothed: Lightning's moving average of the steps' losses (weight 0.98), corrected for its start one step late,\n"
+    "so that it starts near half the first loss. Suggestion: where the smoothed loss falls fastest against the rate\n"
+    "(its first 10 points and the last left out); the rate that trains best is usually at or somewhat below it."
+)
 OWN = ("--min_lr", "--max_lr", "--num_training", "-o", "--output")
 FOLDER = Path("lr_find")
 
@@ -41,21 +47,31 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def draw(rates: list[float], losses: list[float], suggestion: Optional[float], model: str) -> Figure:
-    figure = Figure(figsize=(7, 4.4), dpi=150, layout="constrained")
+def draw(found: Any) -> Figure:
+    """Each step's loss, Lightning's smoothed curve over them and its suggestion, with how it is chosen."""
+    figure = Figure(figsize=(7, 5), dpi=150, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    kept = [(rate, loss) for rate, loss in zip(rates, losses, strict=True) if math.isfinite(loss)]
-    axes.plot([rate for rate, _ in kept], [loss for _, loss in kept], color="C0", label="training loss (smoothed)")
-    if suggestion is not None:
-        at = min(kept, key=lambda point: abs(math.log(point[0]) - math.log(suggestion)))
-        axes.plot([at[0]], [at[1]], "o", color="C3", markersize=9, label=f"suggestion {suggestion:.3g}")
+    rates, smoothed, raw = found.learning_rates, found.losses, found.raw_losses
+    steps = [(rate, loss) for rate, loss in zip(rates[: len(raw)], raw, strict=True) if math.isfinite(loss)]
+    if steps:
+        axes.plot([rate for rate, _ in steps], [loss for _, loss in steps], ".", color="0.55", markersize=3)
+        axes.lines[-1].set_label("each step's loss")
+    kept = [(rate, loss) for rate, loss in zip(rates, smoothed, strict=True) if math.isfinite(loss)]
+    axes.plot([rate for rate, _ in kept], [loss for _, loss in kept], color="C0", label="smoothed (Lightning's)")
+    if found.suggestion is not None:
+        at = min(kept, key=lambda point: abs(math.log(point[0]) - math.log(found.suggestion)))
+        axes.plot([at[0]], [at[1]], "o", color="C3", markersize=9, label=f"suggestion {found.suggestion:.3g}")
+    if kept:  # the last steps' losses explode: the axis follows the smoothed curve, which the suggestion reads
+        low, high = min(loss for _, loss in kept + steps), max(loss for _, loss in kept)
+        axes.set_ylim(low - 0.05 * (high - low), high + 0.2 * (high - low))
     axes.set_xscale("log")
-    axes.set_xlabel("learning rate (one training step each)")
+    axes.set_xlabel("learning rate (one training step each, growing exponentially)")
     axes.set_ylabel("training loss")
-    axes.set_title(f"{model}: learning-rate range test")
+    axes.set_title(f"{found.model}: learning-rate range test")
     axes.grid(True, alpha=0.3)
     axes.legend(loc="upper left", fontsize="small")
+    figure.supxlabel(EXPLANATION, fontsize="x-small", color="0.3", horizontalalignment="left", x=0.01)
     return figure
 
 
@@ -76,7 +92,7 @@ def lr_find(argv: list[str]) -> int:
     if not found.learning_rates:
         print(f"{found.model}: the range test stopped before trying any rate")
         return 0
-    save_png(draw(found.learning_rates, found.losses, found.suggestion, found.model), output)
+    save_png(draw(found), output)
     print(
         f"{output}: the loss against {len(found.learning_rates)} learning rates from {args.min_lr:g} to {args.max_lr:g}"
     )
