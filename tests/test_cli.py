@@ -138,11 +138,14 @@ def test_fit_tests_its_best_checkpoint_in_the_same_run_and_says_what_it_did(work
     assert events.Scalars("hp/test/acc")[0].value == pytest.approx(events.Scalars("best/test/acc")[-1].value)
 
 
-def test_testing_a_checkpoint_logs_beside_its_run_in_a_folder_of_its_own(workdir):
+def test_testing_a_checkpoint_logs_beside_its_run_in_a_folder_of_its_own(workdir, capsys):
     config = str(CONFIGS / "regression.yaml")
     run_inprocess("fit", "--config", config, "--trainer.max_epochs=2", "--test=false", "--data.test_each_epoch=false")
     run_inprocess("test", "--config", config, "--ckpt_path=best")
+    capsys.readouterr()
     run_inprocess("test", "--config", config, "--ckpt_path=best")
+    said = "Test of checkpoints/regression/version_0/best.ckpt: logs in logs/regression/version_0/test-best-1/"
+    assert capsys.readouterr().out.splitlines()[-1] == said
     assert "test/loss" in scalar_tags(Path("logs/regression/version_0/test-best-0"))
     assert "test/loss" in scalar_tags(Path("logs/regression/version_0/test-best-1"))  # the second, apart
     assert "test/loss" not in scalar_tags(Path("logs/regression/version_0"))

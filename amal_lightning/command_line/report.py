@@ -13,8 +13,10 @@ def report_lines(outcome: Outcome) -> list[str]:
     """The summary of a fit (why it stopped, its best validation, its test, its folders); one line otherwise."""
     if outcome.command == "predict":
         return [outcome.reason]
-    if outcome.command != "fit":
-        return []  # Lightning's own table of the metrics says it
+    if outcome.command != "fit":  # Lightning's own table says the metrics; this line, by what and where they are
+        weights = outcome.tested_checkpoint or "an untrained model (no --ckpt_path)"
+        logged = f": logs in {outcome.log_dir}/" if outcome.log_dir is not None else ""
+        return [f"{outcome.command.capitalize()} of {weights}{logged}"]
     this_time = f", {outcome.epochs} of them this time" if outcome.first_epoch else ""  # a resumed fit
     done = f"{outcome.total_epochs} epochs{this_time} in {outcome.seconds:.0f} s"
     lines = [f"Fit: {done} ({outcome.reason}), {outcome.steps} steps"]
