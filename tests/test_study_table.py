@@ -5,6 +5,9 @@ import csv
 import pandas as pd
 
 from amal_lightning.command_line.main import main
+from amal_lightning.studies.gathering import save_study
+from amal_lightning.studies.search.storage import open_search
+from amal_lightning.studies.spec import load_study
 from amal_lightning.studies.table import compact_frame
 from tests.helpers import CONFIGS
 
@@ -40,17 +43,25 @@ def test_seeded_means_show_their_spread_in_few_digits():
 
 
 def test_amal_runs_lists_a_searchs_trials_with_their_parameters_state_and_objective(workdir, capsys):
+    """The trials as the search's journal holds them (written here through Optuna, as a search's workers do)."""
+    import optuna
+
     (workdir / "hs.yaml").write_text(
         f"name: hs\nconfig: {CONFIGS / 'regression_minibatch.yaml'}\n"
-        "common: {trainer.max_epochs: 1, trainer.enable_progress_bar: false, test: false}\n"
-        "search:\n  n_trials: 2\n  params:\n    model.optimizer.init_args.lr: {type: float, low: 0.001, high: 0.01}\n"
+        "search:\n  n_trials: 3\n  params:\n    model.optimizer.init_args.lr: {type: float, low: 0.001, high: 0.01}\n"
         "  metric: best val/loss\n"
     )
-    main(["study", "hs.yaml"])
-    capsys.readouterr()
+    study = load_study(workdir / "hs.yaml")
+    save_study(study)
+    search = open_search(study.name, study.folder, study.search, study.source)
+    space = {"model.optimizer.init_args.lr": optuna.distributions.FloatDistribution(0.001, 0.01)}
+    for params, value, state in (({"model.optimizer.init_args.lr": 0.002}, 21.123456, "COMPLETE"),
+                                 ({"model.optimizer.init_args.lr": 0.009}, None, "PRUNED")):  # fmt: skip
+        state = optuna.trial.TrialState[state]
+        search.add_trial(optuna.trial.create_trial(params=params, distributions=space, value=value, state=state))
     main(["runs", "hs", "--csv"])
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "trial,state,best val/loss,lr"
-    trials = [line.split(",") for line in lines[1:]]
-    assert [(trial[0], trial[1]) for trial in trials] == [("0", "COMPLETE"), ("1", "COMPLETE")]
-    assert all(0.001 <= float(trial[3]) <= 0.01 and float(trial[2]) > 0 for trial in trials)
+    assert capsys.readouterr().out.splitlines() == [
+        "trial,state,best val/loss,lr",
+        "0,COMPLETE,21.12,0.002",
+        "1,PRUNED,,0.009",
+    ]
