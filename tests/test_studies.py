@@ -269,6 +269,7 @@ SHIPPED = [
     "tme1_step_size",
     "tme2_gd_variants",
     "tme2_linear_vs_tanh",
+    "tme2_momentum",
     "tme2_step_size",
     "tme2_step_size_grid",
     "tme3_autoencoder",

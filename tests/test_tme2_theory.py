@@ -241,3 +241,40 @@ def test_the_predicted_curve_is_drawn_dash_dot_and_as_a_gap_above_the_optimum(wo
     from PIL import Image
 
     assert Image.open("gap.png").size[0] > 300
+
+
+def test_heavy_ball_at_its_optimal_settings_contracts_at_the_square_root_rate():
+    x, y = small_problem(rows=40, features=3, seed=1)
+    x[:, 0] *= 10  # κ in the hundreds, as on the housing data: a rate near 0.8, far from float64's floor in 60 steps
+    settings, plain = theory.heavy_ball(x), theory.fastest_step(x)
+    kappa = plain.condition_number
+    assert settings.rate == pytest.approx((kappa**0.5 - 1) / (kappa**0.5 + 1)) and settings.rate < plain.fastest_rate
+    assert settings.momentum == pytest.approx(settings.rate**2)
+    optimum = theory.least_squares(x, y)
+    rows, target = theory.design(x), y.flatten()
+    w = previous = torch.zeros(4, dtype=torch.float64)
+    distances = []
+    for _ in range(60):  # w ← w − ε∇L + β(w − w_prev), as torch.optim.SGD's momentum steps
+        gradient = 2 / len(rows) * rows.T @ (rows @ w - target)
+        w, previous = w - settings.step * gradient + settings.momentum * (w - previous), w
+        distances.append((w - optimum).norm().item())
+    # at β* the extreme directions' roots are double: a factor t beside the rate (3 % over these 40 steps)
+    assert (distances[-1] / distances[19]) ** (1 / 40) == pytest.approx(settings.rate, rel=0.05)
+    gaps = [d**2 for d in distances]
+    assert theory.measured_rate(gaps, 19, 59) == pytest.approx(settings.rate, rel=0.05)
+
+
+def test_a_decaying_step_is_eps_over_one_plus_t_over_tau_and_theory_s_constant_step_is_not_claimed():
+    from amal_lightning.tme2 import OptimRegression
+
+    model = OptimRegression(optimizer=lambda parameters: torch.optim.SGD(parameters, lr=0.1), step_decay_epochs=2)
+    configured = model.configure_optimizers()
+    decay = configured["lr_scheduler"]["scheduler"]
+    steps = []
+    for _ in range(3):
+        steps.append(configured["optimizer"].param_groups[0]["lr"])
+        decay.step()
+    assert steps == pytest.approx([0.1, 0.1 / 1.5, 0.1 / 2])
+    assert model.plain_step() is None
+    constant = OptimRegression(optimizer=lambda parameters: torch.optim.SGD(parameters, lr=0.1))
+    assert constant.plain_step() == 0.1 and isinstance(constant.configure_optimizers(), torch.optim.SGD)

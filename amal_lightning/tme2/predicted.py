@@ -35,6 +35,7 @@ from amal_lightning.tme2.theory import (
     Tensor,
     design,
     fastest_step,
+    heavy_ball,
     least_squares,
     mean_square_limit,
     noise_floor,
@@ -88,7 +89,10 @@ def expected_losses(x: Tensor, y: Tensor, w0: Tensor, step: float, batch: Any, e
 def descent_references(datamodule: Any, step: Optional[float]) -> dict[str, float]:
     """What theory says of descent on ``datamodule``'s training split with its batch size at ``step``:
 
-    - ``step_fastest``: ε* = 2/(λ_min + λ_max), the fastest fixed step of full-batch descent;
+    - ``step_fastest``: ε* = 2/(λ_min + λ_max), the fastest fixed step of full-batch descent, and ``rate_fastest``
+      its rate per step, (κ − 1)/(κ + 1);
+    - ``step_heavy_ball``, ``momentum_heavy_ball`` and ``rate_heavy_ball``: heavy-ball momentum's optimal step
+      and β*, and its rate (√κ − 1)/(√κ + 1);
     - for a batch smaller than the split, ``step_limit_batch``, the mean-square stability limit of that
       batch size, and at ``step`` (when the model takes plain steps of a known size) ``train/noise_floor``,
       the excess training loss where constant-step descent settles on average.
@@ -101,7 +105,9 @@ def descent_references(datamodule: Any, step: Optional[float]) -> dict[str, floa
     x, y = train.tensors
     if y.reshape(len(y), -1).shape[1] != 1:
         return {}
-    values = {"step_fastest": fastest_step(x).fastest}
+    steps, momentum = fastest_step(x), heavy_ball(x)
+    values = {"step_fastest": steps.fastest, "rate_fastest": steps.fastest_rate}
+    values.update(step_heavy_ball=momentum.step, momentum_heavy_ball=momentum.momentum, rate_heavy_ball=momentum.rate)
     batch = datamodule.hparams.get("batch_size") if hasattr(datamodule, "hparams") else None
     if isinstance(batch, int) and batch < len(x):
         values["step_limit_batch"] = mean_square_limit(x, batch)

@@ -82,9 +82,17 @@ class OptimRegression(PredictsItsDescent):
     Args:
         input_dim: number of features.
         optimizer: the optimizer and its settings, e.g. ``torch.optim.SGD`` with ``lr: 0.01``.
+        step_decay_epochs: τ, to decay the step as ε/(1 + t/τ) at epoch t: a constant step leaves
+            mini-batch descent on a noise floor proportional to ε (:func:`~amal_lightning.tme2.theory.noise_floor`),
+            a step decaying as 1/t lets it go on to the optimum. None: a constant step.
     """
 
-    def __init__(self, input_dim: PositiveInt = NUM_FEATURES, optimizer: OptimizerCallable = torch.optim.SGD) -> None:
+    def __init__(
+        self,
+        input_dim: PositiveInt = NUM_FEATURES,
+        optimizer: OptimizerCallable = torch.optim.SGD,
+        step_decay_epochs: Optional[PositiveFloat] = None,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.optimizer = optimizer
@@ -110,6 +118,7 @@ class OptimRegression(PredictsItsDescent):
         optimizer = self.optimizer([nn.Parameter(torch.zeros(1))])
         settings = optimizer.defaults
         plain = type(optimizer) is torch.optim.SGD and not settings.get("momentum") and not settings.get("weight_decay")
+        plain = plain and self.hparams.get("step_decay_epochs") is None  # theory's step is a constant one
         return float(settings["lr"]) if plain else None
 
     def build_net(self) -> nn.Module:
@@ -133,5 +142,10 @@ class OptimRegression(PredictsItsDescent):
         getattr(self, f"{stage}_loss").update(loss, len(x))
         return loss
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer(self.parameters())
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer(self.parameters())
+        tau = self.hparams.get("step_decay_epochs")
+        if tau is None:
+            return optimizer
+        decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1 / (1 + epoch / tau))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "epoch"}}

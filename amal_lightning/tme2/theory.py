@@ -9,6 +9,9 @@ the least-squares solution w*. Everything below follows from H, the residuals at
   L(t) − L* = ½ Σᵢ λᵢ aᵢ² (1 − ελᵢ)^{2t} with w₀ − w* = Σᵢ aᵢvᵢ (:func:`predicted_gap`): exact,
   not a bound. It converges iff ε < 2/λ_max; the fixed step with the fastest worst-case rate is
   ε* = 2/(λ_min + λ_max), rate (κ − 1)/(κ + 1) per step in distance (:func:`fastest_step`);
+- **heavy-ball momentum** w ← w − ε∇L + β(w − w_prev) (torch.optim.SGD's momentum, dampening 0) is a
+  linear recursion on (w, w_prev) too: at ε = 4/(√λ_max + √λ_min)² and β* = ((√κ − 1)/(√κ + 1))² every
+  direction contracts at (√κ − 1)/(√κ + 1) per step, the square root of κ in place of κ (:func:`heavy_ball`);
 - **mini-batch and stochastic descent** (batches of B rows drawn without replacement) replace H by
   a random H_B, so the error e = w − w* follows e ← A e with A = I − ε·H_B (plus noise). Its second
   moment E[e eᵀ] evolves by the linear map E[A ⊗ A], and the iteration is mean-square stable iff that
@@ -56,6 +59,29 @@ def fastest_step(x: Tensor) -> Steps:
     low, high = eigenvalues[0].item(), eigenvalues[-1].item()
     kappa = high / low
     return Steps(2 / high, 2 / (low + high), (kappa - 1) / (kappa + 1), kappa)
+
+
+@dataclass(frozen=True)
+class HeavyBall:
+    """Heavy-ball momentum's optimal settings for full-batch descent, and its rate."""
+
+    step: float  # ε = 4/(√λ_max + √λ_min)²
+    momentum: float  # β* = ((√κ − 1)/(√κ + 1))²
+    rate: float  # (√κ − 1)/(√κ + 1): the distance to w* shrinks by about this per step
+
+
+def heavy_ball(x: Tensor) -> HeavyBall:
+    """Polyak's optimal step and momentum for the quadratic of ``x``'s rows, and the rate they give."""
+    eigenvalues = torch.linalg.eigvalsh(hessian(x))
+    low, high = eigenvalues[0].item() ** 0.5, eigenvalues[-1].item() ** 0.5
+    rate = (high - low) / (high + low)
+    return HeavyBall(4 / (high + low) ** 2, rate**2, rate)
+
+
+def measured_rate(gaps: list[float], first: int, last: int) -> float:
+    """The rate per step in distance that a gap curve L(t) − L* shows between steps ``first`` and ``last``:
+    the gap is quadratic in the distance, so (gap_last/gap_first)^(1/(2·(last − first)))."""
+    return (gaps[last] / gaps[first]) ** (1 / (2 * (last - first)))
 
 
 def least_squares(x: Tensor, y: Tensor) -> Tensor:
