@@ -11,7 +11,7 @@ from amal_lightning.api import check_command_line
 from amal_lightning.errors import AmalError
 from amal_lightning.studies.search.spec import trial_options
 from amal_lightning.studies.search.storage import check_journal, journal_path, open_search
-from amal_lightning.studies.search.trials import pruning_options
+from amal_lightning.studies.search.trials import pruning_options, trial_variants, unlogged_metric
 from amal_lightning.studies.spec import Study
 from amal_lightning.studies.summary import BEST
 from amal_lightning.studies.variants import MAX_VARIANTS
@@ -57,7 +57,12 @@ def check_search(study: Study) -> None:
     check_size(where, spec.n_trials, len(seeds) or 1, study.data.get("max_variants", MAX_VARIANTS))
     if journal_path(study.folder).exists():
         check_journal(journal_path(study.folder), study.source)
-        open_search(study.name, study.folder, spec, study.source)
+        trials = open_search(study.name, study.folder, spec, study.source).get_trials(deepcopy=False)
+        for trial in (trial for trial in trials if trial.state.name == "FAIL"):
+            # a trial whose run did not log the metric: the next would not either (the search stopped there)
+            unlogged = unlogged_metric(study, trial_variants(study, trial.number, dict(trial.params)))
+            if unlogged is not None:
+                raise AmalError(unlogged)
     base = ["fit", "--config", str(study.config), *study.common]
     try:
         check_command_line([*base, *trial_options(pruning_options(spec))])
