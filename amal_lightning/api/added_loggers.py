@@ -95,7 +95,7 @@ def own_folder_names(class_path: str, init_args: Any, experiment: str, run: str,
 
     A logger that nests ``name/version_N`` in its ``save_dir`` (CSV) writes in that folder itself (the run
     already has its version); a fit resumed in its own run writes beside, in ``resumed_from_step_N``, instead
-    of replacing the earlier ``metrics.csv``. MLflow names its experiment and run as amal names them.
+    of replacing the earlier ``metrics.csv``. MLflow and W&B name their experiment (project) and run as amal does.
     """
     module, _, name = class_path.rpartition(".")
     parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
@@ -109,9 +109,11 @@ def own_folder_names(class_path: str, init_args: Any, experiment: str, run: str,
         resumed = resumed_step is not None and folder.is_dir() and any(folder.iterdir())
         init_args.version = f"resumed_from_step_{resumed_step}" if resumed else ""
     if left_default("experiment_name") and parameters["experiment_name"].default == LIGHTNING_FOLDER_NAME:
-        init_args.experiment_name = experiment
+        init_args.experiment_name = experiment  # MLflow
         if left_default("run_name"):
             init_args.run_name = run
+    if left_default("project") and parameters["project"].default is None and left_default("name"):
+        init_args.project, init_args.name = experiment, run  # W&B (its own default project: lightning_logs)
 
 
 def unbuildable_logger(chosen: Any) -> Optional[str]:
