@@ -1,5 +1,7 @@
 """A logger that is not one, or that its class refuses to build, ends in one line naming it, with no traceback."""
 
+import importlib.util
+
 import pytest
 
 from amal_lightning.api import check_command_line
@@ -39,3 +41,12 @@ def test_a_logger_its_class_refuses_to_build_is_one_line_with_the_class_s_reason
     assert error.startswith("amal: error: --trainer.logger MLFlowLogger: cannot be built: ")
     assert "nosuchscheme://x" in error and len(error.splitlines()) == 1 and "Traceback" not in error
     assert not list((workdir / "logs").glob("*/*")) and not list((workdir / "checkpoints").glob("*/*"))
+
+
+def test_a_logger_whose_package_is_missing_is_one_line_saying_what_to_install(workdir, capsys):
+    if importlib.util.find_spec("comet_ml") is not None:
+        pytest.skip("comet_ml is installed here")
+    assert amal_status("fit", "--config", TANH_MLP, "--trainer.max_epochs=1", "--trainer.logger+=CometLogger") == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("amal: error: --trainer.logger CometLogger: cannot be built: Requirement 'comet-ml")
+    assert len(error.splitlines()) == 1
