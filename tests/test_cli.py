@@ -1,5 +1,6 @@
 """The ``amal`` command as a user runs it: configs, loggers, checkpoints and errors."""
 
+import csv
 import logging
 import os
 import re
@@ -46,13 +47,14 @@ def test_logger_can_be_swapped_from_the_command_line(workdir):
         "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
         "--trainer.logger.save_dir=csv_logs",
     )
-    lines = next(Path("csv_logs").rglob("metrics.csv")).read_text().splitlines()
-    # time/train_seconds: the TrainStepTimer amal adds, once per epoch beside train/loss; train/predicted_loss:
-    # what theory says of this linear full-batch descent, which every logger gets as TensorBoard does
-    columns = ["epoch", "step", "test/loss", "time/train_seconds", "train/loss", "train/predicted_loss", "val/loss"]
-    assert lines[0].split(",") == columns
-    # one row per epoch for train/loss, one for val/loss and test/loss (test_each_epoch), then the final test
-    assert len(lines) == 1 + 4 * 2 + 1
+    with next(Path("csv_logs").rglob("metrics.csv")).open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    # the points TensorBoard gets: time/train_seconds (the TrainStepTimer amal adds), train/predicted_loss (what
+    # theory says of this linear full-batch descent), the references and the test of best.ckpt after the fit
+    logged = {"train/loss", "val/loss", "test/loss", "time/train_seconds", "train/predicted_loss", "best/test/loss"}
+    assert logged | {"epoch", "step", "reference/train/loss"} <= set(rows[0])
+    # one point per epoch for each curve (test/loss too: test_each_epoch), one test of best.ckpt
+    assert [sum(1 for row in rows if row[name]) for name in sorted(logged)] == [1, 4, 4, 4, 4, 4]
     assert Path("logs/regression/version_0").is_dir()  # TensorBoard is kept beside the logger given
 
 
