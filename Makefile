@@ -73,7 +73,7 @@ tensorboard: $(STAMP) ## open the runs' curves: tensorboard --logdir logs
 	$(BIN)/tensorboard --logdir logs
 
 # The studies whose figures docs/LABS.md shows, and the pictures of single runs it shows (study:run:picture).
-FIGURE_STUDIES := tme1_step_size tme1_random tme2_step_size tme2_gd_variants tme2_linear_vs_tanh \
+FIGURE_STUDIES := tme1_step_size tme1_random tme2_step_size tme2_gd_variants tme2_linear_vs_tanh tme2_momentum \
 	tme2_step_size_grid tme2_step_size_search tme3_autoencoder tme3_depth tme3_highway
 RUN_PICTURES := tme3_autoencoder:code_16_tied.seed0:reconstructions tme3_autoencoder:code_500_tied.seed0:reconstructions \
 	tme3_autoencoder:code_80_tied.seed0:interpolation tme3_autoencoder:code_80_tied.seed0:codes_pca \
@@ -88,3 +88,4 @@ figures: $(STAMP) ## run the studies of docs/LABS.md (MNIST on the bundled sampl
 	  study=$${picture%%:*}; rest=$${picture#*:}; run=$${rest%%:*}; name=$${rest#*:}; \
 	  cp "logs/$$study.$$run/version_0/$$name.png" "docs/figures/$$study-$${run%.seed0}-$$name.png"; \
 	done
+	$(BIN)/python -m amal_lightning.tme2.contours docs/figures/tme2_contours.png  # computed, not trained
