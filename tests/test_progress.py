@@ -2,6 +2,8 @@
 ``refresh_rate`` batches and at each epoch's end, no more; Lightning's calls to the profiler around
 each hook cost nothing unless a profiler is asked for."""
 
+import sys
+
 import lightning as L
 import pytest
 import torch
@@ -10,7 +12,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from amal_lightning.api.loggers import SilentProfiler
 from amal_lightning.callbacks import RunProgressBar
+from amal_lightning.command_line.main import main
 from tests.helpers import CONFIGS, run_inprocess
+
+QUIET_FIT = ["--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false", "--test", "false"]
 
 
 class Regression(L.LightningModule):
@@ -83,3 +88,25 @@ def test_the_silent_profiler_hands_back_one_reusable_context():
         assert outer is None
     assert profiler.profile("a") is profiler.profile("b")  # nothing is built per call
     assert profiler.summary() == ""
+
+
+def test_in_a_terminal_a_study_names_each_variant_before_its_bars(workdir, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)  # capsys's stdout, as a terminal
+    study = [
+        "study",
+        "--name",
+        "bars",
+        "--config",
+        str(CONFIGS / "regression.yaml"),
+        "--grid",
+        "model.learning_rate=0.1",
+    ]
+    main([*study, "--", *QUIET_FIT])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert [line.split(" finished ")[0] for line in lines] == [
+        "[1/1] model.learning_rate=0.1 ... training",
+        "[1/1] model.learning_rate=0.1 ...",
+    ]
+    main([*study, "--", *QUIET_FIT])
+    again = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert len(again) == 1 and "training" not in again[0]  # kept: nothing to train, no bars to name

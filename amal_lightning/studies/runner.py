@@ -19,6 +19,7 @@ and take it over, resuming it, once this one is gone.
 
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -201,12 +202,20 @@ def others_at_work(study: Study) -> list[dict]:
     return live_claims(study.folder / CLAIMS)
 
 
+def ended(study: Study, variant: Variant) -> bool:
+    """Whether the variant ended before (it is not trained again)."""
+    record = current_record(study, variant)
+    return record is not None and record.status in ENDED
+
+
 def run_study(
     study: Study, indices: Optional[Sequence[int]] = None, threads: Optional[int] = None, worker: bool = False
 ) -> None:
     """Runs the study's variants (those at ``indices``, else all), one progress line each.
 
-    A variant that another live process has claimed is skipped: two ``amal study`` on one study,
+    In a terminal, a variant about to train is named first, so that its progress bars stand under its
+    name and the next variant's under the next. A variant that another live process has claimed is
+    skipped: two ``amal study`` on one study,
     or two array tasks, share the work (:mod:`amal_lightning.runs.claims`). A ``worker`` of
     ``--jobs`` says only what it trained: the lines of the others are theirs to print.
     """
@@ -217,6 +226,8 @@ def run_study(
     for index in chosen:
         variant = study.variants[index]
         prefix = f"[{index + 1}/{total}] {variant.name} ..."
+        if not worker and sys.stdout.isatty() and not ended(study, variant):  # its bars come next, under its name
+            print(f"{prefix} training", flush=True)
         try:
             line, trained = run_variant(study, variant)
         except StudyInterruptedError:
