@@ -23,7 +23,7 @@ from amal_lightning.errors import first_line
 LIGHTNING_FOLDER_NAME = "lightning_logs"  # the default ``name`` of a logger that nests ``name/version_N``
 
 
-class TestedAfterFit(Logger):
+class LoggedAsBest(Logger):
     """An added logger while the best checkpoint is tested after a fit: its ``test/*`` points are logged
     as ``best/test/*``, as TensorBoard's are, and not as one more point of the per-epoch ``test/*`` curves."""
 
@@ -64,7 +64,7 @@ def tested_after_fit(trainer: Any) -> Iterator[None]:
         if isinstance(logger, BufferedTensorBoardLogger):
             logger.tag_prefix = TESTED_AFTER_FIT
     trainer.loggers = [
-        logger if isinstance(logger, BufferedTensorBoardLogger) else TestedAfterFit(logger) for logger in loggers
+        logger if isinstance(logger, BufferedTensorBoardLogger) else LoggedAsBest(logger) for logger in loggers
     ]
     try:
         yield
