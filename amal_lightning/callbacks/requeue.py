@@ -60,9 +60,10 @@ class CheckpointAndRequeue(Callback):
     end of the batch during which the signal arrived, or, when that batch is the epoch's last (every
     batch of a full-batch fit), at the end of the epoch, after its validation: the points from which
     Lightning resumes exactly, with the same optimizer steps and weights as a fit never interrupted,
-    however many times it is preempted. (Lightning resumes from a checkpoint of an epoch's last batch
-    end, but with an epoch count one behind, so that the next such checkpoint redoes a step.) All
-    processes of a multi-device run ask at the same points, and agree.
+    however many times it is preempted. (From a checkpoint taken at the end of an epoch's last batch,
+    Lightning 2.6 resumes but counts the epochs one behind, so that the next start, from a checkpoint
+    the resumed run takes, redoes a step.) All processes of a multi-device run ask at the same points,
+    and agree.
     """
 
     def __init__(self) -> None:
