@@ -1,6 +1,7 @@
 """MNIST for TME3: the real 60k/10k set read through torchvision, or a bundled 5,000-digit sample."""
 
 import re
+import warnings
 from importlib import resources
 from typing import Literal, Optional, Union
 
@@ -29,6 +30,7 @@ from amal_lightning.errors import AmalError
 
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 SAMPLE_TEST_SIZE = 1000
+STAGE_VERBS = {"fit": "training on", "validate": "validating on", "test": "testing on", "predict": "predicting with"}
 # What torchvision's download error says of each mirror: `<urlopen error [Errno -2] Name or service not known>`.
 URL_ERROR = re.compile(r"<urlopen error (?:\[Errno -?\d+\] )?([^>]*)>")
 
@@ -113,7 +115,10 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         download = self.hparams.download
         if download is False:
             return "data.download is false"
-        if download is None and SLURMEnvironment.detect():  # compute nodes are usually offline
+        with warnings.catch_warnings():  # asked on a login node, Lightning's answer comes with a hint to use srun
+            warnings.filterwarnings("ignore", message=".*The .srun. command is available on your system")
+            in_slurm_job = SLURMEnvironment.detect()
+        if download is None and in_slurm_job:  # compute nodes are usually offline
             return "downloads are off inside a SLURM job: run `amal prepare-data` on the login node first"
         return None
 
@@ -215,20 +220,13 @@ class MNISTDataModule(HeldOutSplitsDataModule):
         sizes = {f"{name}_images": len(dataset) for name, dataset in splits.items()}
         # save_hyperparameters, not hparams.update: loggers show `hparams_initial`, which only it refreshes.
         # load_from_checkpoint passes back only __init__'s arguments, so these extra keys do not break it.
-        fell_back = used == "sample" and self.hparams.source == "auto"
-        # the whole reason (torchvision names each mirror's error) goes to the run's hparams.yaml, not the screen
+        fell_back = used == "sample" and self.hparams.source == "auto"  # its whole reason: hparams.yaml, not the screen
         details = {"fallback_reason": self.fallback_reason} if fell_back else {}
         self.save_hyperparameters({"used_source": used, **sizes, **details})
         if fell_back:
             # A line of the run's own output, not a Python warning: it must show even where warnings are filtered.
-            verbs = {
-                "fit": "training on",
-                "validate": "validating on",
-                "test": "testing on",
-                "predict": "predicting with",
-            }
             rank_zero_info(
-                f"MNIST: {verbs.get(stage, 'using')} the 5,000-digit sample bundled ({sizes['train_images']:,} "
+                f"MNIST: {STAGE_VERBS.get(stage, 'using')} the 5,000-digit sample bundled ({sizes['train_images']:,} "
                 f"training, {sizes['val_images']:,} validation, {sizes['test_images']:,} test), not the full set, "
                 f"which is not in {raw_folder(self.hparams.data_dir)}/ ({short_reason(self.fallback_reason or '')})"
             )
