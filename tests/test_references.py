@@ -144,7 +144,7 @@ def test_the_autoencoder_gets_pca_with_as_many_components_as_its_code():
     data.setup("fit")
     found = reference_values(Autoencoder(latent_dim=[128, 16]), data)
     images = {"val": data.val_set.images, "test": data.test_set.images}
-    assert found == pytest.approx(
+    assert {name: value for name, value in found.items() if not name.startswith("mean_image/")} == pytest.approx(
         {f"{name}/mse": mse for name, mse in pca_mses(data.train_set.images, images, 16).items()}
     )
     assert 0.01 < found["test/mse"] < 0.07  # per pixel in [0, 1]: 16 components keep the digits' outline only

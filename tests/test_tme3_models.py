@@ -128,7 +128,7 @@ def test_autoencoder_logs_losses_images_and_embeddings(workdir, mnist_dir):
 
     checkpoint = torch.load("checkpoints/autoencoder/version_0/last.ckpt", weights_only=True)
     saved = {name for name in checkpoint["hyper_parameters"] if not name.startswith("_")}  # "_": the CLI's
-    assert saved == {"input_dim", "latent_dim", "tied", "loss", "optimizer"}  # the model, not its pictures
+    assert saved == {"input_dim", "latent_dim", "tied", "linear", "loss", "optimizer"}  # the model, not its pictures
 
 
 def test_mse_loss_option(workdir, mnist_dir):

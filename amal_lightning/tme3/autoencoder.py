@@ -49,11 +49,18 @@ class Autoencoder(CompilableModule):
     ``_k`` (``encoder_2``, ``decoder_bias_2``…). Its pictures in TensorBoard are drawn by
     :class:`~amal_lightning.tme3.AutoencoderPictures`.
 
+    With ``linear`` there is no nonlinearity at all: ``z = W x + b``, ``x̂ = Wᵀ z + c``. Trained on
+    the pixel MSE, such an autoencoder's optimum spans the subspace of PCA with as many components
+    as the code (Baldi and Hornik, 1989), so its test MSE must come down to PCA's: a check, built
+    into every run's ``reference/test/mse``, that training and the tied weights work.
+
     Args:
         input_dim: pixels per image.
         latent_dim: size of the code z, or the sizes of the layers from the pixels inwards, the
             last one being the code's.
         tied: share each encoder layer's weight with its decoder layer.
+        linear: no ReLU and no sigmoid: the reconstruction is an affine map of the image, and it
+            needs ``loss: mse`` (binary cross-entropy wants probabilities).
         loss: ``bce`` (pixels as probabilities) or ``mse``; ``val/mse`` and ``test/mse`` are
             logged either way so runs with either loss can be compared.
         optimizer: the optimizer and its settings.
@@ -67,6 +74,7 @@ class Autoencoder(CompilableModule):
         input_dim: PositiveInt = NUM_PIXELS,
         latent_dim: Union[PositiveInt, list[PositiveInt]] = 500,
         tied: bool = True,
+        linear: bool = False,
         loss: Literal["bce", "mse"] = "bce",
         optimizer: OptimizerCallable = torch.optim.Adam,
         compile: CompileOption = False,
@@ -78,6 +86,11 @@ class Autoencoder(CompilableModule):
         sizes = [input_dim, *(latent_dim if isinstance(latent_dim, list) else [latent_dim])]
         if len(sizes) < 2:
             raise AmalError("model.latent_dim: give the size of the code, or of each layer ([256, 64])")
+        if linear and loss == "bce":
+            raise AmalError("model.linear: a linear autoencoder's output is not a probability: set model.loss: mse")
+        # ReLU between layers, sigmoid on the pixels' logits; both the identity when linear
+        self.activation = nn.Identity() if linear else nn.ReLU()
+        self.output = nn.Identity() if linear else nn.Sigmoid()
         self.num_layers = len(sizes) - 1
         pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
         # per layer: the encoder's weight and bias, the decoder's bias and, untied, its own weight
@@ -93,9 +106,12 @@ class Autoencoder(CompilableModule):
         check_optimizer(optimizer, self)
 
     def reference_values(self, datamodule: Any) -> dict[str, float]:
-        """PCA's reconstruction MSE per pixel with as many components as the code: the best a linear code does."""
+        """PCA's reconstruction MSE per pixel with as many components as the code (``{split}/mse``), the
+        best a linear code does, and the mean training image's (``mean_image/{split}/mse``, PCA with no
+        component), what a model that ignores its input scores."""
         latent = self.hparams.latent_dim
-        return pca_references(datamodule, latent[-1] if isinstance(latent, list) else latent)
+        mean_image = {f"mean_image/{name}": value for name, value in pca_references(datamodule, 0).items()}
+        return {**pca_references(datamodule, latent[-1] if isinstance(latent, list) else latent), **mean_image}
 
     def layers(self) -> list[tuple[nn.Linear, torch.Tensor, torch.Tensor]]:
         """Per layer, from the pixels inwards: its encoder, its decoder's weight (the encoder's,
@@ -110,18 +126,18 @@ class Autoencoder(CompilableModule):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         for encoder, _, _ in self.layers():
-            x = F.relu(encoder(x))
+            x = self.activation(encoder(x))
         return x
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         for layer, (_, weight, bias) in reversed(list(enumerate(self.layers()))):
             z = F.linear(z, weight, bias)
             if layer > 0:  # ReLU between layers; the outermost gives the pixels' logits
-                z = F.relu(z)
+                z = self.activation(z)
         return z
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decode_logits(z))
+        return self.output(self.decode_logits(z))
 
     def reconstruction_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The decoder's logits for ``x``: what the losses are computed from."""
@@ -130,7 +146,7 @@ class Autoencoder(CompilableModule):
         return self.decode_logits(self.encode(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.reconstruction_logits(x))
+        return self.output(self.reconstruction_logits(x))
 
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
         """Per image, the label where known and the reconstruction's pixel MSE (``amal predict``'s columns).
@@ -146,7 +162,7 @@ class Autoencoder(CompilableModule):
     def _loss(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if self.hparams.loss == "bce":
             return F.binary_cross_entropy_with_logits(logits, x)
-        return F.mse_loss(torch.sigmoid(logits), x)
+        return F.mse_loss(self.output(logits), x)
 
     def training_loss(self, batch: Batch) -> torch.Tensor:
         x = batch[0]
@@ -159,7 +175,7 @@ class Autoencoder(CompilableModule):
         getattr(self, f"{stage}_loss").update(loss, len(x))
         if stage != "train":  # the pixel MSE is a validation metric: training does not pay for it
             with torch.no_grad():
-                getattr(self, f"{stage}_mse").update(F.mse_loss(torch.sigmoid(logits), x), len(x))
+                getattr(self, f"{stage}_mse").update(F.mse_loss(self.output(logits), x), len(x))
         return loss
 
     def _log_epoch(self, stage: str) -> None:
