@@ -113,6 +113,8 @@ seeds: [0, 1]
 splits: 3
 variants:
   linear: {{model.learning_rate: 0.05}}
+comparisons:
+  - {{a: linear, b: linear, metric: tested test/loss}}
 """
 
 
@@ -133,6 +135,8 @@ def test_splits_cross_the_seeds_and_the_summary_tells_their_spreads_apart(workdi
     assert float(summary["tested test/loss split std"]) == pytest.approx(summary_statistics(means)["std"])
     assert float(summary["tested test/loss seed std"]) == pytest.approx(math.sqrt(sum(within) / 3))
     assert float(summary["tested test/loss std"]) == pytest.approx(summary_statistics(list(tested.values()))["std"])
+    (comparison,) = table(workdir / "studies/split/comparisons.csv")  # a variant against itself: 0, spreads 0
+    assert (comparison["n"], float(comparison["split std"]), float(comparison["seed std"])) == ("6", 0.0, 0.0)
     with Image.open(workdir / "studies/split/loss-epoch.png") as image:
         assert "3 splits × 2 seeds per variant (n = 6, split seeds 0–2, seeds [0, 1])" in image.text["Description"]
 

@@ -229,5 +229,7 @@ def write_summary(study: Study, results: list[tuple[Variant, Optional[VariantRec
             for comparison in study.comparisons
         ]
         columns = ["comparison", "metric", "n", "mean", "std", "95% low", "95% high", "differences"]
+        if study.splits is not None:  # the spread between splits and between seeds, apart
+            columns[5:5] = ["split std", "seed std"]
         write_table(study.folder / "comparisons.csv", table, columns)
     return write_table(study.folder / "summary.csv", aggregate_rows(rows))
