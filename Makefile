@@ -89,3 +89,4 @@ figures: $(STAMP) ## run the studies of docs/LABS.md (MNIST on the bundled sampl
 	  cp "logs/$$study.$$run/version_0/$$name.png" "docs/figures/$$study-$${run%.seed0}-$$name.png"; \
 	done
 	$(BIN)/python -m amal_lightning.tme2.contours docs/figures/tme2_contours.png  # computed, not trained
+	$(BIN)/python -m amal_lightning.tme3.signal_scale docs/figures/tme3_signal_scale.png  # at initialization, not trained
