@@ -49,4 +49,4 @@ def test_an_offline_fit_on_a_login_node_prints_one_line_of_the_sample_and_no_sru
     about_the_sample = [line for line in lines if "sample" in line]
     assert len(about_the_sample) == 1 and len(about_the_sample[0]) <= 200, about_the_sample
     assert "no network: Connection refused" in about_the_sample[0]  # why, in a few words
-    assert "Fit: 1 epochs" in printed.out
+    assert "Fit: 1 epoch in " in printed.out

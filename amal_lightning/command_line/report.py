@@ -18,7 +18,9 @@ def report_lines(outcome: Outcome) -> list[str]:
         logged = f": logs in {outcome.log_dir}/" if outcome.log_dir is not None else ""
         return [f"{outcome.command.capitalize()} of {weights}{logged}"]
     this_time = f", {outcome.epochs} of them this time" if outcome.first_epoch else ""  # a resumed fit
-    done = f"{outcome.total_epochs} epochs{this_time} in {outcome.seconds:.0f} s"
+    done = (
+        f"{outcome.total_epochs} epoch{'' if outcome.total_epochs == 1 else 's'}{this_time} in {outcome.seconds:.0f} s"
+    )
     lines = [f"Fit: {done} ({outcome.reason}), {outcome.steps} steps"]
     if outcome.best_epoch is not None:
         lines.append(f"  best validation (epoch {outcome.best_epoch}): {format_metrics(outcome.best_metrics)}")
