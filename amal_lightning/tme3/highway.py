@@ -5,7 +5,14 @@ or 71 units per layer stop optimizing beyond 20 to 30 layers, while highway netw
 layers still train. Each highway layer learns, per unit, how much to transform its input and how
 much to carry it through unchanged, so a deep stack starts close to the identity and gradients
 reach the first layers.
+
+Two of the paper's probes of a trained network are here as functions: :func:`per_example_gates`, each
+digit's transform-gate output per block and unit (its Figure 2's gate maps), and
+:func:`lesion_accuracy_drops`, the accuracy lost when each block in turn is disabled, its transform
+gate forced to 0 so that it carries its input unchanged (the paper's lesioning).
 """
+
+from typing import Optional
 
 import torch
 from jsonargparse.typing import PositiveInt
@@ -126,3 +133,47 @@ class HighwayClassifier(MNISTClassifier):
         means = self.val_gates.compute().reshape(-1)  # torchmetrics squeezes one layer's mean to a scalar
         self.val_gates.reset()
         self.log_dict(dict(zip(self._gate_names, means, strict=True)))
+
+
+def highway_blocks(model: HighwayClassifier) -> list[HighwayLayer]:
+    """The highway blocks of ``model``, from the input onwards."""
+    return [module for module in model.net if isinstance(module, HighwayLayer)]
+
+
+@torch.no_grad()
+def lesioned_logits(model: HighwayClassifier, x: torch.Tensor, lesioned: Optional[int] = None) -> torch.Tensor:
+    """The logits with block ``lesioned`` (0 = nearest the input; None: none) carrying its input: T = 0."""
+    block = 0
+    for module in model.net:
+        if isinstance(module, HighwayLayer):
+            x = x if block == lesioned else module(x)  # T = 0: y = H·0 + x·(1 − 0) = x
+            block += 1
+        else:
+            x = module(x)
+    return x
+
+
+@torch.no_grad()
+def lesion_accuracy_drops(model: HighwayClassifier, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per block, the accuracy on ``images`` of the whole network minus that with the block disabled:
+    positive where the block matters, about 0 where it is carried through anyway."""
+
+    def accuracy(lesioned: Optional[int]) -> float:
+        return (lesioned_logits(model, images, lesioned).argmax(1) == labels).float().mean().item()
+
+    whole = accuracy(None)
+    return torch.tensor([whole - accuracy(block) for block in range(len(highway_blocks(model)))])
+
+
+@torch.no_grad()
+def per_example_gates(model: HighwayClassifier, images: torch.Tensor) -> torch.Tensor:
+    """The transform gates T(x) of each image: a tensor of (images, blocks, units), 0 carry, 1 transform."""
+    gates = []
+    x = images
+    for module in model.net:
+        if isinstance(module, HighwayLayer):
+            x, t = module.forward_with_gate(x)
+            gates.append(t)
+        else:
+            x = module(x)
+    return torch.stack(gates, dim=1)

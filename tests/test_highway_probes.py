@@ -1,0 +1,52 @@
+"""The probes of a Highway network: per-example gate outputs and lesioning, block by block."""
+
+import pytest
+import torch
+from torch import nn
+
+from amal_lightning.tme3 import HighwayClassifier
+from amal_lightning.tme3.highway import highway_blocks, lesion_accuracy_drops, lesioned_logits, per_example_gates
+
+
+@pytest.fixture
+def model() -> HighwayClassifier:
+    torch.manual_seed(0)
+    return HighwayClassifier(hidden_dim=12, num_layers=4).eval()
+
+
+def test_per_example_gates_are_each_images_t_per_block_and_unit(model):
+    x = torch.rand(5, 784)
+    gates = per_example_gates(model, x)
+    assert gates.shape == (5, 4, 12)
+    h = model.net[1](model.net[0](x))
+    for index, block in enumerate(highway_blocks(model)):
+        h, t = block.forward_with_gate(h)
+        torch.testing.assert_close(gates[:, index], t)
+    # their mean over the images and units is what validation logs per block
+    torch.testing.assert_close(gates.mean((0, 2)), model.logits_and_gates(x)[1])
+    assert gates[0].ne(gates[1]).any()  # one map per digit, not a mean
+
+
+def test_a_lesioned_block_carries_its_input(model):
+    x = torch.rand(6, 784)
+    torch.testing.assert_close(lesioned_logits(model, x), model(x))
+    blocks = highway_blocks(model)
+    without_block_2 = nn.Sequential(*(module for module in model.net if module is not blocks[2]))
+    torch.testing.assert_close(lesioned_logits(model, x, lesioned=2), without_block_2(x))
+    assert not torch.allclose(lesioned_logits(model, x, lesioned=2), model(x))
+
+
+def test_accuracy_drops_are_zero_for_a_closed_gate_and_positive_for_a_block_that_matters(model):
+    blocks = highway_blocks(model)
+    with torch.no_grad():
+        blocks[0].gate.bias.fill_(-100.0)  # T = 0 already: the block carries, lesioned or not
+        blocks[3].gate.bias.fill_(100.0)  # T = 1: the block replaces its input by H(x)
+        blocks[3].transform.weight.mul_(20.0)
+    images = torch.rand(64, 784)
+    labels = model(images).argmax(1)  # the whole network is right on every image
+    drops = lesion_accuracy_drops(model, images, labels)
+    assert drops.shape == (4,)
+    assert drops[0].item() == 0.0 and drops[3].item() > 0.2
+    assert (drops >= 0).all()  # nothing beats a network that is right everywhere
+    changed = (lesioned_logits(model, images, 3).argmax(1) != labels).float().mean().item()
+    assert drops[3].item() == pytest.approx(changed)
