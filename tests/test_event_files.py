@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
 from amal_lightning.api import fit
+from amal_lightning.callbacks.checkpoints import LastCheckpoint
 from tests.helpers import AMAL, CONFIGS
 
 REGRESSION = str(CONFIGS / "regression.yaml")
@@ -19,13 +20,16 @@ QUIET = ("--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=
 
 
 class FailAtEpoch(Callback):
-    """Ends the fit with an error at the end of epoch ``epoch``, as a crash would, after its points are logged."""
+    """Ends the fit with an error at the end of epoch ``epoch`` or later, as a crash would, once a whole epoch's
+    points were logged after the latest ``last.ckpt`` (written at most once a second: on a slow machine the
+    epoch before ``epoch`` may have saved it)."""
 
     def __init__(self, epoch: int = 30) -> None:
         self.epoch = epoch
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.current_epoch == self.epoch:
+        last = next(callback for callback in trainer.checkpoint_callbacks if isinstance(callback, LastCheckpoint))
+        if trainer.current_epoch >= self.epoch and trainer.global_step - (last.saved_step or 0) >= 2:
             trainer.logger.experiment.flush()
             raise RuntimeError("a crash after the last checkpoint")
 
