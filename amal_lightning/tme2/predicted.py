@@ -174,11 +174,14 @@ class PredictsItsDescent(EpochMetricsModule):
 
     def _log_epoch(self, stage: str) -> None:
         super()._log_epoch(stage)
-        if stage == "train" and self.full_loss is not None:  # no callback watches it: straight to the loggers
-            log_epoch_points(self.trainer, {"train/full_loss": self.full_loss})
+        if stage != "train":
+            return
+        points = {} if self.full_loss is None else {"train/full_loss": self.full_loss}
         index = self.current_epoch - self.predicted_from
-        if stage == "train" and self.predicted_curve is not None and 0 <= index < len(self.predicted_curve):
-            log_epoch_points(self.trainer, {"train/predicted_loss": self.predicted_curve[index]})
+        if self.predicted_curve is not None and 0 <= index < len(self.predicted_curve):
+            points["train/predicted_loss"] = self.predicted_curve[index]
+        if points:  # no callback watches them: straight to the loggers, in one call (one row of a CSV)
+            log_epoch_points(self.trainer, points)
 
 
 def simulate_epochs(
