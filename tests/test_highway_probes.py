@@ -1,11 +1,14 @@
 """The probes of a Highway network: per-example gate outputs and lesioning, block by block."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 
-from amal_lightning.tme3 import HighwayClassifier
+from amal_lightning.tme3 import HighwayClassifier, highway_probes
 from amal_lightning.tme3.highway import highway_blocks, lesion_accuracy_drops, lesioned_logits, per_example_gates
+from tests.helpers import CONFIGS, run_inprocess, write_synthetic_mnist
 
 
 @pytest.fixture
@@ -50,3 +53,32 @@ def test_accuracy_drops_are_zero_for_a_closed_gate_and_positive_for_a_block_that
     assert (drops >= 0).all()  # nothing beats a network that is right everywhere
     changed = (lesioned_logits(model, images, 3).argmax(1) != labels).float().mean().item()
     assert drops[3].item() == pytest.approx(changed)
+
+
+def test_the_probe_figures_are_drawn_from_real_checkpoints(shrunk):
+    write_synthetic_mnist(Path("mnist"), train=300, test=60)
+    data = ["--data.data_dir=mnist", "--data.source=full", "--data.batch_size=50", "--data.test_each_epoch=false"]
+    model_options = ["--model.hidden_dim=8", "--model.num_layers=3", "--trainer.max_epochs=1"]
+    checkpoints = []
+    for seed in (0, 1):  # one network per seed, as the study's
+        options = [*model_options, *data, f"--seed_everything={seed}", *shrunk]
+        run_inprocess("fit", "--config", str(CONFIGS / "highway.yaml"), *options)
+        checkpoints.append(f"checkpoints/highway/version_{seed}/last.ckpt")
+
+    assert highway_probes.main(["probes", *checkpoints]) == 0
+    assert Path("probes-gate_maps.png").stat().st_size > 10_000
+    assert Path("probes-lesioning.png").stat().st_size > 10_000
+
+    model = HighwayClassifier.load_from_checkpoint(checkpoints[0], weights_only=True)
+    images, labels = highway_probes.checkpoint_test_split(Path(checkpoints[0]))
+    assert len(images) == 60  # the synthetic test split the network was trained beside
+    shown = highway_probes.one_digit_per_class(labels, 4)
+    assert len(set(labels[shown].tolist())) == len(shown) == 4
+    figure = highway_probes.gate_maps_figure(model, images[shown], labels[shown])
+    maps = [image for axes in figure.get_axes() for image in axes.get_images() if image.get_array().shape == (3, 8)]
+    assert len(maps) == 4 and all(image.get_clim() == (0, 1) for image in maps)  # a gate's range, per digit
+
+    drops = [torch.tensor([0.1, 0.0, -0.05]), torch.tensor([0.3, 0.02, 0.0])]
+    lines = highway_probes.lesioning_figure(drops).get_axes()[0].get_lines()
+    torch.testing.assert_close(torch.tensor(lines[2].get_ydata()), torch.tensor([0.2, 0.01, -0.025]))  # the mean
+    assert [list(line.get_ydata()) for line in lines[:2]] == [drop.tolist() for drop in drops]  # each network's points
