@@ -9,7 +9,8 @@ At the start of each fit, on global rank zero, the callback asks the model for i
   split, in the unit of the model's ``train/loss``, and for a linear model ``reference/step_limit``,
   2/λ_max of the Hessian of that loss;
 - the classifiers (TME3): ``reference/{val,test}/acc``, chance;
-- the autoencoder (TME3): ``reference/{val,test}/mse``, PCA with as many components as the code.
+- the autoencoder (TME3): ``reference/{val,test}/mse``, PCA with as many components as the code, and
+  ``reference/mean_image/{val,test}/mse``, the mean training image's.
 
 A fit resumed in its own run logs nothing: its event files hold the values already. A model with no
 ``reference_values``, or a run without a logger, logs nothing; a failure is a warning,
