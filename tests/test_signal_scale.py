@@ -64,7 +64,7 @@ def test_each_layer_is_measured_after_its_relu_or_block(digits):
     torch.testing.assert_close(signal_scale(model, digits).second_moment[0], first.pow(2).mean())
 
 
-def test_the_figure_draws_every_family_and_seed_on_log_axes(digits, tmp_path):
+def test_the_figure_draws_every_family_and_seed_on_log_axes(digits):
     figure = signal_figure(measure(4, digits[:50], seeds=2))
     panels = figure.get_axes()
     assert len(panels) == 2 and all(panel.get_yscale() == "log" for panel in panels)
@@ -74,5 +74,3 @@ def test_the_figure_draws_every_family_and_seed_on_log_axes(digits, tmp_path):
         assert len(panel.get_lines()) >= 3 * 2 + 1  # 3 families × 2 seeds, and a reference line
     assert "× 1/6 a layer" in [line.get_label() for line in panels[1].get_lines()]
     assert [panel.get_title() for panel in panels] == ["second moment E[h²]", "variance across the digits"]
-    figure.savefig(tmp_path / "signal.png")
-    assert (tmp_path / "signal.png").stat().st_size > 10_000
