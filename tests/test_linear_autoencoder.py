@@ -77,6 +77,7 @@ def test_the_references_hold_pca_and_the_mean_training_image():
 def test_the_linear_config_trains_and_logs_both_baselines(workdir):
     write_synthetic_mnist(workdir / "mnist", train=300, test=90)
     options = ["--data.data_dir=mnist", "--data.source=full", "--data.batch_size=50", "--trainer.max_epochs=1"]
+    options.append("--test=false")  # the references are logged when the fit starts
     run_inprocess("fit", "--config", str(CONFIGS / "autoencoder_linear.yaml"), *options)
     model = Autoencoder.load_from_checkpoint("checkpoints/autoencoder_linear/version_0/last.ckpt", weights_only=True)
     assert (model.hparams.linear, model.hparams.loss, model.hparams.latent_dim) == (True, "mse", 16)
