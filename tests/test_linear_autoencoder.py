@@ -72,6 +72,8 @@ def test_the_references_hold_pca_and_the_mean_training_image():
         assert found[f"mean_image/{split}/mse"] == pytest.approx(mean_image, rel=1e-9)
         assert found[f"{split}/mse"] < 0.8 * mean_image  # 16 components explain much of it
     assert set(found) == {"val/mse", "test/mse", "mean_image/val/mse", "mean_image/test/mse"}
+    pca_without_components = pca_mses(data.train_set.images, {"test": data.test_set.images}, 0)["test"]
+    assert found["mean_image/test/mse"] == pytest.approx(pca_without_components, rel=1e-9)
 
 
 def test_the_linear_config_trains_and_logs_both_baselines(workdir):
