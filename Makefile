@@ -90,3 +90,7 @@ figures: $(STAMP) ## run the studies of docs/LABS.md (MNIST on the bundled sampl
 	done
 	$(BIN)/python -m amal_lightning.tme2.contours docs/figures/tme2_contours.png  # computed, not trained
 	$(BIN)/python -m amal_lightning.tme3.signal_scale docs/figures/tme3_signal_scale.png  # at initialization, not trained
+	$(BIN)/python scripts/resume_demo.py docs/figures/tme3_resume.png  # a fit stopped and resumed, over an uninterrupted one
+	$(BIN)/python -m amal_lightning.tme3.highway_probes docs/figures/tme3_highway-probes_50 \
+	  checkpoints/tme3_highway.highway_50.seed0/version_0/best.ckpt checkpoints/tme3_highway.highway_50.seed1/version_0/best.ckpt \
+	  checkpoints/tme3_highway.highway_50.seed2/version_0/best.ckpt  # gate maps and lesioning of the study's 50-block networks
