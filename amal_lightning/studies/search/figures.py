@@ -2,9 +2,11 @@
 
 - ``history.png``: the metric of each trial by its number (dots), the best so far (a step line);
   pruned trials hollow at the value their shortened run reached, failed ones (diverged, or no value)
-  as crosses along the top edge.
+  as crosses in a row along the top edge of the axes: they have no value, so none is made up for them
+  and the axis spans the values there are.
 - ``param-<option>.png``: the metric against each parameter, on a log axis for a ``log`` one, the
-  choices in order for a categorical one, with the same marks.
+  choices in order for a categorical one, with the same marks; the first categorical parameter
+  searched besides it (a batch size) colours the marks, one colour per choice.
 
 The y axis is logarithmic when the values span more than two decades. Drawn on an Agg canvas
 (:mod:`amal_lightning.studies.figures.canvas`), no pyplot.
@@ -12,7 +14,7 @@ The y axis is logarithmic when the values span more than two decades. Drawn on a
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
@@ -22,11 +24,13 @@ from amal_lightning.studies.spec import Study
 from amal_lightning.studies.variants import slug
 
 MARKS = {
-    "COMPLETE": {"marker": "o", "color": "tab:blue", "linestyle": "none"},
-    "PRUNED": {"marker": "o", "markerfacecolor": "none", "color": "tab:orange", "linestyle": "none"},
-    "FAIL": {"marker": "x", "color": "tab:red", "linestyle": "none"},
+    "COMPLETE": {"marker": "o", "linestyle": "none"},
+    "PRUNED": {"marker": "o", "markerfacecolor": "none", "linestyle": "none"},
+    "FAIL": {"marker": "x", "linestyle": "none"},
 }
 NAMES = {"COMPLETE": "completed", "PRUNED": "pruned (value when stopped)", "FAIL": "failed or diverged (top edge)"}
+COLORS = {"COMPLETE": "tab:blue", "PRUNED": "tab:orange", "FAIL": "tab:red"}  # when nothing else colours the marks
+FAILED_ROW = 0.96  # where the failed trials sit, as a fraction of the axes' height
 
 
 def points(rows: list[dict[str, str]]) -> list[tuple[dict[str, str], float]]:
@@ -34,28 +38,46 @@ def points(rows: list[dict[str, str]]) -> list[tuple[dict[str, str], float]]:
     return [(row, float(row["value"]) if row["value"] else math.nan) for row in rows if row["state"] in MARKS]
 
 
-def y_axis(axes: Axes, values: list[float], metric: str) -> float:
-    """Sets the y scale (log over two decades of positive values); returns the top edge for failed trials."""
-    finite = [value for value in values if math.isfinite(value)]
+def y_axis(axes: Axes, items: list[tuple[dict[str, str], float]], metric: str) -> None:
+    """Sets the y scale from the values of the trials that have one (log over two decades of positive values)."""
+    finite = [value for row, value in items if row["state"] != "FAIL" and math.isfinite(value)]
     if finite and min(finite) > 0 and max(finite) / min(finite) > 100:
         axes.set_yscale("log")
-        top = max(finite) * 2.0
-    else:
-        span = (max(finite) - min(finite)) if finite else 1.0
-        top = (max(finite) if finite else 1.0) + 0.1 * (span or 1.0)
     axes.set_ylabel(plain(metric))
-    return top
 
 
-def mark(axes: Axes, xs: list[Any], rows_values: list[tuple[dict[str, str], float]], top: float) -> list[Line2D]:
-    """The trials as marks at ``xs``; the legend's handles of the kinds drawn."""
+def mark(axes: Axes, xs: list[Any], items: list[tuple[dict[str, str], float]], by: Optional[str] = None) -> list:
+    """The trials as marks at ``xs``, coloured by their ``param BY`` value if given; the legend's handles."""
+    groups = sorted({row.get(f"param {by}", "") for row, _ in items}, key=str) if by else [None]
+    palette = {group: f"C{index % 10}" for index, group in enumerate(groups)}
     handles = []
     for state, style in MARKS.items():
-        chosen = [(x, value) for x, (row, value) in zip(xs, rows_values, strict=True) if row["state"] == state]
-        if not chosen:
-            continue
-        ys = [top if state == "FAIL" or not math.isfinite(value) else value for _, value in chosen]
-        handles += axes.plot([x for x, _ in chosen], ys, label=NAMES[state], **style)
+        for group in groups:
+            chosen = [
+                (x, value)
+                for x, (row, value) in zip(xs, items, strict=True)
+                if row["state"] == state and (group is None or row.get(f"param {by}", "") == group)
+            ]
+            failed = [x for x, value in chosen if state == "FAIL" or not math.isfinite(value)]
+            valued = [(x, value) for x, value in chosen if state != "FAIL" and math.isfinite(value)]
+            color = COLORS[state] if group is None else palette[group]
+            if valued:
+                axes.plot([x for x, _ in valued], [v for _, v in valued], color=color, **style)
+            if failed:  # a row along the top, in the axes' height: no value is made up for them
+                axes.plot(
+                    failed,
+                    [FAILED_ROW] * len(failed),
+                    color=color,
+                    clip_on=False,
+                    transform=axes.get_xaxis_transform(),
+                    **MARKS["FAIL"],
+                )
+        if any(row["state"] == state for row, _ in items):
+            handles.append(Line2D([], [], color=COLORS[state] if by is None else "0.3", label=NAMES[state], **style))
+    if by:
+        handles += [
+            Line2D([], [], color=palette[g], marker="s", linestyle="none", label=plain(f"{by} {g}")) for g in groups
+        ]
     return handles
 
 
@@ -63,8 +85,8 @@ def history(study: Study, rows: list[dict[str, str]], path: Path) -> Path:
     assert study.search is not None
     figure, axes = new_figure()
     ordered = sorted(points(rows), key=lambda item: int(item[0]["trial"]))
-    top = y_axis(axes, [value for _, value in ordered], study.search.metric)
-    handles = mark(axes, [int(row["trial"]) for row, _ in ordered], ordered, top)
+    y_axis(axes, ordered, study.search.metric)
+    handles = mark(axes, [int(row["trial"]) for row, _ in ordered], ordered)
     pick = min if study.search.direction == "minimize" else max
     best, xs, ys = None, [], []
     for row, value in ordered:
@@ -87,7 +109,7 @@ def against_param(study: Study, rows: list[dict[str, str]], param: Any, path: Pa
     assert study.search is not None
     figure, axes = new_figure()
     items = points(rows)
-    top = y_axis(axes, [value for _, value in items], study.search.metric)
+    y_axis(axes, items, study.search.metric)
     column = f"param {param.key}"
     if param.type == "categorical":
         labels = [str(choice) for choice in param.choices]
@@ -97,7 +119,8 @@ def against_param(study: Study, rows: list[dict[str, str]], param: Any, path: Pa
         xs = [float(row[column]) for row, _ in items]
         if param.log:
             axes.set_xscale("log")
-    handles = mark(axes, xs, items, top)
+    others = [other.key for other in study.search.params if other.type == "categorical" and other.key != param.key]
+    handles = mark(axes, xs, items, by=others[0] if others else None)
     axes.set_xlabel(plain(param.key + (" (log scale)" if param.log else "")))
     axes.set_title(plain(f"{study.name}: {study.search.metric} against {param.key}"), fontsize="medium")
     outside_legend(axes, handles)
