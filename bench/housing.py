@@ -25,11 +25,13 @@ after round; the medians over the rounds are reported, wall-clock and CPU.
 
     python -m bench.housing --repeats 3
     python -m bench.housing --amal-args --trainer.logger=false   # what a setting costs
-    python -m bench.housing --smoke                                # seconds; what the tests run
+    python -m bench.housing --smoke                                # in this process, seconds; what the tests run
 """
 
 import argparse
+import contextlib
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -118,30 +120,41 @@ def fit_amal(epochs: int, folder: Path, amal_args: list[str]) -> None:
     api.fit(str(CONFIG), *options, *amal_args)
 
 
-def run_child(args: argparse.Namespace) -> None:
-    """One route: a first fit, then the short and the long one, each timed; prints their seconds as JSON."""
-    torch.set_num_threads(args.threads)
+def timed_fits(route: str, args: argparse.Namespace, folder: Path) -> dict[str, tuple[float, float]]:
+    """One route in ``folder``: a first fit, then the short and the long one, each timed (wall, CPU seconds)."""
     fits = {"amal": lambda n, f: fit_amal(n, f, args.amal_args), "plain": fit_plain, "bare": fit_bare}
-    fit = fits.get(args.child, fit_by_hand)
+    fit = fits.get(route, fit_by_hand)
     timed = {}
     for label, epochs in (("first", args.short), ("short", args.short), ("long", args.long)):
-        folder = Path.cwd() / label
-        folder.mkdir()
+        (folder / label).mkdir()
         wall, cpu = time.perf_counter(), time.process_time()
-        fit(epochs, folder)
+        fit(epochs, folder / label)
         timed[label] = (time.perf_counter() - wall, time.process_time() - cpu)
-    print(json.dumps(timed))
+    return timed
+
+
+def run_child(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    print(json.dumps(timed_fits(args.child, args, Path.cwd())))
 
 
 def measure(route: str, args: argparse.Namespace) -> dict[str, float]:
-    """Runs one route in a child process, in a scratch folder: its epoch and fixed cost, wall and CPU seconds."""
+    """Runs one route in a child process, in a scratch folder: its epoch and fixed cost, wall and CPU seconds.
+
+    ``--smoke`` runs it in this process instead (the routes then share its imports and caches): the
+    tests check that every route runs and the table is printed, not the times."""
     with tempfile.TemporaryDirectory() as workdir:
-        command = [sys.executable, "-m", "bench.housing", "--child", route, f"--threads={args.threads}"]
-        command += [f"--short={args.short}", f"--long={args.long}"]
-        if args.amal_args:
-            command += ["--amal-args", *args.amal_args]
-        output, peak_rss_mb = run_process(command, Path(workdir))
-    timed = json.loads(output.strip().splitlines()[-1])
+        if args.smoke:
+            with contextlib.chdir(workdir):  # where amal writes its logs and checkpoints, as a child would
+                timed = timed_fits(route, args, Path(workdir))
+            peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        else:
+            command = [sys.executable, "-m", "bench.housing", "--child", route, f"--threads={args.threads}"]
+            command += [f"--short={args.short}", f"--long={args.long}"]
+            if args.amal_args:
+                command += ["--amal-args", *args.amal_args]
+            output, peak_rss_mb = run_process(command, Path(workdir))
+            timed = json.loads(output.strip().splitlines()[-1])
     result = {"peak_rss_mb": peak_rss_mb}
     for index, key in enumerate(("wall", "cpu")):
         epoch = (timed["long"][index] - timed["short"][index]) / (args.long - args.short)
