@@ -138,8 +138,10 @@ def test_a_cpu_fit_runs_to_its_end(tmp_path):
 @pytest.mark.parametrize(
     ("config", "fit", "lead"),
     [
-        ("regression", ["--trainer.max_epochs=300", *FULL_BATCH], 1.0),  # full batch: 300 steps
-        ("classifier", ["--trainer.max_epochs=6", *MNIST], 1.0),  # 29 batches an epoch
+        # long enough that the second start still trains a second after it restored its state on a quiet
+        # machine (a housing epoch takes about 4 ms there, an MNIST epoch on the sample about 0.5 s)
+        ("regression", ["--trainer.max_epochs=3000", *FULL_BATCH], 1.0),  # full batch: 3,000 steps
+        ("classifier", ["--trainer.max_epochs=20", *MNIST], 1.0),  # 29 batches an epoch
     ],
 )
 def test_a_fit_preempted_twice_by_sigusr1_ends_as_the_same_fit_never_interrupted(tmp_path, config, fit, lead):
