@@ -70,7 +70,7 @@ def test_two_workers_give_the_results_of_one(tmp_path):
 
 @pytest.mark.slow
 def test_workers_killed_with_sigkill_resume_and_train_each_variant_once(tmp_path):
-    study = write_study(tmp_path, 1500)
+    study = write_study(tmp_path, 800)
     process = amal_study(str(study), "--jobs", "2", "--threads", "1", cwd=tmp_path, start_new_session=True)
     deadline = time.monotonic() + 300
     while len(list(tmp_path.glob("checkpoints/*/version_0/last.ckpt"))) < 2 and time.monotonic() < deadline:
@@ -84,7 +84,7 @@ def test_workers_killed_with_sigkill_resume_and_train_each_variant_once(tmp_path
     for experiment in (tmp_path / "logs").iterdir():
         assert [run.name for run in experiment.iterdir()] == ["version_0"], output  # resumed, not trained again
     assert [row["status"] for row in summary_without_timing(tmp_path)] == ["finished"] * 4
-    assert [row["epochs"] for row in summary_without_timing(tmp_path)] == ["1500"] * 4
+    assert [row["epochs"] for row in summary_without_timing(tmp_path)] == ["800"] * 4
 
 
 def search_study(folder: Path) -> Path:
