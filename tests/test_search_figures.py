@@ -7,7 +7,7 @@ from amal_lightning.studies.search.figures import FAILED_ROW, mark, points, y_ax
 
 def rows() -> list[dict[str, str]]:
     trials = [("COMPLETE", "20", "1"), ("COMPLETE", "35", "32"), ("COMPLETE", "5000", "full"), ("FAIL", "", "1")]
-    trials += [("FAIL", "", "full"), ("PRUNED", "400", "32")]
+    trials += [("FAIL", "", "full"), ("PRUNED", "400", "8")]
     return [
         {
             "trial": str(n),
@@ -35,9 +35,11 @@ def test_failed_trials_lie_on_the_top_edge_and_do_not_stretch_the_axis():
 def test_the_other_categorical_parameter_colours_the_marks_one_colour_per_choice():
     figure, axes = new_figure()
     items = points(rows())
-    handles = mark(axes, [float(row["param lr"]) for row, _ in items], items, by="data.batch_size")
+    handles = mark(
+        axes, [float(row["param lr"]) for row, _ in items], items, by="data.batch_size", order=(1, 8, 32, "full")
+    )
     labels = [handle.get_label() for handle in handles]
-    assert labels[-3:] == ["data.batch_size 1", "data.batch_size 32", "data.batch_size full"]
+    assert labels[-4:] == ["data.batch_size 1", "data.batch_size 8", "data.batch_size 32", "data.batch_size full"]
     colour_of = {line.get_xdata()[0]: line.get_color() for line in axes.lines}
     assert colour_of[0.01] == colour_of[0.04]  # batch 1, completed and failed
     assert len({colour_of[0.01], colour_of[0.02], colour_of[0.03]}) == 3

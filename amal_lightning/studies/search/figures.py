@@ -46,9 +46,14 @@ def y_axis(axes: Axes, items: list[tuple[dict[str, str], float]], metric: str) -
     axes.set_ylabel(plain(metric))
 
 
-def mark(axes: Axes, xs: list[Any], items: list[tuple[dict[str, str], float]], by: Optional[str] = None) -> list:
-    """The trials as marks at ``xs``, coloured by their ``param BY`` value if given; the legend's handles."""
-    groups = sorted({row.get(f"param {by}", "") for row, _ in items}, key=str) if by else [None]
+def mark(
+    axes: Axes, xs: list[Any], items: list[tuple[dict[str, str], float]], by: Optional[str] = None, order: tuple = ()
+) -> list:
+    """The trials as marks at ``xs``, coloured by their ``param BY`` value (in ``order``, the choices' order) if
+    given; the legend's handles."""
+    ranks = {str(choice): rank for rank, choice in enumerate(order)}
+    values = {row.get(f"param {by}", "") for row, _ in items}
+    groups = sorted(values, key=lambda value: (ranks.get(value, len(ranks)), value)) if by else [None]
     palette = {group: f"C{index % 10}" for index, group in enumerate(groups)}
     handles = []
     for state, style in MARKS.items():
@@ -119,8 +124,9 @@ def against_param(study: Study, rows: list[dict[str, str]], param: Any, path: Pa
         xs = [float(row[column]) for row, _ in items]
         if param.log:
             axes.set_xscale("log")
-    others = [other.key for other in study.search.params if other.type == "categorical" and other.key != param.key]
-    handles = mark(axes, xs, items, by=others[0] if others else None)
+    others = [other for other in study.search.params if other.type == "categorical" and other.key != param.key]
+    by = others[0] if others else None
+    handles = mark(axes, xs, items, by=by and by.key, order=tuple(by.choices) if by else ())
     axes.set_xlabel(plain(param.key + (" (log scale)" if param.log else "")))
     axes.set_title(plain(f"{study.name}: {study.search.metric} against {param.key}"), fontsize="medium")
     outside_legend(axes, handles)
