@@ -1,7 +1,8 @@
 """Does `amal fit` learn as well as a plain PyTorch loop? Same data, model, optimizer and epochs.
 
-Trains the shipped config through ``amal fit`` then ``amal test``, and the same model with a
-plain loop (Adam 1e-3, batch 128, seeded the same way), and prints both test metrics:
+Trains the shipped config through ``amal fit`` then ``amal test`` (their Python API, in this
+process), and the same model with a plain loop (Adam 1e-3, batch 128, seeded the same way), and
+prints both test metrics:
 accuracy for the classifier, BCE and pixel MSE for the autoencoder.
 
     python -m bench.parity --model classifier --epochs 10 --source full --data-dir data
@@ -10,13 +11,15 @@ accuracy for the classifier, BCE and pixel MSE for the autoencoder.
 """
 
 import argparse
+import contextlib
 import csv
 import tempfile
 from pathlib import Path
 
 import torch
 
-from bench.common import AMAL, REPO, build_model, loss_and_metric, run_process, training_loss
+from amal_lightning import api
+from bench.common import REPO, build_model, loss_and_metric, training_loss
 
 
 def plain_loop(args: argparse.Namespace) -> dict[str, float]:
@@ -45,12 +48,9 @@ def through_amal(args: argparse.Namespace) -> dict[str, float]:
     config = str(REPO / "configs" / f"{args.model}.yaml")
     data = [f"--data.data_dir={Path(args.data_dir).resolve()}", f"--data.source={args.source}"]
     csv_logger = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir=csv"]
-    with tempfile.TemporaryDirectory() as workdir:
-        for command in (
-            [*AMAL, "fit", "--config", config, f"--trainer.max_epochs={args.epochs}", *data],
-            [*AMAL, "test", "--config", config, "--ckpt_path=last", *data, *csv_logger],
-        ):
-            run_process(command, Path(workdir))
+    with tempfile.TemporaryDirectory() as workdir, contextlib.chdir(workdir):  # where amal writes its runs
+        api.fit(config, f"--trainer.max_epochs={args.epochs}", *data)  # what `amal fit` and `amal test` run
+        api.test(config, "--ckpt_path=last", *data, *csv_logger)
         with next(Path(workdir, "csv").rglob("metrics.csv")).open() as file:
             row = list(csv.DictReader(file))[-1]
     return {name: float(value) for name, value in row.items() if name.startswith("test/") and value}

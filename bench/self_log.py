@@ -24,8 +24,8 @@ import time
 MODES = ("none", "metric", "tensor")
 
 
-def child(mode: str, epochs: int, calls: int) -> None:
-    """Trains the tiny loop and prints its mean epoch in milliseconds (the first 20 epochs left out)."""
+def child(mode: str, epochs: int, calls: int) -> float:
+    """Trains the tiny loop; its mean epoch in milliseconds (the first 20 epochs left out)."""
     import lightning as L
     import torch
     from torch.nn import functional as F
@@ -66,7 +66,7 @@ def child(mode: str, epochs: int, calls: int) -> None:
             if trainer.current_epoch == 19:
                 self.start = time.perf_counter()
             elif trainer.current_epoch == epochs - 1:
-                print(f"{(time.perf_counter() - self.start) / (epochs - 20) * 1e3:.4f}")
+                self.milliseconds = (time.perf_counter() - self.start) / (epochs - 20) * 1e3
 
     trainer = L.Trainer(
         max_epochs=epochs,
@@ -75,9 +75,10 @@ def child(mode: str, epochs: int, calls: int) -> None:
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[Clock()],
+        callbacks=[clock := Clock()],
     )
     trainer.fit(Logging(), train_dataloaders=DataLoader([batch], batch_size=None))  # one whole batch an epoch
+    return clock.milliseconds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,14 +86,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=500)
     parser.add_argument("--calls", type=int, default=4, help="metrics logged at each epoch's end")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="each way in this process, for the tests (no timing)")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.epochs, args.calls)
+        print(f"{child(args.child, args.epochs, args.calls):.4f}")
         return
     times: dict[str, list[float]] = {mode: [] for mode in MODES}
     for number in range(args.rounds):
         for mode in MODES[number % 3 :] + MODES[: number % 3]:
+            if args.smoke:  # the ways then share one process's imports and caches
+                times[mode].append(child(mode, args.epochs, args.calls))
+                continue
             command = [sys.executable, "-m", "bench.self_log", "--child", mode]
             command += ["--epochs", str(args.epochs), "--calls", str(args.calls)]
             done = subprocess.run(command, capture_output=True, text=True, check=True)

@@ -50,7 +50,7 @@ def test_housing_benchmark_smoke_mode_prints_its_table():
 
 @pytest.mark.slow
 def test_self_log_benchmark_prints_each_way_against_none():
-    command = [sys.executable, "-m", "bench.self_log", "--epochs", "25", "--calls", "1", "--rounds", "1"]
+    command = [sys.executable, "-m", "bench.self_log", "--epochs", "25", "--calls", "1", "--rounds", "1", "--smoke"]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and line[2:5] not in ("way", "---")]
