@@ -62,7 +62,7 @@ def test_the_probe_figures_are_drawn_from_real_checkpoints(shrunk):
     run_inprocess("fit", "--config", str(CONFIGS / "highway.yaml"), *model_options, *data, *shrunk)
     checkpoints = ["checkpoints/highway/version_0/last.ckpt"] * 2  # two networks' worth: one fit is enough here
 
-    assert highway_probes.main(["probes", *checkpoints]) == 0
+    highway_probes.main("probes", [Path(checkpoint) for checkpoint in checkpoints])
     assert Path("probes-gate_maps.png").stat().st_size > 10_000
     assert Path("probes-lesioning.png").stat().st_size > 10_000
 

@@ -13,7 +13,7 @@ must respect: 2/λ_max), and says how many steps its paths take and where they e
 housing data's default split.
 """
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -89,8 +89,8 @@ def contour_figure(raw: tuple[Tensor, Tensor], standardized: tuple[Tensor, Tenso
     return figure
 
 
-def main(argv: list[str]) -> int:
-    """Draws the figure for the bundled housing data's default split into ``argv[0]``."""
+def main(path: Path) -> None:
+    """Draws the figure for the bundled housing data's default split into ``path``."""
     from amal_lightning.data import HousingDataModule
 
     splits = []
@@ -98,11 +98,11 @@ def main(argv: list[str]) -> int:
         data = HousingDataModule(standardize=standardize)
         data.setup("fit")
         splits.append(tuple(tensor.double() for tensor in data.train_set.tensors))
-    path = Path(argv[0] if argv else "tme2_contours.png")
     contour_figure(*splits).savefig(path, dpi=150)
     print(path)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("path", type=Path, nargs="?", default=Path("tme2_contours.png"), help="the PNG to write")
+    main(parser.parse_args().path)

@@ -10,7 +10,9 @@ over the whole training split: the Hessian itself (1,501² numbers for the tanh 
 ``python -m amal_lightning.tme2.sharpness CHECKPOINT [SPLIT_SEED]`` prints it for a TanhMLP checkpoint.
 """
 
-import sys
+import argparse
+from pathlib import Path
+from typing import Optional
 
 import torch
 from torch import nn
@@ -40,21 +42,22 @@ def top_hessian_eigenvalue(model: nn.Module, x: Tensor, y: Tensor, iterations: i
     return value
 
 
-def main(argv: list[str]) -> int:
+def main(path: Path, split_seed: Optional[int] = None) -> None:
     """Prints the sharpness of a TanhMLP checkpoint on its housing split's training rows."""
     from amal_lightning.data import HousingDataModule
     from amal_lightning.tme2.tanh_mlp import TanhMLP
 
-    checkpoint = torch.load(argv[0], map_location="cpu", weights_only=False)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     model = TanhMLP(**{k: v for k, v in checkpoint["hyper_parameters"].items() if k in ("input_dim", "hidden_dim")})
     model.load_state_dict(checkpoint["state_dict"])
-    data = HousingDataModule(split_seed=int(argv[1]) if len(argv) > 1 else None)
+    data = HousingDataModule(split_seed=split_seed)
     data.setup("fit")
-    print(
-        f"{argv[0]} (epoch {checkpoint['epoch']}): λ_max {top_hessian_eigenvalue(model, *data.train_set.tensors):.1f}"
-    )
-    return 0
+    print(f"{path} (epoch {checkpoint['epoch']}): λ_max {top_hessian_eigenvalue(model, *data.train_set.tensors):.1f}")
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("checkpoint", type=Path, help="a TanhMLP checkpoint")
+    parser.add_argument("split_seed", type=int, nargs="?", default=None, help="its housing split's seed")
+    arguments = parser.parse_args()
+    main(arguments.checkpoint, arguments.split_seed)

@@ -11,7 +11,7 @@ checkpoint's drops), each network tested on the test split it was trained beside
 saved in its checkpoint). The computation is in :mod:`amal_lightning.tme3.highway`.
 """
 
-import sys
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -88,12 +88,8 @@ def lesioning_figure(drops: Sequence[torch.Tensor]) -> Figure:
     return figure
 
 
-def main(argv: list[str]) -> int:
-    """Draws both figures: ``argv`` is OUT_PREFIX then one checkpoint per network."""
-    if len(argv) < 2:
-        print("usage: python -m amal_lightning.tme3.highway_probes OUT_PREFIX CHECKPOINT...", file=sys.stderr)
-        return 2
-    prefix, checkpoints = argv[0], [Path(path) for path in argv[1:]]
+def main(prefix: str, checkpoints: Sequence[Path]) -> None:
+    """Draws both figures, ``PREFIX-gate_maps.png`` and ``PREFIX-lesioning.png``, one checkpoint per network."""
     drops = []
     for index, checkpoint in enumerate(checkpoints):
         model = HighwayClassifier.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True).eval()
@@ -104,8 +100,11 @@ def main(argv: list[str]) -> int:
         drops.append(lesion_accuracy_drops(model, images, labels))
     lesioning_figure(drops).savefig(f"{prefix}-lesioning.png", dpi=120)
     print(f"{prefix}-gate_maps.png {prefix}-lesioning.png")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("prefix", help="the figures' path, less -gate_maps.png and -lesioning.png")
+    parser.add_argument("checkpoints", type=Path, nargs="+", help="the trained networks' checkpoints")
+    arguments = parser.parse_args()
+    main(arguments.prefix, arguments.checkpoints)

@@ -13,7 +13,7 @@ biases) multiplies E[h²] by 2·½ = 1; a Highway block mostly carries its input
 the bundled sample's first 1,000 digits (no training: a few seconds).
 """
 
-import sys
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,16 +110,16 @@ def signal_figure(scales: dict[str, list[SignalScale]]) -> Figure:
     return figure
 
 
-def main(argv: list[str]) -> int:
-    """Draws the figure for the bundled sample's first 1,000 digits, depth 100, into ``argv[0]``."""
+def main(path: Path) -> None:
+    """Draws the figure for the bundled sample's first 1,000 digits, depth 100, into ``path``."""
     from amal_lightning.data.mnist import bundled_sample
 
     images = bundled_sample()[0][:1000].flatten(1).double() / 255
-    path = Path(argv[0] if argv else "tme3_signal_scale.png")
     signal_figure(measure(100, images)).savefig(path, dpi=150)
     print(path)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("path", type=Path, nargs="?", default=Path("tme3_signal_scale.png"), help="the PNG to write")
+    main(parser.parse_args().path)
