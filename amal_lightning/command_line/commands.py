@@ -6,6 +6,7 @@ Each handler imports its module only when it runs: ``amal --help``, ``amal plot`
 and the ``--help`` of the commands that train nothing import neither torch nor Lightning.
 """
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -50,36 +51,14 @@ def prepare_data(argv: list[str]) -> int:
     return 0
 
 
-def submit(argv: list[str]) -> int:
-    from amal_lightning.command_line.submit import submit
+def lazy(name: str) -> Callable[[list[str]], int]:
+    """The handler of ``amal NAME``: the function ``NAME`` of ``command_line/NAME.py``, imported when it runs;
+    its exit status (0 where it returns none)."""
 
-    return submit(argv)
+    def run(argv: list[str]) -> int:
+        return getattr(importlib.import_module(f"amal_lightning.command_line.{name}"), name)(argv) or 0
 
-
-def study(argv: list[str]) -> int:
-    from amal_lightning.command_line.study import study
-
-    return study(argv)
-
-
-def plot(argv: list[str]) -> int:
-    from amal_lightning.command_line.plot import plot
-
-    plot(argv)
-    return 0
-
-
-def runs(argv: list[str]) -> int:
-    from amal_lightning.command_line.runs import runs
-
-    runs(argv)
-    return 0
-
-
-def lr_find(argv: list[str]) -> int:
-    from amal_lightning.command_line.lr_find import lr_find
-
-    return lr_find(argv)
+    return run
 
 
 COMMANDS = (
@@ -88,11 +67,13 @@ COMMANDS = (
     Command("test", "evaluate a checkpoint on the test split", partial(train, "test"), TEST_EXAMPLE),
     Command("predict", "write a model's predictions to a CSV file", partial(train, "predict"), PREDICT_EXAMPLE),
     Command("prepare-data", "download what a config's data needs, for offline compute nodes", prepare_data),
-    Command("submit", "write an sbatch script for a fit and submit it to SLURM", submit),
-    Command("study", "run a study (several fits), its summary table and figures", study),
-    Command("plot", "draw runs' curves, or gather a study's summary and figures", plot),
-    Command("runs", "a table of the fits: status, epochs, best validation, test, what resumes each", runs),
-    Command("lr-find", "Lightning's learning-rate range test: its curve as a PNG and the option to use", lr_find),
+    Command("submit", "write an sbatch script for a fit and submit it to SLURM", lazy("submit")),
+    Command("study", "run a study (several fits), its summary table and figures", lazy("study")),
+    Command("plot", "draw runs' curves, or gather a study's summary and figures", lazy("plot")),
+    Command("runs", "a table of the fits: status, epochs, best validation, test, what resumes each", lazy("runs")),
+    Command(
+        "lr-find", "Lightning's learning-rate range test: its curve as a PNG and the option to use", lazy("lr_find")
+    ),
 )
 
 
