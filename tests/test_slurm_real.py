@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import AMAL, CONFIGS
+from tests.helpers import AMAL, CONFIGS, REPO
 
 
 def cluster_answers() -> bool:
@@ -40,6 +40,12 @@ FULL_BATCH = [*QUIET, "--data.test_each_epoch=false"]  # housing, the whole trai
 MNIST = [*QUIET, "--data.source=sample", "--model.hidden_dim=32"]
 
 
+def paced(seconds: float) -> list[str]:
+    """Options that make a fit sleep ``seconds`` after each training batch (tests/pace.py): a floor on
+    its duration, so that a signal sent while it trains lands before its end on a fast machine too."""
+    return ["--trainer.callbacks+=tests.pace.Pace", f"--trainer.callbacks.seconds={seconds}"]
+
+
 def amal(*args: str, cwd: Path) -> str:
     result = subprocess.run([*AMAL, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -49,7 +55,10 @@ def amal(*args: str, cwd: Path) -> str:
 def submitting(cwd: Path, config: str, *fit: str, cluster: tuple[str, ...] = ()) -> subprocess.Popen:
     """``amal submit`` of a CPU job, started (it checks the fit's options for a few seconds)."""
     command = [*AMAL, "submit", "--config", str(CONFIGS / f"{config}.yaml"), *CPU_JOB, *cluster, "--", *fit]
-    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}  # the job inherits it: tests.pace importable
+    return subprocess.Popen(
+        command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def job_id_of(submission: subprocess.Popen) -> str:
@@ -72,14 +81,16 @@ def job(job_id: str) -> dict[str, str]:
     return dict(field.split("=", 1) for field in first.split() if "=" in field)
 
 
-def wait(condition, what: str, timeout: float = 240, step: float = 0.5):
+def wait(condition, what: str, timeout: float = 240, step: float = 0.5, detail=lambda: ""):
+    """``condition()``'s first true value, polled every ``step`` s; a failure after ``timeout`` s that
+    says ``what`` it waited for, followed by ``detail()`` (a job's log)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}\n{detail()}")
 
 
 def ended(job_id: str) -> str:
@@ -88,10 +99,10 @@ def ended(job_id: str) -> str:
     return wait(lambda: (state := job(job_id).get("JobState")) in finals and state, f"job {job_id} to end", 400)
 
 
-def release_when_requeued(job_id: str, restarts: int) -> None:
+def release_when_requeued(job_id: str, restarts: int, log=lambda: "") -> None:
     """Waits for the job's ``restarts``-th requeue, then lets it start again now instead of at its begin time."""
     wait(lambda: job(job_id).get("Restarts") == str(restarts) and job(job_id).get("JobState") == "PENDING",
-         f"job {job_id} requeued {restarts} time(s)")  # fmt: skip
+         f"job {job_id} requeued {restarts} time(s) (its state: {job(job_id)})", detail=log)  # fmt: skip
     wait(lambda: subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"]).returncode == 0,
          "scontrol update StartTime=now")  # fmt: skip
 
@@ -115,7 +126,8 @@ def signal_twice_and_finish(cwd: Path, name: str, job_id: str, lead: float) -> N
         time.sleep(lead)
         assert job(job_id)["JobState"] == "RUNNING", "the job ended before it could be signalled"
         subprocess.run(["scancel", "--signal=USR1", job_id], check=True)
-        release_when_requeued(job_id, restarts)  # requeued at once: it did not wait for its time limit
+        # requeued at once: it did not wait for its time limit
+        release_when_requeued(job_id, restarts, log=lambda: log_of(cwd, name, job_id)[-3000:])
 
 
 def final_state(cwd: Path, experiment: str, job_id: str) -> dict:
@@ -138,10 +150,10 @@ def test_a_cpu_fit_runs_to_its_end(tmp_path):
 @pytest.mark.parametrize(
     ("config", "fit", "lead"),
     [
-        # long enough that the second start still trains a second after it restored its state on a quiet
-        # machine (a housing epoch takes about 4 ms there, an MNIST epoch on the sample about 0.5 s)
-        ("regression", ["--trainer.max_epochs=3000", *FULL_BATCH], 1.0),  # full batch: 3,000 steps
-        ("classifier", ["--trainer.max_epochs=20", *MNIST], 1.0),  # 29 batches an epoch
+        # paced so that, however fast the machine, the second start still trains for seconds after it
+        # has restored its state and waited ``lead``: at least 6 s of sleep in each fit
+        ("regression", ["--trainer.max_epochs=2000", *FULL_BATCH, *paced(0.003)], 1.0),  # full batch: 2,000 steps
+        ("classifier", ["--trainer.max_epochs=20", *MNIST, *paced(0.012)], 1.0),  # 29 batches an epoch
     ],
 )
 def test_a_fit_preempted_twice_by_sigusr1_ends_as_the_same_fit_never_interrupted(tmp_path, config, fit, lead):
