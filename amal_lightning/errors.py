@@ -6,7 +6,9 @@ exits with their ``exit_status``. This module imports neither torch nor Lightnin
 commands that train nothing start at once.
 """
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any, Optional
 
 # The exit status of `amal fit` for a diverged run, apart from 1 (bad input) and 2 (usage).
@@ -84,6 +86,18 @@ def user_error(error: BaseException) -> Optional[AmalError]:
     if torch is not None and isinstance(error, torch.cuda.OutOfMemoryError):
         return OutOfDeviceMemoryError(error)
     return None
+
+
+@contextlib.contextmanager
+def as_user_errors() -> Iterator[None]:
+    """Raises, for an error inside, the AmalError behind it (:func:`user_error`) in one line; a bug as it is."""
+    try:
+        yield
+    except Exception as error:
+        reported = user_error(error)
+        if reported is None:
+            raise
+        raise reported from None
 
 
 def first_line(error: BaseException) -> str:

@@ -39,7 +39,7 @@ from amal_lightning.api.parser import AmalArgumentParser
 from amal_lightning.api.scope import is_console_run, run_scope
 from amal_lightning.api.trainer_parts import with_logger_folders
 from amal_lightning.data.readiness import fetch_for_offline_use
-from amal_lightning.errors import UsageError, user_error
+from amal_lightning.errors import UsageError, as_user_errors
 from amal_lightning.runs.outcome import Outcome
 
 __all__ = [
@@ -70,25 +70,19 @@ def run(
         raise UsageError(f"expected one of {', '.join(COMMANDS)} first, got {argv[0] if argv else 'nothing'}")
     check_arguments(argv)
     console = is_console_run(argv)
-    try:
-        with run_scope(argv):
-            cli = AmalCLI(
-                subcommand=argv[0],
-                model_class=None,
-                datamodule_class=None,
-                parser_class=AmalArgumentParser,
-                seed_everything_default=0,
-                save_config_kwargs={"overwrite": True},
-                # The datamodules give each process its share of the batches themselves.
-                trainer_defaults={"use_distributed_sampler": False, "callbacks": list(callbacks)},
-                parser_kwargs=parser_kwargs or {},
-                args=None if console else argv,  # None: sys.argv, which multi-device runs start again
-            )
-    except Exception as error:
-        reported = user_error(error)
-        if reported is None:
-            raise
-        raise reported from None
+    with as_user_errors(), run_scope(argv):
+        cli = AmalCLI(
+            subcommand=argv[0],
+            model_class=None,
+            datamodule_class=None,
+            parser_class=AmalArgumentParser,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True},
+            # The datamodules give each process its share of the batches themselves.
+            trainer_defaults={"use_distributed_sampler": False, "callbacks": list(callbacks)},
+            parser_kwargs=parser_kwargs or {},
+            args=None if console else argv,  # None: sys.argv, which multi-device runs start again
+        )
     if cli.outcome is None:  # `--help` or `--print_config` printed and the parser ended
         raise UsageError(f"amal {argv[0]}: an option that prints and exits ({', '.join(PRINTING_OPTIONS)})")
     return cli.outcome
@@ -120,21 +114,15 @@ def predict(config: Config = None, *options: Option, callbacks: Sequence[Callbac
 def prepare_data(argv: Sequence[str]) -> str:
     """``amal prepare-data --config X``: downloads what the config's data needs, checks it reads; says which data."""
     check_arguments(argv)
-    try:
-        with run_scope():
-            cli = AmalCLI(
-                model_class=None,
-                datamodule_class=None,
-                parser_class=AmalArgumentParser,
-                run=False,
-                args=list(argv),
-                save_config_callback=None,
-                trainer_defaults={"logger": False},
-            )
-            fetch_for_offline_use(cli.datamodule)
-    except Exception as error:
-        reported = user_error(error)
-        if reported is None:
-            raise
-        raise reported from None
+    with as_user_errors(), run_scope():
+        cli = AmalCLI(
+            model_class=None,
+            datamodule_class=None,
+            parser_class=AmalArgumentParser,
+            run=False,
+            args=list(argv),
+            save_config_callback=None,
+            trainer_defaults={"logger": False},
+        )
+        fetch_for_offline_use(cli.datamodule)
     return f"{type(cli.datamodule).__name__}: data ready"

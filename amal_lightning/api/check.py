@@ -16,7 +16,7 @@ from amal_lightning.api.options import Config, Option, command_line
 from amal_lightning.api.parser import AmalArgumentParser
 from amal_lightning.api.scope import run_scope
 from amal_lightning.api.trainer_parts import with_logger_folders
-from amal_lightning.errors import UsageError, user_error
+from amal_lightning.errors import UsageError, as_user_errors
 
 # Options that print and end the process: no place in a run started from Python, nor in a study.
 PRINTING_OPTIONS = ("-h", "--help", "--print_config")
@@ -57,7 +57,7 @@ def check_command_line(argv: Sequence[str]) -> None:
         raise UsageError(f"{printing}: an option that prints and exits has no place here")
     check_arguments(argv)
     try:
-        with run_scope():
+        with as_user_errors(), run_scope():
             if _checker:
                 _checker[0].parse_arguments(_checker[0].parser, argv)
             else:
@@ -70,12 +70,6 @@ def check_command_line(argv: Sequence[str]) -> None:
                 )
     except _ParsedError as parsed:
         _checker[:] = [parsed.cli]
-        return
-    except Exception as error:
-        reported = user_error(error)
-        if reported is None:
-            raise
-        raise reported from None
 
 
 def check_options(config: Config, *options: Option, command: str = "fit") -> None:

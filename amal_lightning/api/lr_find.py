@@ -22,7 +22,7 @@ from amal_lightning.api.arguments import check_arguments
 from amal_lightning.api.parser import AmalArgumentParser
 from amal_lightning.api.quiet import LR_FIND_LINES, without_lines
 from amal_lightning.api.scope import run_scope
-from amal_lightning.errors import AmalError, user_error
+from amal_lightning.errors import AmalError, as_user_errors
 
 
 @dataclass(frozen=True)
@@ -62,38 +62,32 @@ def find_learning_rate(
     """Runs the range test on the model and data of ``amal fit ARGV`` (``["--config", X, ...]``, no subcommand)."""
     argv = [str(word) for word in argv]
     check_arguments(argv)
-    with tempfile.TemporaryDirectory(prefix="amal-lr-find-") as scratch:
-        try:
-            with run_scope(), without_lines(LR_FIND_LINES):
-                cli = LightningCLI(
-                    model_class=None,
-                    datamodule_class=None,
-                    parser_class=AmalArgumentParser,
-                    seed_everything_default=0,
-                    run=False,
-                    save_config_callback=None,
-                    args=argv,
-                    trainer_defaults={"logger": False, "enable_checkpointing": False, "default_root_dir": scratch},
-                )
-                model = cli.model
-                if not model.automatic_optimization or model.configure_optimizers() is None:
-                    raise AmalError(
-                        f"{type(model).__name__} has no optimizer to tune (it writes its own gradient descent): "
-                        "amal lr-find is for models with --model.optimizer"
-                    )
-                finder = Tuner(cli.trainer).lr_find(
-                    model,
-                    datamodule=cli.datamodule,
-                    min_lr=min_lr,
-                    max_lr=max_lr,
-                    num_training=num_training,
-                    update_attr=False,
-                )
-        except Exception as error:
-            reported = user_error(error)
-            if reported is None:
-                raise
-            raise reported from None
+    scratch_dir = tempfile.TemporaryDirectory(prefix="amal-lr-find-")
+    with scratch_dir as scratch, as_user_errors(), run_scope(), without_lines(LR_FIND_LINES):
+        cli = LightningCLI(
+            model_class=None,
+            datamodule_class=None,
+            parser_class=AmalArgumentParser,
+            seed_everything_default=0,
+            run=False,
+            save_config_callback=None,
+            args=argv,
+            trainer_defaults={"logger": False, "enable_checkpointing": False, "default_root_dir": scratch},
+        )
+        model = cli.model
+        if not model.automatic_optimization or model.configure_optimizers() is None:
+            raise AmalError(
+                f"{type(model).__name__} has no optimizer to tune (it writes its own gradient descent): "
+                "amal lr-find is for models with --model.optimizer"
+            )
+        finder = Tuner(cli.trainer).lr_find(
+            model,
+            datamodule=cli.datamodule,
+            min_lr=min_lr,
+            max_lr=max_lr,
+            num_training=num_training,
+            update_attr=False,
+        )
     results: dict[str, Any] = finder.results if finder is not None else {"lr": [], "loss": []}
     suggestion = finder.suggestion() if finder is not None and len(results["lr"]) > 11 else None
     smoothed = list(results["loss"])
