@@ -1,4 +1,4 @@
-"""A housing fit's epoch and its fixed cost, four routes side by side: amal, plain Lightning, the bare loop, by hand.
+"""A housing fit's epoch and its fixed cost, five routes side by side: amal, plain and minimal Lightning, bare, hand.
 
 ``configs/regression.yaml`` is full-batch gradient descent: one step an epoch (the whole training
 split) and a validation after it, so what a framework does per epoch (loops, logging, checkpoints,
@@ -12,16 +12,18 @@ the bar) is most of the time. Every route does the same arithmetic, with
   Lightning user writes it: a ``TensorBoardLogger``, ``ModelCheckpoint(monitor="val/loss",
   save_last=True)``, Lightning's defaults otherwise (its bar, its model summary), then
   ``trainer.test(ckpt_path="best")``;
+- ``minimal``: the same under a ``Trainer`` with everything off (no logger, checkpoint, bar or model
+  summary) but the module's two ``self.log`` calls: the floor of a Lightning loop whose callbacks can
+  read ``val/loss`` (a best checkpoint, early stopping), as amal's do;
 - ``bare``: the same under ``Trainer(barebones=True)``: no logger, checkpoint or bar, ``self.log`` a
   no-op: Lightning's own loop, the floor of anything built on it;
 - ``hand``: the loop a user writes over the same tensors, the two losses to TensorBoard every epoch
   and a checkpoint at the end.
 
-Each route runs in a child process of its own with one torch thread: a first fit (imports, cold
-caches: not timed), then a short and a long fit. An epoch costs the difference of the two over
-their difference in epochs, so that start-up cancels; the fixed cost of a fit is the short fit's
-time less its epochs: what a study worker pays per variant after its first. Routes alternate round
-after round; the medians over the rounds are reported, wall-clock and CPU.
+Each route runs in a child process with one torch thread: a first fit (imports, cold caches: not
+timed), a short and a long fit. An epoch costs their difference over their difference in epochs
+(start-up cancels); a fit's fixed cost is the short fit less its epochs, what a study worker pays per
+variant after its first. Routes alternate; the medians of the rounds are reported, wall and CPU.
 
     python -m bench.housing --repeats 3
     python -m bench.housing --amal-args --trainer.logger=false   # what a setting costs
@@ -44,7 +46,7 @@ from torch.nn import functional as F
 
 from bench.common import REPO, load_average, machine, run_process
 
-ROUTES = ("amal", "plain", "bare", "hand")
+ROUTES = ("amal", "plain", "minimal", "bare", "hand")
 LEARNING_RATE = 0.1  # configs/regression.yaml's
 CONFIG = REPO / "configs" / "regression.yaml"
 
@@ -91,6 +93,16 @@ def fit_bare(epochs: int, folder: Path) -> None:
     trainer.fit(AutogradRegression(learning_rate=LEARNING_RATE), housing_data())
 
 
+def fit_minimal(epochs: int, folder: Path) -> None:
+    """The same under a Trainer with nothing on but the module's ``self.log`` calls."""
+    from amal_lightning.tme2 import AutogradRegression
+
+    L.seed_everything(0, verbose=False)
+    off = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
+    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, default_root_dir=folder, **off)
+    trainer.fit(AutogradRegression(learning_rate=LEARNING_RATE), housing_data())
+
+
 def fit_plain(epochs: int, folder: Path) -> None:
     """The same under a Trainer as a Lightning user writes it, then the test of the best checkpoint."""
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -122,7 +134,8 @@ def fit_amal(epochs: int, folder: Path, amal_args: list[str]) -> None:
 
 def timed_fits(route: str, args: argparse.Namespace, folder: Path) -> dict[str, tuple[float, float]]:
     """One route in ``folder``: a first fit, then the short and the long one, each timed (wall, CPU seconds)."""
-    fits = {"amal": lambda n, f: fit_amal(n, f, args.amal_args), "plain": fit_plain, "bare": fit_bare}
+    fits = {"amal": lambda n, f: fit_amal(n, f, args.amal_args), "plain": fit_plain, "minimal": fit_minimal}
+    fits["bare"] = fit_bare
     fit = fits.get(route, fit_by_hand)
     timed = {}
     for label, epochs in (("first", args.short), ("short", args.short), ("long", args.long)):
@@ -141,8 +154,7 @@ def run_child(args: argparse.Namespace) -> None:
 def measure(route: str, args: argparse.Namespace) -> dict[str, float]:
     """Runs one route in a child process, in a scratch folder: its epoch and fixed cost, wall and CPU seconds.
 
-    ``--smoke`` runs it in this process instead (the routes then share its imports and caches): the
-    tests check that every route runs and the table is printed, not the times."""
+    ``--smoke`` runs it in this process (the routes share its imports): for the tests, not the times."""
     with tempfile.TemporaryDirectory() as workdir:
         if args.smoke:
             with contextlib.chdir(workdir):  # where amal writes its logs and checkpoints, as a child would
@@ -150,9 +162,7 @@ def measure(route: str, args: argparse.Namespace) -> dict[str, float]:
             peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         else:
             command = [sys.executable, "-m", "bench.housing", "--child", route, f"--threads={args.threads}"]
-            command += [f"--short={args.short}", f"--long={args.long}"]
-            if args.amal_args:
-                command += ["--amal-args", *args.amal_args]
+            command += [f"--short={args.short}", f"--long={args.long}", "--amal-args", *args.amal_args]
             output, peak_rss_mb = run_process(command, Path(workdir))
             timed = json.loads(output.strip().splitlines()[-1])
     result = {"peak_rss_mb": peak_rss_mb}
@@ -192,7 +202,8 @@ def report(args: argparse.Namespace, results: dict[str, list[dict]], loads: tupl
             f" | {max(run['peak_rss_mb'] for run in runs):.0f} |"
         )
     lines += ["", "Ratios of the medians (wall-clock; CPU), and differences of the fixed costs:"]
-    for route, base in (("amal", "bare"), ("amal", "plain"), ("plain", "bare"), ("bare", "hand")):
+    pairs = (("amal", "bare"), ("amal", "plain"), ("amal", "minimal"), ("minimal", "bare"), ("plain", "bare"))
+    for route, base in (*pairs, ("bare", "hand")):
         if route in results and base in results:
             lines.append(
                 f"- epoch, {route} / {base}: {ratio(results, route, base, 'wall_epoch')};"
