@@ -15,7 +15,8 @@ Each route runs in a child process of its own (its peak RSS is that child's), th
 alternate round after round. An epoch's time is the gap between the ends of two consecutive
 training epochs (each with its validation), in wall-clock and in the process's CPU seconds: the
 first epoch, with the start-up, is not counted. ``amal`` and ``lightning`` are timed by the same
-callback (``bench.common.EpochClock``), the hand-written routes by their own loop.
+callback (``bench.common.EpochClock``), the hand-written routes by their own loop; the routes
+themselves are in ``bench/mnist_routes.py``.
 
     python -m bench.mnist --model classifier --epochs 4 --repeats 3
     python -m bench.mnist --device cuda --compile cuda_graphs --routes amal lightning hand
@@ -35,120 +36,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import lightning as L
 import torch
 
-from bench.common import (
-    REPO,
-    EpochClock,
-    build_model,
-    machine,
-    ratio_line,
-    route_table,
-    run_process,
-    split,
-    synthetic_mnist,
-    timed_epochs,
-)
+from bench.common import machine, ratio_line, route_table, run_process, synthetic_mnist
+from bench.mnist_routes import COMPILE_CHOICES, ROUTE_RUNS
 
 ROUTES = ("amal", "lightning", "hand", "torchvision")
-COMPILE_CHOICES = ("false", "true", "default", "reduce-overhead", "cuda_graphs")
-
-
-def model_compile(args: argparse.Namespace, route: str) -> bool | str:
-    """The models' ``compile`` for ``route``: the hand-written routes stay eager under ``cuda_graphs``."""
-    if args.compile in ("false", "true"):
-        return args.compile == "true" and not (args.eager_hand and route in ("hand", "torchvision"))
-    eager = args.compile == "cuda_graphs" or args.eager_hand
-    return False if eager and route in ("hand", "torchvision") else args.compile
-
-
-def run_hand(args: argparse.Namespace) -> dict[str, list[float]]:
-    """A plain PyTorch loop: what an experienced user would write without Lightning."""
-    from torchvision.datasets.mnist import read_image_file, read_label_file
-
-    device = torch.device(args.device)
-    raw = Path(args.data_dir) / "MNIST" / "raw"
-    images = read_image_file(str(raw / "train-images-idx3-ubyte")).reshape(-1, 784).to(device)
-    labels = read_label_file(str(raw / "train-labels-idx1-ubyte")).to(device)
-    train_rows, val_rows = (rows.to(device) for rows in split(len(labels)))
-
-    def batches(rows: torch.Tensor):
-        return ((images[batch].float().div_(255), labels[batch]) for batch in rows.split(args.batch_size))
-
-    def shuffled():
-        return batches(train_rows[torch.randperm(len(train_rows), device=device)])
-
-    torch.manual_seed(0)
-    model = build_model(args.model, args.hidden_dim, model_compile(args, "hand")).to(device)
-    return timed_epochs(args.model, args.epochs, model, shuffled, lambda: batches(val_rows))
-
-
-def run_torchvision(args: argparse.Namespace) -> dict[str, list[float]]:
-    """The textbook route: one Python call and one PIL image per example, then a collate."""
-    import torchvision
-    from torch.utils.data import DataLoader, Subset
-    from torchvision.transforms import ToTensor
-
-    device = torch.device(args.device)
-    dataset = torchvision.datasets.MNIST(args.data_dir, train=True, transform=ToTensor(), download=False)
-    train_rows, val_rows = split(len(dataset))
-    train = DataLoader(Subset(dataset, train_rows.tolist()), batch_size=args.batch_size, shuffle=True)
-    val = DataLoader(Subset(dataset, val_rows.tolist()), batch_size=args.batch_size)
-
-    def batches(loader: DataLoader):
-        return ((x.view(len(x), -1).to(device), y.to(device)) for x, y in loader)
-
-    torch.manual_seed(0)
-    model = build_model(args.model, args.hidden_dim, model_compile(args, "torchvision")).to(device)
-    return timed_epochs(args.model, args.epochs, model, lambda: batches(train), lambda: batches(val))
-
-
-def run_lightning(args: argparse.Namespace) -> dict[str, list[float]]:
-    """The project's LightningModule and DataModule under ``Trainer(barebones=True)``: Lightning's own loop."""
-    from amal_lightning.data import MNISTDataModule
-
-    L.seed_everything(0, verbose=False)
-    model = build_model(args.model, args.hidden_dim, model_compile(args, "lightning"))
-    data = MNISTDataModule(data_dir=args.data_dir, source="full", batch_size=args.batch_size)
-    trainer = L.Trainer(
-        barebones=True,
-        max_epochs=args.epochs,
-        accelerator=args.device,
-        devices=1,
-        use_distributed_sampler=False,  # as amal: the datamodule shares the batches out itself
-        callbacks=[EpochClock()],
-    )
-    trainer.fit(model, data)
-    return EpochClock.last.epochs()
-
-
-def amal_arguments(args: argparse.Namespace) -> list[str]:
-    arguments = [
-        "fit",
-        "--config",
-        str(REPO / "configs" / f"{args.model}.yaml"),
-        f"--trainer.max_epochs={args.epochs}",
-        f"--trainer.accelerator={args.device}",
-        f"--data.data_dir={args.data_dir}",
-        "--data.source=full",
-        f"--data.batch_size={args.batch_size}",
-        f"--model.compile={model_compile(args, 'amal')}",
-        "--test=false",
-        "--trainer.callbacks+=bench.common.EpochClock",
-        *args.amal_args,
-    ]
-    if args.model == "classifier":
-        arguments.append(f"--model.hidden_dim={args.hidden_dim}")
-    return arguments
-
-
-def run_amal(args: argparse.Namespace) -> dict[str, list[float]]:
-    """``amal fit`` in this process, so that its peak CUDA memory can be read afterwards."""
-    from amal_lightning.command_line.main import main
-
-    main(amal_arguments(args))
-    return EpochClock.last.epochs()
 
 
 CHILD_OPTIONS = (
@@ -164,9 +57,6 @@ CHILD_OPTIONS = (
 )
 
 
-ROUTE_RUNS = {"amal": run_amal, "lightning": run_lightning, "hand": run_hand, "torchvision": run_torchvision}
-
-
 def measure(route: str, args: argparse.Namespace) -> dict:
     """Runs one route in a child process; returns its timed epochs and the child's peak RSS.
 
@@ -178,9 +68,7 @@ def measure(route: str, args: argparse.Namespace) -> dict:
                 epochs = ROUTE_RUNS[route](args)
             return {**epochs, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
         options = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in CHILD_OPTIONS]
-        command = [sys.executable, "-m", "bench.mnist", "--child", route, *options]
-        if args.amal_args:
-            command += ["--amal-args", *args.amal_args]
+        command = [sys.executable, "-m", "bench.mnist", "--child", route, *options, "--amal-args", *args.amal_args]
         output, peak_rss_mb = run_process(command, Path(workdir))
         result = json.loads(output.strip().splitlines()[-1])
         return {**result["epochs"], "peak_rss_mb": peak_rss_mb, "peak_cuda_mb": result["cuda_mb"]}
