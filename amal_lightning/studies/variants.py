@@ -115,11 +115,7 @@ def variant_options(where: str, options: Any) -> tuple[Optional[str], dict[str, 
     if options is None:
         return None, {}
     if isinstance(options, list):
-        if not all(isinstance(word, (str, int, float)) for word in options):
-            raise AmalError(f"{where}: a list of options must hold command-line words, e.g. [--trainer.max_epochs, 10]")
         return None, word_options(where, options)
-    if not isinstance(options, dict):
-        raise AmalError(f"{where}: expected options (a mapping such as {{model.learning_rate: 0.1}} or a list)")
     config = options.get("config")
     if config is not None and not isinstance(config, str):
         raise AmalError(f"{where}: config must be a file name")
@@ -129,8 +125,6 @@ def variant_options(where: str, options: Any) -> tuple[Optional[str], dict[str, 
 def option_words(where: str, options: Any) -> tuple[Optional[str], tuple[str, ...]]:
     """(the ``config`` it names or None, the options as command-line words): a study's common options."""
     if isinstance(options, list):
-        if not all(isinstance(word, (str, int, float)) for word in options):
-            raise AmalError(f"{where}: a list of options must hold command-line words, e.g. [--trainer.max_epochs, 10]")
         return None, tuple(str(word) for word in options)
     config, mapping = variant_options(where, options)
     return config, tuple(mapping_words(mapping))
@@ -155,10 +149,10 @@ def grid_variants(
 ) -> list[Variant]:
     """All combinations of a grid's values, in order (the last key varies fastest): at most ``max_variants``
     runs, counting each combination ``seeds`` times (its seeds times its splits)."""
-    if not isinstance(grid, dict) or not grid:
+    if not grid:
         raise AmalError(f"{where}: the grid is empty (give each option a list of values)")
     for key, values in grid.items():
-        if not isinstance(values, list) or not values:
+        if not values:
             raise AmalError(f"{where}: {key} has no values (expected a non-empty list)")
     count = math.prod(len(values) for values in grid.values()) * seeds
     if count > max_variants:
@@ -175,7 +169,7 @@ def grid_variants(
 
 
 def named_variants(where: str, variants: Any, config: Path) -> list[Variant]:
-    if not isinstance(variants, dict) or not variants:
+    if not variants:
         raise AmalError(f"{where}: expected named variants (a mapping of names to options)")
     result = []
     for name, options in variants.items():
