@@ -200,15 +200,17 @@ def test_the_sweep_marks_unstable_runs_hollow_and_averages_seeds():
     ]
     axes = draw_sweep(runs, "model.learning_rate", "data.batch_size", "final train/loss").axes[0]
     (line,) = [line for line in axes.get_lines() if line.get_label() == "data.batch_size = full (n=1–2)"]
-    assert list(line.get_ydata()) == [6.0, 50.0]
+    assert list(line.get_ydata()) == pytest.approx([35**0.5, 50.0])  # on a log axis, the geometric mean
     assert labels(axes) == [
         "data.batch_size = full (n=1–2)",
+        "bars: geometric mean ×/÷ geometric std",
         "stable: final training loss below the first",
         "unstable: not below the first",
         "diverged (at the top, a row per line)",
     ]
-    only_stable = draw_sweep(runs[:2], "model.learning_rate", "data.batch_size", "final train/loss").axes[0]
-    assert labels(only_stable) == ["data.batch_size = full (n=2)"]  # no marker to tell apart, no key for it
+    only_stable = draw_sweep(runs[:2], "model.learning_rate", "data.batch_size", "final train/loss", y="linear")
+    assert list(only_stable.axes[0].get_lines()[0].get_ydata()) == [6.0]  # on a linear axis, the mean
+    assert labels(only_stable.axes[0]) == ["data.batch_size = full (n=2)"]  # no marker to tell apart, no key for it
 
 
 def test_the_layers_figure_draws_each_layer_s_last_value_with_the_seeds_spread():

@@ -21,7 +21,8 @@ References = Annotated[tuple[str, ...], BeforeValidator(as_tuple, json_schema_in
 
 class Curves(FigureOptions):
     """``metrics`` of ``variants`` against each ``x``; ``y`` the vertical scale; ``references`` the metrics
-    whose ``reference/<metric>`` is drawn as a line; ``pairs`` the variants told apart by line style."""
+    whose ``reference/<metric>`` is drawn as a line; ``marks`` other reference scalars drawn as lines
+    (the mean training image's MSE); ``pairs`` the variants told apart by line style."""
 
     kind: Literal["curves"] = Field("curves", description="curves (the default), sweep or layers")
     metrics: Names = Field(DEFAULT_METRICS, description="the logged metrics drawn, e.g. [train/loss, test/loss]")
@@ -33,6 +34,10 @@ class Curves(FigureOptions):
         (), description="true, or the metrics whose reference/METRIC value is drawn as a horizontal line"
     )
     reference_label: str = Field("", description="the reference lines' legend (default: what the reference is)")
+    marks: dict[str, str] = Field(
+        default_factory=dict,
+        description="reference scalars drawn as dotted lines, each with its legend: {reference/NAME: text}",
+    )
     pairs: tuple[tuple[str, ...], ...] = Field(
         (), description="variants sharing a colour, told apart by line style, e.g. [[tied 80, untied 80]]"
     )
@@ -49,6 +54,9 @@ class Curves(FigureOptions):
         wanted = data.get("references", False)
         references = (metrics if wanted else ()) if isinstance(wanted, bool) else names_of("references", wanted)
         options = {"metrics": metrics, "x": axes, "y": y, "references": references}
+        marks = data.get("marks", {})
+        if not isinstance(marks, dict) or not all(str(name).startswith("reference/") for name in marks):
+            raise ValueError(f"marks must map reference scalars to their legends, got {marks!r}")
         if "pairs" in data:
             options["pairs"] = pair_list(data["pairs"], metrics)
         return options
@@ -87,5 +95,6 @@ def pair_list(value: Any, metrics: tuple[str, ...]) -> tuple[tuple[str, ...], ..
 def draw_curves(spec: Curves, page: Page) -> Figure:
     """The figure's file for ``page.axis``: its metrics of the page's runs; AmalError if none has any."""
     options = {"references": spec.references, "reference_label": spec.reference_label, "pairs": spec.pairs}
+    options["marks"] = spec.marks
     title = spec.title or page.title
     return draw(page.runs, spec.metrics, page.axis, title, spec.ylabel, y=spec.y, footer=page.footer, **options)

@@ -2,13 +2,15 @@
 
 One figure compares runs: one colour per run, one line style per stage (train solid, validation
 dotted, test dashed), so that a run's train and test curves read as a pair. The runs of a variant
-with seeds (their ``seed`` set, one ``label``) draw as one mean curve with a ±1 std band, the
-legend saying n; a seed that diverged is drawn apart, thin. A run that diverged ends with a cross
-where it stopped. When the values span more than two decades (a diverging or a crawling step
-size beside a converging one) the y axis is logarithmic (``y="auto"``), or the interesting curves
-would be flat lines at the bottom; ``y`` may also be ``linear``, ``log``, or ``gap``: the metric
-minus its reference (``reference/<metric>``), L − L*, on a log axis, where a linear rate of
-convergence is a straight line. ``references`` draws those reference values as horizontal lines.
+with seeds (their ``seed`` set, one ``label``) draw as one curve in a band, the legend saying n: the
+mean ± 1 std, or on a log axis the geometric mean ×/÷ the geometric std, clipped to the quantity's
+range (:mod:`~amal_lightning.studies.figures.bands`); a seed that diverged is drawn apart, thin. A run
+that diverged ends with a cross where it stopped. When the values span more than two decades (a
+diverging or a crawling step size beside a converging one) the y axis is logarithmic (``y="auto"``),
+or the interesting curves would be flat lines at the bottom; ``y`` may also be ``linear``, ``log``,
+or ``gap``: the metric minus its reference (``reference/<metric>``), L − L*, on a log axis, where a
+linear rate of convergence is a straight line. ``references`` draws those reference values as horizontal lines,
+``marks`` other reference scalars (the mean training image's MSE), dotted, each with its legend.
 
 Drawn with matplotlib's object interface on an Agg canvas (:mod:`amal_lightning.studies.figures.canvas`):
 no display and no pyplot state, so it works on a cluster's login node and in tests. :func:`draw`
@@ -18,19 +20,20 @@ writes it.
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Optional
 
-import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import XAxis
-from amal_lightning.studies.figures.bands import mean_curve, reference_name, same_value
+from amal_lightning.studies.figures.bands import BAND_NAMES, band_curve, bounds_of, distinct, reference_name, same_value
 from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, save_png, set_footer, set_title
 from amal_lightning.studies.figures.plotted import (
     PAIR_STYLES,
@@ -71,6 +74,7 @@ def draw(
     reference_label: str = "",
     pairs: Sequence[Sequence[str]] = (),
     footer: str = "",
+    marks: Mapping[str, str] = MappingProxyType({}),
 ) -> Figure:
     """One figure: for each run (a colour) each of ``metrics`` (a line style) against ``x``.
 
@@ -79,6 +83,8 @@ def draw(
     figure, axes = new_figure()
     style_of = colours([run.label for run in runs], pairs)
     handles, sound, wild, ends, stages, stops = [], [], [], [], [], []  # values of runs that did not / did diverge
+    log_scale = y in ("gap", "log") or (y == "auto" and wants_log_scale(drawn_values(runs, metrics, x, y)))
+    banded = False
     for group in groups_of(runs):
         colour, pair_style = style_of[group[0].label]
         replicated = group[0].seed is not None
@@ -87,18 +93,17 @@ def draw(
             # with pairs, line styles tell a pair's members apart: a variant in no pair is solid
             style = pair_style or (PAIR_STYLES[0] if pairs else line_style(metric))
             drawn = False
-            if replicated:  # the mean of the seeds that did not diverge, and a band of ±1 std
+            if replicated:  # the seeds that did not diverge: their centre and band (bands.py), in range
                 steps_xs_ys = [run_points(run, metric, x, y) for run in group if not run.diverged]
-                xs, means, stds, _ = mean_curve([points for points in steps_xs_ys if points[0]])
+                xs, spreads = band_curve([points for points in steps_xs_ys if points[0]], log_scale, bounds_of(metric))
                 if xs:
-                    axes.plot(xs, means, color=colour, linestyle=style, label=f"{group[0].label}: {metric}")
-                    mean, spread = np.array(means), np.array(stds)
-                    low = np.maximum(mean - spread, mean / 10) if y in ("gap", "log") else mean - spread
-                    axes.fill_between(xs, low, mean + spread, color=colour, alpha=0.2, linewidth=0)
-                    sound.extend([*means, *(mean + spread)])
-                    drawn = True
+                    centres, lows, highs = ([getattr(s, end) for s in spreads] for end in ("centre", "low", "high"))
+                    axes.plot(xs, centres, color=colour, linestyle=style, label=f"{group[0].label}: {metric}")
+                    axes.fill_between(xs, lows, highs, color=colour, alpha=0.2, linewidth=0)
+                    sound.extend([*centres, *lows, *highs])
+                    banded = drawn = True
                     if y in ENDS and ends_early([run for run in group if not run.diverged], metric, x, xs):
-                        stops.append((xs[-1], means[-1], colour))
+                        stops.append((xs[-1], centres[-1], colour))
             for run in group if not replicated else [run for run in group if run.diverged]:
                 _, xs, ys = run_points(run, metric, x, y)
                 if not xs:
@@ -120,7 +125,6 @@ def draw(
             handles.append(Line2D([], [], color=colour, linestyle=first_style, label=plain(legend(group))))
     if not (sound or wild):
         raise AmalError(nothing_to_draw(runs, metrics, x, y))
-    log_scale = y in ("gap", "log") or (y == "auto" and wants_log_scale(sound or wild))
     if log_scale:
         axes.set_yscale("log")
     top = ceiling(sound, wild, log_scale)
@@ -134,8 +138,16 @@ def draw(
         axes.scatter([stop_x], [stop_y], marker="v", s=50, color=colour, zorder=3)
     if stops:
         handles.append(Line2D([], [], linestyle="", marker="v", color="0.3", label=ENDS[y]))
+    if banded and log_scale:  # a band on a log axis is no mean ± std: the legend says what it is
+        handles.append(Patch(color="0.3", alpha=0.2, linewidth=0, label=f"band: {BAND_NAMES[True]} over seeds"))
     if y != "gap":
         handles += reference_lines(axes, runs, [m for m in metrics if m in references], reference_label, style_of)
+        for name, label in marks.items():  # other reference scalars, dotted: the mean training image's MSE
+            key = name.removeprefix("reference/")
+            values = distinct([run.log.references[key] for run in runs if key in run.log.references])
+            for value in values:
+                text = label if len(values) == 1 else f"{label} = {value:.4g}"
+                handles.append(axes.axhline(value, label=plain(text), color="0.45", linestyle=":", linewidth=1.2))
     if x in ("epoch", "step"):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel(X_LABELS[x])
@@ -151,6 +163,16 @@ def draw(
     set_title(figure, axes, title or f"{', '.join(metrics)} against {x}")
     set_footer(figure, footer)
     return figure
+
+
+def drawn_values(runs: Sequence[PlottedRun], metrics: Sequence[str], x: XAxis, y: str) -> list[float]:
+    """The values the figure draws, of the runs that did not diverge (of the others if all did): whether
+    they span decades decides the y axis before any band is computed on it."""
+    for kept in ([run for run in runs if not run.diverged], list(runs)):
+        values = [value for run in kept for metric in metrics for value in run_points(run, metric, x, y)[2]]
+        if values:
+            return values
+    return []
 
 
 def y_label(base: str, y: str, log_scale: bool) -> str:

@@ -1,5 +1,6 @@
-"""A sweep figure's drawing: each variant's point (the mean of its seeds) against its x, one line per group,
-on log–log axes where the values allow; a diverged variant a cross at the top (a row per line, so that
+"""A sweep figure's drawing: each variant's point (its seeds' centre and band as bars, from
+:mod:`~amal_lightning.studies.figures.bands`) against its x, one line per group, on log–log axes where the
+values allow; a diverged variant a cross at the top (a row per line, so that
 each line's crosses can be read), an unstable one hollow. What the points are is worked out from a
 study's runs by :mod:`amal_lightning.studies.figures.sweep`; the reference lines (:class:`Guides`) from
 their logged references. The swept values label the x axis where they are, those whose labels would
@@ -17,7 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from amal_lightning.errors import AmalError
-from amal_lightning.studies.figures.bands import mean_and_std
+from amal_lightning.studies.figures.bands import BAND_NAMES, bounds_of, spread
 from amal_lightning.studies.figures.canvas import new_figure, outside_legend, plain, set_footer, set_title
 
 STATUS_STYLES = {
@@ -62,11 +63,12 @@ class SweptRun:
 
 @dataclass(frozen=True)
 class SweptPoint:
-    """One variant's point: the mean and std of its seeds that did not diverge, and how many they are."""
+    """One variant's point: the centre and band of its seeds that did not diverge (bands.py), how many they are."""
 
     x: float
     mean: Optional[float]
-    spread: float
+    low: float
+    high: float
     status: str  # diverged if any seed did, else unstable if any seed was, else stable
     seeded: bool
     n: int
@@ -90,7 +92,9 @@ def draw_sweep(
     if not runs:
         raise AmalError(f"no variant gives --{option} a number (the sweep's x)" if option else "no run to draw")
     figure, axes = new_figure()
-    handles, statuses, xs_all, ys_all, crosses, colour_of = [], set(), [], [], [], {}
+    handles, statuses, xs_all, crosses, colour_of, bars_drawn = [], set(), [], [], {}, False
+    values = [run.value for run in runs if run.status != "diverged" and run.value is not None]
+    log = y == "log" or (y == "auto" and bool(values) and min(values) > 0)  # auto: log where it can be
     for index, value in enumerate(dict.fromkeys(run.group for run in runs)):
         colour = colour_of[value] = f"C{index % 10}"
         mine = [run for run in runs if run.group == value]
@@ -99,8 +103,8 @@ def draw_sweep(
             seeds = [run for run in mine if run.label == label]
             status = next((s for s in ("diverged", "unstable") if any(run.status == s for run in seeds)), "stable")
             kept = [run.value for run in seeds if run.status != "diverged" and run.value is not None]
-            mean, spread = mean_and_std(kept)
-            points.append(SweptPoint(seeds[0].x, mean, spread, status, seeds[0].seeded, len(kept)))
+            found = spread(kept, log, bounds_of(column))  # geometric on a log axis, clipped to the range
+            points.append(SweptPoint(seeds[0].x, found.centre, found.low, found.high, status, seeds[0].seeded, found.n))
         points.sort(key=lambda point: point.x)
         drawn = [point for point in points if point.mean is not None and point.status != "diverged"]
         seeded = any(point.seeded for point in drawn)  # the seeds averaged at each point
@@ -109,15 +113,16 @@ def draw_sweep(
         if seeded:
             name += f" (n={counts[0]})" if len(counts) == 1 else f" (n={counts[0]}–{counts[-1]})"
         if drawn:
-            xs, means, spreads = [p.x for p in drawn], [p.mean for p in drawn], [p.spread for p in drawn]
+            xs, means = [p.x for p in drawn], [p.mean for p in drawn]
             axes.plot(xs, means, color=colour, marker="o", label=plain(name))
-            if seeded:  # ±1 std over the seeds that did not diverge
-                axes.errorbar(xs, means, yerr=spreads, fmt="none", ecolor=colour, capsize=3)
+            if seeded:  # the band of the seeds that did not diverge, as bars
+                bars = [[p.mean - p.low for p in drawn], [p.high - p.mean for p in drawn]]
+                axes.errorbar(xs, means, yerr=bars, fmt="none", ecolor=colour, capsize=3)
+                bars_drawn = True
             hollow = [(p.x, p.mean) for p in drawn if p.status == "unstable"]
             if hollow:
                 axes.scatter(*zip(*hollow, strict=True), marker="o", facecolors="white", edgecolors=colour, zorder=3)
             xs_all += xs
-            ys_all += means
             handles.append(Line2D([], [], color=colour, marker="o", label=plain(name)))
         statuses.update(point.status for point in points)
         diverged = [point.x for point in points if point.status == "diverged"]
@@ -138,11 +143,13 @@ def draw_sweep(
     if 0 < len(swept) <= 30:  # the swept values labelled where they are, as many as fit side by side
         axes.set_xticks(swept, labels=[f"{x:.3g}" for x in swept])
         axes.xaxis.set_minor_formatter(NullFormatter())
-    if y == "log" or (y == "auto" and ys_all and min(ys_all) > 0):  # auto: log where it can be
+    if log:
         axes.set_yscale("log")
     handles += guide_lines(axes, guides, colour_of, group)
     if len(crosses) > 1:  # room at the top for the rows of crosses
         headroom(axes, CROSS_ROW * len(crosses))
+    if bars_drawn and log:  # bars on a log axis are no mean ± std: the legend says what they are
+        handles.append(Line2D([], [], color="0.3", marker="|", linestyle="", label=f"bars: {BAND_NAMES[True]}"))
     if statuses - {"stable"}:  # the markers' meanings, where some point is not a plain stable one
         handles += [Line2D([], [], linestyle="", **STATUS_STYLES[s]) for s in STATUS_STYLES if s in statuses]
     axes.set_xlabel(plain(f"{xlabel or option}{' (log scale)' * (axes.get_xscale() == 'log')}"))
