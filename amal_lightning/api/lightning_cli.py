@@ -147,8 +147,8 @@ class AmalCLI(AmalOptions):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         subcommand = self.config_init.get("subcommand")
-        trainer_config = (self.config_init[subcommand] if subcommand else self.config_init).get("trainer") or {}
         config = self.config_init[subcommand] if subcommand else self.config_init
+        trainer_config = config.get("trainer") or {}
         bound = {"factor": config.get("divergence_factor", 1e4), "threshold": config.get("divergence_threshold")}
         arguments = trainer_arguments(subcommand, trainer_config, self.run_plan, self.model, self.datamodule, bound)
         kwargs.update(arguments)
@@ -166,28 +166,21 @@ class AmalCLI(AmalOptions):
     def record_outcome(self, command: str, status: str, reason: str, **results: Any) -> Outcome:
         """Sets and returns ``self.outcome``: what ``command`` did so far (also for an error that stopped it)."""
         plan, trainer = self.run_plan, getattr(self, "trainer", None)
-        summary = self._callback(FitSummary) if trainer is not None else None
         logged = isinstance(getattr(trainer, "logger", None), BufferedTensorBoardLogger)
         fields: dict[str, Any] = dict(
             command=command,
-            status=status,
-            reason=reason,
             experiment=plan.experiment,
             run=plan.name,
             checkpoint_dir=plan.checkpoint_dir,
             log_dir=plan.log_dir if logged else None,
-            epochs=0 if trainer is None or summary is None else trainer.current_epoch - summary.first_epoch,
-            steps=0 if trainer is None else trainer.global_step,
             seconds=time.monotonic() - self.started_at,
-            final_metrics={} if trainer is None else metrics_of(trainer, "train/", "val/"),
-            best_epoch=None if summary is None else summary.best_epoch,
-            best_metrics={} if summary is None else dict(summary.best_metrics),
-            global_zero=trainer is None or trainer.is_global_zero,
-            first_epoch=0 if summary is None else summary.first_epoch,
-            max_epochs=None if trainer is None else trainer.max_epochs,
-            max_steps=-1 if trainer is None else trainer.max_steps,
+            **results,
         )
-        self.outcome = Outcome(**{**fields, **results})
+        if trainer is None:  # nothing trained: the outcome's defaults (no epochs, no metrics)
+            self.outcome = Outcome(status=status, reason=reason, **fields)
+        else:  # its epochs, steps, metrics and best validation, as FitSummary counts them for run.json
+            fields["global_zero"] = trainer.is_global_zero
+            self.outcome = self._callback(FitSummary).progress(trainer, status, reason, **fields)
         return self.outcome
 
     def after_fit(self) -> None:
@@ -218,22 +211,14 @@ class AmalCLI(AmalOptions):
             summary.save(outcome)  # run.json: the outcome the fit returns
 
     def after_validate(self) -> None:
+        metrics = metrics_of(self.trainer, "val/")
         self.record_outcome(
-            "validate",
-            FINISHED,
-            "validated",
-            tested_checkpoint=self.run_plan.ckpt_path,
-            test_metrics=metrics_of(self.trainer, "val/"),
+            "validate", FINISHED, "validated", tested_checkpoint=self.run_plan.ckpt_path, test_metrics=metrics
         )
 
     def after_test(self) -> None:
-        self.record_outcome(
-            "test",
-            FINISHED,
-            "tested",
-            tested_checkpoint=self.run_plan.ckpt_path,
-            test_metrics=metrics_of(self.trainer, "test/"),
-        )
+        metrics = metrics_of(self.trainer, "test/")
+        self.record_outcome("test", FINISHED, "tested", tested_checkpoint=self.run_plan.ckpt_path, test_metrics=metrics)
 
     def after_predict(self) -> None:
         writer = self._callback(PredictionWriter)

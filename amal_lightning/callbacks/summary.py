@@ -72,15 +72,15 @@ class FitSummary(Callback):
         else:
             self.write_record(trainer, FAILED, f"{type(exception).__name__}: {exception}".splitlines()[0])
 
-    def progress(self, trainer: L.Trainer, status: str, reason: str = "") -> Outcome:
-        """The fit's outcome so far: its status now, its epochs, its best (``run_dir`` set)."""
-        assert self.run_dir is not None
-        return Outcome(
+    def progress(self, trainer: L.Trainer, status: str, reason: str = "", **fields: Any) -> Outcome:
+        """The fit's outcome so far: its status now, its epochs, its best; in ``run_dir`` unless ``fields`` (which
+        override what is counted here) say where."""
+        where = {} if self.run_dir is None else {"experiment": self.run_dir.parent.name, "run": self.run_dir.name}
+        counted: dict[str, Any] = dict(
             command="fit",
             status=status,
             reason=reason,
-            experiment=self.run_dir.parent.name,
-            run=self.run_dir.name,
+            **where,
             checkpoint_dir=self.run_dir,
             epochs=trainer.current_epoch - self.first_epoch,
             steps=trainer.global_step,
@@ -93,6 +93,7 @@ class FitSummary(Callback):
             max_steps=trainer.max_steps,
             monitor=self.monitor,
         )
+        return Outcome(**{**counted, **fields})
 
     def write_record(self, trainer: L.Trainer, status: str, reason: str = "") -> None:
         """Writes the fit's ``run.json``: its outcome so far (the first process only)."""
