@@ -2,13 +2,16 @@
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from lightning.pytorch.callbacks import Callback
 
 from amal_lightning.command_line.main import main
 from amal_lightning.data.idx import write_idx
@@ -93,3 +96,43 @@ def write_synthetic_mnist(data_dir: Path, train: int = 600, test: int = 200) -> 
         write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
     return raw
+
+
+KILL_FILE = "kill-group.pid"  # in the run's current folder: the process group to kill, written by the test
+
+
+class KillGroup(Callback):
+    """SIGKILLs the process group named in ``kill-group.pid`` once ``processes`` processes of it train at
+    epoch ``epoch`` or later, as a node failure would: mid-training, whatever the machine's speed.
+
+    Each process that gets there first waits for the others (each is then half-way through a run,
+    with a ``last.ckpt``); the last to arrive takes the file (a rename) and kills the group. With no
+    file, nothing happens: a resumed run, given the same options, trains on. The test starts the
+    group's leader with ``start_new_session=True`` (:func:`start_to_be_killed`).
+    """
+
+    def __init__(self, epoch: int = 10, processes: int = 1) -> None:
+        self.epoch, self.processes, self.arrived = epoch, processes, False
+
+    def on_train_epoch_end(self, trainer: object, *args: object) -> None:
+        if self.arrived or trainer.current_epoch < self.epoch or not os.path.exists(KILL_FILE):
+            return
+        self.arrived = True
+        Path(f"{KILL_FILE}.arrived.{os.getpid()}").touch()
+        deadline = time.monotonic() + 120
+        while len(list(Path().glob(f"{KILL_FILE}.arrived.*"))) < self.processes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        try:
+            os.rename(KILL_FILE, f"{KILL_FILE}.taken")
+        except FileNotFoundError:  # another process of the group took it: it kills this one too
+            time.sleep(30)
+            return
+        os.killpg(int(Path(f"{KILL_FILE}.taken").read_text()), signal.SIGKILL)
+
+
+def start_to_be_killed(command: list[str], cwd: Path, **kwargs) -> subprocess.Popen:
+    """Starts ``command`` as the leader of a new process group that :class:`KillGroup` kills."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}  # imports tests.helpers
+    process = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True, **kwargs)
+    (cwd / KILL_FILE).write_text(str(process.pid))
+    return process

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +18,10 @@ from amal_lightning.studies.search.pruning import TrialPruning
 from amal_lightning.studies.search.spec import search_spec
 from amal_lightning.studies.search.storage import next_trial
 from amal_lightning.studies.spec import load_study
-from tests.helpers import CONFIGS
+from tests.helpers import CONFIGS, start_to_be_killed
 
 MINIBATCH = CONFIGS / "regression_minibatch.yaml"
+AMAL_STUDY = [sys.executable, "-m", "amal_lightning", "study"]
 SPACE = """    params:
       data.batch_size: {type: categorical, choices: [8, 32, full]}
       model.optimizer.init_args.lr: {type: float, low: 1.0e-4, high: 0.05, log: true}
@@ -260,28 +262,19 @@ def test_a_search_spec_keeps_its_space_as_the_journal_compares_it():
 
 
 @pytest.mark.slow
-def test_a_search_killed_with_sigkill_carries_its_trial_on_from_last_ckpt(tmp_path, monkeypatch):
-    import signal
-    import time
-
-    study = search_file(tmp_path, 2).read_text().replace("trainer.max_epochs: 2", "trainer.max_epochs: 400")
-    (tmp_path / "hs.yaml").write_text(study)
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    command = [sys.executable, "-m", "amal_lightning", "study", "hs.yaml", "--threads", "1"]
-    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not list(tmp_path.glob("checkpoints/hs.trial_0000/version_0/last.ckpt")) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "[1/2] trial 0 (" in again.stdout and "its worker is gone: carried on" in again.stdout
-    assert sorted(path.parent.name for path in tmp_path.glob("logs/hs.trial_*/*")) == ["hs.trial_0000", "hs.trial_0001"]
-    record = json.loads((tmp_path / "studies/hs/variants/trial_0000.json").read_text())
+def test_a_search_killed_with_sigkill_carries_its_trial_on_from_last_ckpt(workdir, capsys):
+    study = search_file(workdir, 2).read_text().replace("trainer.max_epochs: 2", "trainer.max_epochs: 20")
+    (workdir / "hs.yaml").write_text(study)
+    kill = ["--", "--trainer.callbacks+=tests.helpers.KillGroup", "--trainer.callbacks.epoch=10"]  # mid-trial
+    first = start_to_be_killed([*AMAL_STUDY, "hs.yaml", "--threads", "1", *kill], workdir, stdout=subprocess.DEVNULL)
+    assert first.wait(timeout=300) == -signal.SIGKILL
+    assert (workdir / "checkpoints/hs.trial_0000/version_0/last.ckpt").exists()
+    main(["study", "hs.yaml", *kill])  # the same command, in this process
+    out = capsys.readouterr().out
+    assert "[1/2] trial 0 (" in out and "its worker is gone: carried on" in out
+    assert sorted(path.parent.name for path in workdir.glob("logs/hs.trial_*/*")) == ["hs.trial_0000", "hs.trial_0001"]
+    record = json.loads((workdir / "studies/hs/variants/trial_0000.json").read_text())
     assert record["status"] == "finished" and record["run"] == "version_0"  # resumed in its run, not a new one
-    monkeypatch.chdir(tmp_path)
     assert [trial.state.name for trial in journal_trials()] == ["COMPLETE", "COMPLETE"]
 
 

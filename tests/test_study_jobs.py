@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +13,7 @@ import pytest
 from amal_lightning.command_line.main import main
 from amal_lightning.errors import AmalError
 from amal_lightning.studies.workers import worker_count
-from tests.helpers import CONFIGS
+from tests.helpers import CONFIGS, REPO, amal_status, start_to_be_killed
 
 TIMING = ("seconds", "run")  # and every time/* column
 
@@ -29,10 +28,12 @@ def write_study(folder: Path, epochs: int) -> Path:
     return study
 
 
+AMAL_STUDY = [sys.executable, "-m", "amal_lightning", "study"]
+
+
 def amal_study(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    command = [sys.executable, "-m", "amal_lightning", "study", *args]
-    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen([*AMAL_STUDY, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, text=True, **kwargs)
 
 
 def summary_without_timing(folder: Path) -> list[dict[str, str]]:
@@ -69,22 +70,24 @@ def test_two_workers_give_the_results_of_one(tmp_path):
 
 
 @pytest.mark.slow
-def test_workers_killed_with_sigkill_resume_and_train_each_variant_once(tmp_path):
-    study = write_study(tmp_path, 800)
-    process = amal_study(str(study), "--jobs", "2", "--threads", "1", cwd=tmp_path, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while len(list(tmp_path.glob("checkpoints/*/version_0/last.ckpt"))) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.0)
-    os.killpg(process.pid, signal.SIGKILL)  # the command and its workers, as a node failure would
-    process.wait()
-    again = amal_study(str(study), "--jobs", "2", "--threads", "1", cwd=tmp_path)
-    output = again.communicate(timeout=900)[0]
-    assert again.returncode == 0, output
+def test_workers_killed_with_sigkill_resume_and_train_each_variant_once(tmp_path, monkeypatch, capfd):
+    study = write_study(tmp_path, 40)
+    # the command and its workers killed at once, as a node failure would, each worker half-way through a variant
+    kill = ["--", "--trainer.callbacks+=tests.helpers.KillGroup", "--trainer.callbacks.epoch=20"]
+    kill += ["--trainer.callbacks.processes=2"]
+    process = start_to_be_killed(
+        [*AMAL_STUDY, str(study), "--jobs", "2", "--threads", "1", *kill], tmp_path, stdout=subprocess.DEVNULL
+    )
+    assert process.wait(timeout=300) == -signal.SIGKILL
+    assert len(list(tmp_path.glob("checkpoints/*/version_0/last.ckpt"))) >= 2
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the workers read the same options
+    assert amal_status("study", str(study), "--jobs", "2", "--threads", "1", *kill) == 0
+    output = capfd.readouterr().out
     for experiment in (tmp_path / "logs").iterdir():
         assert [run.name for run in experiment.iterdir()] == ["version_0"], output  # resumed, not trained again
     assert [row["status"] for row in summary_without_timing(tmp_path)] == ["finished"] * 4
-    assert [row["epochs"] for row in summary_without_timing(tmp_path)] == ["800"] * 4
+    assert [row["epochs"] for row in summary_without_timing(tmp_path)] == ["40"] * 4
 
 
 def search_study(folder: Path) -> Path:
