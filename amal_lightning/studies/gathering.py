@@ -1,5 +1,7 @@
 """A study's folder: the study as run (``study.yaml``), and its summary and figures gathered from its runs."""
 
+from collections import Counter
+
 import yaml
 
 from amal_lightning.errors import AmalError
@@ -30,10 +32,7 @@ def finish(study: Study) -> None:
     results = gather(study)
     summary = write_summary(study, results)
     figures = draw_figures(study, results)
-    counts: dict[str, int] = {}
-    for _, record, _ in results:
-        status = "missing" if record is None else record.status
-        counts[status] = counts.get(status, 0) + 1
+    counts = Counter("missing" if record is None else record.status for _, record, _ in results)
     print(f"{study.name}: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
     print(f"  summary: {summary}")
     if figures:

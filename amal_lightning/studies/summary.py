@@ -23,6 +23,7 @@ with ``splits``, also its ``split std`` and ``seed std``
 import csv
 import math
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -150,9 +151,7 @@ def aggregate_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
         groups.setdefault(row["variant"], []).append(row)
     aggregated = []
     for variant, runs in groups.items():
-        statuses: dict[str, int] = {}
-        for run in runs:
-            statuses[run["status"]] = statuses.get(run["status"], 0) + 1
+        statuses = Counter(run["status"] for run in runs)
         row = {
             "variant": variant,
             "overrides": REPLICATE_OPTIONS.sub("", runs[0]["overrides"]).strip(),

@@ -11,6 +11,7 @@ searched option. Completed trials come first, best first, then the pruned ones, 
 those still running.
 """
 
+from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
@@ -33,11 +34,7 @@ def trial_rows(study: Study, trials: list[Any]) -> tuple[list[dict[str, str]], l
     assert study.search is not None
     rows, runs = [], []
     for trial in trials:
-        variants = trial_variants(study, trial.number, dict(trial.params))
-        own = []
-        for variant in variants:
-            record = read_record(study.folder, variant.slug)
-            own.append(summary_row(variant, record, variant_log(record)))
+        own = [summary_row(*result) for result in trial_results(study, [trial])]
         runs += own
         row = aggregate_rows(own)[0] if study.seeded else own[0]
         value = trial.value if trial.value is not None else pruned_value(study, row)
@@ -92,9 +89,7 @@ def finish_search(study: Study) -> None:
     figures = draw_search(study, rows)
     if study.data.get("figures") is not None:  # the figures its file asks for, a trial as a variant
         figures += draw_figures(study, trial_results(study, trials))
-    counts: dict[str, int] = {}
-    for trial in trials:
-        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    counts = Counter(trial.state.name for trial in trials)
     states = ", ".join(f"{count} {state}" for state, count in counts.items()) or "no trials"
     print(f"{study.name}: {len(trials)} of {spec.n_trials} trials: {states}")
     print(f"  summary: {summary}")
