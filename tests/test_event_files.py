@@ -13,7 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import SCALARS, Even
 
 from amal_lightning.api import fit
 from amal_lightning.callbacks.checkpoints import LastCheckpoint
-from tests.helpers import AMAL, CONFIGS
+from tests.helpers import AMAL, CONFIGS, REPO
 
 REGRESSION = str(CONFIGS / "regression.yaml")
 QUIET = ("--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false")
@@ -30,8 +30,22 @@ class FailAtEpoch(Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         last = next(callback for callback in trainer.checkpoint_callbacks if isinstance(callback, LastCheckpoint))
         if trainer.current_epoch >= self.epoch and trainer.global_step - (last.saved_step or 0) >= 2:
-            trainer.logger.experiment.flush()
-            raise RuntimeError("a crash after the last checkpoint")
+            self.crash(trainer)
+
+    def crash(self, trainer: L.Trainer) -> None:
+        trainer.logger.experiment.flush()
+        raise RuntimeError("a crash after the last checkpoint")
+
+
+class KilledAtEpoch(FailAtEpoch):
+    """As :class:`FailAtEpoch`, but the process is killed with SIGKILL: nothing is closed. The points logged
+    since the checkpoint are written out first, as the logger does once a second, so that the resumed run
+    has points to purge whatever the machine's speed."""
+
+    def crash(self, trainer: L.Trainer) -> None:
+        trainer.logger.write_pending()
+        trainer.logger.experiment.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def scalars(log_dir, tag: str) -> list:
@@ -69,20 +83,18 @@ def test_the_test_after_a_fit_is_logged_apart_from_the_per_epoch_test_points(wor
 
 
 @pytest.mark.slow
-def test_after_kill_9_and_a_resume_each_step_holds_one_point_of_the_resumed_run(tmp_path):
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    command = [*AMAL, "fit", "--config", str(CONFIGS / "tanh_mlp.yaml"), *QUIET, "--trainer.max_epochs", "1500"]
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    last = tmp_path / "checkpoints/tanh_mlp/version_0/last.ckpt"
-    deadline = time.monotonic() + 180
-    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.5)  # a checkpoint or two in, and points logged after the latest
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+def test_after_kill_9_and_a_resume_each_step_holds_one_point_of_the_resumed_run(workdir):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}  # imports tests.test_event_files
+    config, options = str(CONFIGS / "tanh_mlp.yaml"), [*QUIET, "--trainer.max_epochs", "60"]
+    killed = [*AMAL, "fit", "--config", config, *options, "--trainer.callbacks+=tests.test_event_files.KilledAtEpoch"]
+    assert subprocess.run(killed, cwd=workdir, env=env, capture_output=True).returncode == -signal.SIGKILL
+    log_dir = workdir / "logs/tanh_mlp/version_0"
+    abandoned = [point.step for point in scalars(log_dir, "train/loss")]
     resumed_at = time.time()
-    subprocess.run([*command, "--ckpt_path", "last"], cwd=tmp_path, env=env, check=True, capture_output=True)
-    points = scalars(tmp_path / "logs/tanh_mlp/version_0", "train/loss")
-    assert len(points) == 1500
+    outcome = fit(config, *options, "--ckpt_path", "last")  # in this process: the kill was the other's
+    assert (outcome.run, outcome.status) == ("version_0", "finished")
+    points = scalars(log_dir, "train/loss")
+    assert len(points) == 60
     first_resumed = min(point.step for point in points if point.wall_time >= resumed_at)
+    assert max(abandoned) > first_resumed  # points of the killed run after its checkpoint, logged again
     assert_one_point_per_step_from(points, resumed_at, first_resumed - 1)
