@@ -40,19 +40,13 @@ def check_no_special_files(argv: Sequence[str]) -> None:
 CONFIG_OPTIONS = ("--config", "-c")  # LightningCLI's names for a config file
 
 
-def config_files(argv: Sequence[str]) -> list[str]:
-    """The values given to ``--config`` (or ``-c``) on a command line, as ``--config X`` or
-    ``--config=X``: the files jsonargparse will read before any of amal's checks run."""
-    return given_values(CONFIG_OPTIONS, argv)
-
-
 def check_config_files(argv: Sequence[str]) -> None:
     """Fails with one line on a ``--config`` file that is not UTF-8 text or holds no mapping of sections.
 
     jsonargparse ends the first in a traceback and says only ``Unexpected config`` of the others,
     without the file's name. A file it cannot parse as YAML is left to it: it names the line.
     """
-    for value in config_files(argv):
+    for value in given_values(CONFIG_OPTIONS, argv):  # as `--config X` or `--config=X`
         if not os.path.isfile(value):
             continue  # missing: jsonargparse says so with the option's name
         try:

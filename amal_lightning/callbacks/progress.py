@@ -67,10 +67,6 @@ class EpochProgressBar(ProgressBar):
     def is_enabled(self) -> bool:  # read by LightningModule.print
         return self.enabled
 
-    @property
-    def is_disabled(self) -> bool:
-        return not self.enabled
-
     def disable(self) -> None:
         self.enabled = False
 

@@ -1,5 +1,6 @@
 """The Boston housing table (TME1 and TME2): 506 districts, 13 features, target MEDV."""
 
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Literal, Optional, Union
@@ -49,12 +50,13 @@ def read_housing_table(
         if len(cells) != NUM_COLUMNS and not (targets_optional and len(cells) == NUM_FEATURES):
             expected = f"{NUM_COLUMNS} columns (13 features and MEDV)" + (" or 13 (the features)" * targets_optional)
             raise AmalError(f"{path}, line {line_number}: expected {expected}, found {len(cells)}")
-        try:
-            row = [float(cell) for cell in cells]
-        except ValueError:
-            bad = next(cell for cell in cells if not _is_float(cell))
-            raise AmalError(f"{path}, line {line_number}: {bad!r} is not a number") from None
-        if any(value != value or value in (float("inf"), float("-inf")) for value in row):
+        row = []
+        for cell in cells:
+            try:
+                row.append(float(cell))
+            except ValueError:
+                raise AmalError(f"{path}, line {line_number}: {cell!r} is not a number") from None
+        if not all(math.isfinite(value) for value in row):
             raise AmalError(f"{path}, line {line_number}: NaN or infinite value")
         too_large = next((cell for cell, value in zip(cells, row, strict=True) if abs(value) > FLOAT32_MAX), None)
         if too_large is not None:
@@ -65,14 +67,6 @@ def read_housing_table(
     if not rows:
         raise AmalError(f"{path}: the housing table is empty")
     return torch.tensor(rows, dtype=torch.float64)
-
-
-def _is_float(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 class HousingDataModule(TensorSplitsDataModule):

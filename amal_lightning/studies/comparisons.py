@@ -149,9 +149,8 @@ def comparison_row(comparison: Comparison, a: dict[RunKey, float], b: dict[RunKe
     if differences:
         mean, low, high = replicate_interval(differences)
         spread = statistics.stdev(differences.values()) if len(differences) > 1 else None
-        row.update(mean=repr(mean), std="" if spread is None else repr(spread))
-        row.update({"95% low": "" if low is None else repr(low), "95% high": "" if high is None else repr(high)})
+        numbers = {"mean": mean, "std": spread, "95% low": low, "95% high": high}
         if any(isinstance(key, tuple) for key in keys):
-            for name, value in split_and_seed_spread(differences).items():
-                row[name] = "" if value is None else repr(value)
+            numbers.update(split_and_seed_spread(differences))
+        row.update({name: "" if value is None else repr(value) for name, value in numbers.items()})
     return row
