@@ -20,7 +20,7 @@ from lightning.pytorch.callbacks import Callback
 
 from amal_lightning.cluster.sbatch import amal_command
 from amal_lightning.command_line.main import main
-from tests.helpers import AMAL, CONFIGS, REPO, amal_status, run_amal, write_synthetic_mnist
+from tests.helpers import AMAL, CONFIGS, REPO, amal_status, inside, run_amal, write_synthetic_mnist
 
 FAKE_COMMAND = """#!/bin/sh
 echo "$0 $*" >> {record}
@@ -277,14 +277,20 @@ def wait_for(condition, timeout: float = 120) -> None:
 
 
 @pytest.mark.slow
-def test_preempted_job_resumes_from_its_signal_checkpoint_to_the_same_result(tmp_path):
-    record = tmp_path / "scontrol.txt"
-    env = {**fake_commands(tmp_path / "bin", record, scontrol="exit 0"), **SLURM_JOB}
-    run_dir = tmp_path / "checkpoints" / "classifier" / "slurm-4242"
+def test_preempted_job_resumes_from_its_signal_checkpoint_to_the_same_result(workdir, monkeypatch, capsys, caplog):
+    """The job is a process that gets a real SIGUSR1 and is killed; the straight and requeued runs run here."""
+    straight = workdir / "straight"
+    straight.mkdir()
+    with inside(straight):
+        assert amal_status(*FIT) == 0
+    expected = torch.load(straight / "checkpoints/classifier/version_0/last.ckpt", weights_only=True)
 
+    record = workdir / "scontrol.txt"
+    env = {**fake_commands(workdir / "bin", record, scontrol="exit 0"), **SLURM_JOB}
+    run_dir = workdir / "checkpoints" / "classifier" / "slurm-4242"
     job = subprocess.Popen(
         [*AMAL, *FIT],
-        cwd=tmp_path,
+        cwd=workdir,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -300,14 +306,14 @@ def test_preempted_job_resumes_from_its_signal_checkpoint_to_the_same_result(tmp
     preempted = torch.load(run_dir / "hpc_ckpt_1.ckpt", weights_only=True)
     assert preempted["global_step"] < 4 * 29, "the job finished before it was preempted"
 
-    requeued = subprocess.run([*AMAL, *FIT], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert requeued.returncode == 0, requeued.stderr[-3000:]
-    assert re.search(r"Restoring states from the checkpoint path at .*hpc_ckpt_1\.ckpt", requeued.stderr)
-
-    straight = tmp_path / "straight"
-    straight.mkdir()
-    run_amal(*FIT, cwd=straight)
-    expected = torch.load(straight / "checkpoints/classifier/version_0/last.ckpt", weights_only=True)
+    for name in ("PATH", *SLURM_JOB):  # the requeued job: the same job, started again
+        monkeypatch.setenv(name, env[name])
+    capsys.readouterr()
+    caplog.clear()
+    assert amal_status(*FIT) == 0
+    captured = capsys.readouterr()
+    restored = captured.err + captured.out + caplog.text
+    assert re.search(r"Restoring states from the checkpoint path at .*hpc_ckpt_1\.ckpt", restored), restored[-3000:]
     resumed = torch.load(run_dir / "last.ckpt", weights_only=True)
     assert resumed["global_step"] == expected["global_step"] == 4 * 29
     for name, value in expected["state_dict"].items():
@@ -379,19 +385,19 @@ def test_compute_nodes_never_download(workdir, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_requeued_job_without_a_signal_checkpoint_goes_on_from_its_last_epoch(tmp_path):
+def test_requeued_job_without_a_signal_checkpoint_goes_on_from_its_last_epoch(workdir, monkeypatch, capsys, caplog):
     """Preemption, a node failure or an admin requeue come with no SIGUSR1: last.ckpt is the state."""
-    env = {**os.environ, **SLURM_JOB}
+    for name, value in SLURM_JOB.items():
+        monkeypatch.setenv(name, value)
     first = [arg for arg in FIT if not arg.startswith("--trainer.max_epochs")]
-
-    def run_amal_env(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*AMAL, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
-
-    assert run_amal_env(*first, "--trainer.max_epochs=2").returncode == 0
-    requeued = run_amal_env(*first, "--trainer.max_epochs=3")
-    assert requeued.returncode == 0, requeued.stderr[-2000:]
-    run_dir = tmp_path / "checkpoints/classifier/slurm-4242"
-    assert re.search(r"Restoring states from the checkpoint path at .*slurm-4242/last\.ckpt", requeued.stderr)
+    assert amal_status(*first, "--trainer.max_epochs=2") == 0
+    capsys.readouterr()
+    caplog.clear()
+    assert amal_status(*first, "--trainer.max_epochs=3") == 0  # the job started again, with more epochs
+    captured = capsys.readouterr()
+    restored = captured.err + captured.out + caplog.text
+    run_dir = workdir / "checkpoints/classifier/slurm-4242"
+    assert re.search(r"Restoring states from the checkpoint path at .*slurm-4242/last\.ckpt", restored), restored
     assert sorted(p.name for p in run_dir.glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
     assert torch.load(run_dir / "last.ckpt", weights_only=True)["global_step"] == 3 * 29
 
