@@ -35,7 +35,7 @@ from amal_lightning.api.arguments import check_arguments
 from amal_lightning.api.check import PRINTING_OPTIONS, check_command_line, check_options
 from amal_lightning.api.lightning_cli import AmalCLI
 from amal_lightning.api.options import Config, Option, command_line
-from amal_lightning.api.parser import AmalArgumentParser
+from amal_lightning.api.parser import CLI_ARGUMENTS
 from amal_lightning.api.scope import is_console_run, run_scope
 from amal_lightning.api.trainer_parts import with_logger_folders
 from amal_lightning.data.readiness import fetch_for_offline_use
@@ -73,9 +73,7 @@ def run(
     with as_user_errors(), run_scope(argv):
         cli = AmalCLI(
             subcommand=argv[0],
-            model_class=None,
-            datamodule_class=None,
-            parser_class=AmalArgumentParser,
+            **CLI_ARGUMENTS,
             seed_everything_default=0,
             save_config_kwargs={"overwrite": True},
             # The datamodules give each process its share of the batches themselves.
@@ -116,9 +114,7 @@ def prepare_data(argv: Sequence[str]) -> str:
     check_arguments(argv)
     with as_user_errors(), run_scope():
         cli = AmalCLI(
-            model_class=None,
-            datamodule_class=None,
-            parser_class=AmalArgumentParser,
+            **CLI_ARGUMENTS,
             run=False,
             args=list(argv),
             save_config_callback=None,

@@ -13,7 +13,7 @@ from lightning.pytorch.cli import LightningArgumentParser
 from amal_lightning.api.arguments import check_arguments, check_run_options
 from amal_lightning.api.lightning_cli import AmalOptions
 from amal_lightning.api.options import Config, Option, command_line
-from amal_lightning.api.parser import AmalArgumentParser
+from amal_lightning.api.parser import CLI_ARGUMENTS
 from amal_lightning.api.scope import run_scope
 from amal_lightning.api.trainer_parts import with_logger_folders
 from amal_lightning.errors import UsageError, as_user_errors
@@ -62,9 +62,7 @@ def check_command_line(argv: Sequence[str]) -> None:
                 _checker[0].parse_arguments(_checker[0].parser, argv)
             else:
                 ParseOnlyCLI(
-                    model_class=None,
-                    datamodule_class=None,
-                    parser_class=AmalArgumentParser,
+                    **CLI_ARGUMENTS,
                     seed_everything_default=0,
                     args=argv,
                 )

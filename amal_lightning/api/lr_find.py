@@ -19,7 +19,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.tuner import Tuner
 
 from amal_lightning.api.arguments import check_arguments
-from amal_lightning.api.parser import AmalArgumentParser
+from amal_lightning.api.parser import CLI_ARGUMENTS
 from amal_lightning.api.quiet import LR_FIND_LINES, without_lines
 from amal_lightning.api.scope import run_scope
 from amal_lightning.errors import AmalError, as_user_errors
@@ -65,9 +65,7 @@ def find_learning_rate(
     scratch_dir = tempfile.TemporaryDirectory(prefix="amal-lr-find-")
     with scratch_dir as scratch, as_user_errors(), run_scope(), without_lines(LR_FIND_LINES):
         cli = LightningCLI(
-            model_class=None,
-            datamodule_class=None,
-            parser_class=AmalArgumentParser,
+            **CLI_ARGUMENTS,
             seed_everything_default=0,
             run=False,
             save_config_callback=None,

@@ -52,3 +52,7 @@ class AmalArgumentParser(LightningArgumentParser):
             reason = re.sub(r" \(given \{.*\}\)$", "", one_line_error(message, parser).removeprefix("--"))
             raise UsageError(f"{self.reading_checkpoint}: a hyperparameter it holds is not accepted: {reason}")
         raise UsageError(one_line_error(message, parser), hint=f"all options: {command_name(parser)} --help")
+
+
+# How every amal command builds LightningCLI: any model and data by their class path, read by this parser.
+CLI_ARGUMENTS: dict[str, Any] = {"model_class": None, "datamodule_class": None, "parser_class": AmalArgumentParser}

@@ -13,7 +13,7 @@ from typing import Optional
 
 from amal_lightning import __version__
 from amal_lightning.command_line.commands import COMMANDS, command_lines, find
-from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, UsageError, user_error
+from amal_lightning.errors import INTERRUPTED_EXIT_STATUS, AmalError, UsageError, as_user_errors
 
 
 def help_text() -> str:
@@ -55,11 +55,9 @@ def main(args: Optional[list[str]] = None) -> None:
     """Entry point of the ``amal`` console script."""
     argv = sys.argv[1:] if args is None else list(args)
     try:
-        status = run_command(argv)
-    except Exception as error:
-        reported = user_error(error)
-        if reported is None:
-            raise
+        with as_user_errors():
+            status = run_command(argv)
+    except AmalError as reported:
         print(f"amal: error: {reported}", file=sys.stderr)
         if isinstance(reported, UsageError) and reported.hint:
             print(f"  ({reported.hint})", file=sys.stderr)
