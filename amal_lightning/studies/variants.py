@@ -144,6 +144,15 @@ def config_path(where: str, text: Any) -> Path:
     return path
 
 
+def check_count(where: str, sizes: list[int], seeds: int, max_variants: int, unit: str = "") -> None:
+    """Refuses more runs than ``max_variants``: the product of ``sizes`` (a grid's values; a search's trials,
+    ``unit`` " trials"), each run ``seeds`` times (its seeds times its splits)."""
+    count = math.prod(sizes) * seeds
+    if count > max_variants:
+        factors = " × ".join([*(f"{size}{unit}" for size in sizes), *([f"{seeds} seeded runs"] if seeds > 1 else [])])
+        raise AmalError(f"{where}: {factors} = {count:,} variants, more than max_variants ({max_variants:,})")
+
+
 def grid_variants(
     where: str, grid: Any, config: Path, max_variants: int = MAX_VARIANTS, seeds: int = 1
 ) -> list[Variant]:
@@ -154,12 +163,7 @@ def grid_variants(
     for key, values in grid.items():
         if not values:
             raise AmalError(f"{where}: {key} has no values (expected a non-empty list)")
-    count = math.prod(len(values) for values in grid.values()) * seeds
-    if count > max_variants:
-        sizes = " × ".join(
-            [*(str(len(values)) for values in grid.values()), *([f"{seeds} seeded runs"] if seeds > 1 else [])]
-        )
-        raise AmalError(f"{where}: {sizes} = {count:,} variants, more than max_variants ({max_variants:,})")
+    check_count(where, [len(values) for values in grid.values()], seeds, max_variants)
     variants = []
     for combination in itertools.product(*(values for values in grid.values())):
         options = dict(zip(grid, combination, strict=True))

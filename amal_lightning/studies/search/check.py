@@ -14,7 +14,7 @@ from amal_lightning.studies.search.storage import check_journal, journal_path, o
 from amal_lightning.studies.search.trials import pruning_options, trial_variants, unlogged_metric
 from amal_lightning.studies.spec import Study
 from amal_lightning.studies.summary import BEST
-from amal_lightning.studies.variants import MAX_VARIANTS
+from amal_lightning.studies.variants import MAX_VARIANTS, check_count
 from amal_lightning.words import option_of
 
 PLACEMENT = ("--trainer.devices", "--trainer.num_nodes")  # a pruned fit runs on one device
@@ -34,14 +34,6 @@ def check_metric(where: str, metric: str) -> None:
         raise AmalError(f"{where}, metric: {metric!r} is never a summary column (the test after a fit logs test/*)")
 
 
-def check_size(where: str, n_trials: int, seeds: int, max_variants: int) -> None:
-    """Refuses a search of more runs than ``max_variants``, each trial counted once per seed, as a grid is."""
-    count = n_trials * seeds
-    if count > max_variants:
-        sizes = " × ".join([f"{n_trials} trials", *([f"{seeds} seeded runs"] if seeds > 1 else [])])
-        raise AmalError(f"{where}: {sizes} = {count:,} variants, more than max_variants ({max_variants:,})")
-
-
 def check_search(study: Study) -> None:
     """Everything that can be refused before a search trains, each in one line naming the file and the key."""
     spec = study.search
@@ -54,7 +46,8 @@ def check_search(study: Study) -> None:
     if spec.pruner == "median" and any(not word.endswith("=1") for word in devices):
         raise AmalError(f"{where}, pruner: median prunes a fit on one device; the options say {' '.join(devices)}")
     check_metric(where, spec.metric)
-    check_size(where, spec.n_trials, len(seeds) or 1, study.data.get("max_variants", MAX_VARIANTS))
+    # each trial counted once per seed, as a grid's variants are
+    check_count(where, [spec.n_trials], len(seeds) or 1, study.data.get("max_variants", MAX_VARIANTS), " trials")
     if journal_path(study.folder).exists():
         check_journal(journal_path(study.folder), study.source)
         trials = open_search(study.name, study.folder, spec, study.source).get_trials(deepcopy=False)
