@@ -5,9 +5,7 @@ import json
 import os
 import shlex
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from amal_lightning.studies.check import check_study
 from amal_lightning.studies.records import VariantRecord
 from amal_lightning.studies.spec import Variant, load_study
 from amal_lightning.studies.summary import summary_row
-from tests.helpers import AMAL, CONFIGS, REPO
+from tests.helpers import AMAL, CONFIGS, REPO, start_to_be_killed
 
 REGRESSION = CONFIGS / "regression.yaml"
 QUIET = "trainer.enable_progress_bar: false"
@@ -145,36 +143,29 @@ def test_an_adhoc_grid_reports_a_diverging_variant_and_goes_on(workdir, capsys, 
 
 @pytest.mark.slow
 def test_a_study_killed_midway_resumes_where_it_stopped(workdir, capsys):
-    long = "long: {model.learning_rate: 0.1, trainer.max_epochs: 1000}"
+    long = "long: {model.learning_rate: 0.1, trainer.max_epochs: 60}"
     study_file = write_study(workdir, TINY.replace('eps 0.1: [--model.learning_rate, "0.1"]', long))
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    kill = ["--", "--trainer.callbacks+=tests.helpers.KillGroup", "--trainer.callbacks.epoch=30"]  # half-way
     with open(workdir / "first.out", "w") as output:
-        process = subprocess.Popen(
-            [*AMAL, "study", str(study_file)], cwd=workdir, env=env, stdout=output, stderr=output
-        )
-    state = workdir / "checkpoints/tiny.long/version_0/last.ckpt"
-    deadline = time.monotonic() + 120
-    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.2)  # a few hundred epochs in, a checkpoint or two later
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+        process = start_to_be_killed([*AMAL, "study", str(study_file), *kill], workdir, stdout=output, stderr=output)
+    assert process.wait(timeout=300) == -signal.SIGKILL, (workdir / "first.out").read_text()
     record = json.loads((workdir / "studies/tiny/variants/long.json").read_text())
     assert record["status"] == "running", (workdir / "first.out").read_text()  # killed mid-way
+    state = workdir / "checkpoints/tiny.long/version_0/last.ckpt"
     interrupted_at = torch.load(state, weights_only=True)["global_step"]
-    assert 0 < interrupted_at < 1000
+    assert 0 < interrupted_at < 60
     first = files_and_times("logs/tiny.eps_0.05", "checkpoints/tiny.eps_0.05")
 
-    main(["study", str(study_file)])
+    main(["study", str(study_file), *kill])  # the same command, in this process
     out = capsys.readouterr().out
     assert "[1/2] eps 0.05 ... finished earlier in " in out
     assert "[2/2] long ... finished in " in out
     assert files_and_times("logs/tiny.eps_0.05", "checkpoints/tiny.eps_0.05") == first
     assert sorted(path.name for path in Path("logs/tiny.long").iterdir()) == ["version_0"]  # resumed in its run
-    assert torch.load(state, weights_only=True)["global_step"] == 1000
+    assert torch.load(state, weights_only=True)["global_step"] == 60
     epochs = read_run("logs/tiny.long/version_0").curves["train/loss"].epochs
-    assert list(epochs) == sorted(set(epochs)) and epochs[-1] == 999  # one curve, no epoch twice
-    assert [(row["status"], row["epochs"]) for row in summary("tiny")] == [("finished", "2"), ("finished", "1000")]
+    assert list(epochs) == sorted(set(epochs)) and epochs[-1] == 59  # one curve, no epoch twice
+    assert [(row["status"], row["epochs"]) for row in summary("tiny")] == [("finished", "2"), ("finished", "60")]
 
 
 def test_submit_dry_run_prints_a_job_array_and_its_tasks_are_gathered_afterwards(workdir, capsys, monkeypatch):
