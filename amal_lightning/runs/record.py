@@ -9,11 +9,12 @@ as ``interrupted``. Reading one needs neither torch nor the event files, so ``am
 hundred runs in a fraction of a second, and a study says a variant it kept from its record.
 """
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from amal_lightning.runs.claims import holder_alive
 from amal_lightning.runs.outcome import INTERRUPTED, RUNNING, Outcome
@@ -21,16 +22,20 @@ from amal_lightning.runs.outcome import INTERRUPTED, RUNNING, Outcome
 RUN_FILE = "run.json"
 
 
+def write_json(path: Path, data: Any) -> None:
+    """Writes ``data`` as JSON into ``path`` atomically: a temporary file renamed over it, so that a kill leaves
+    the previous file or the new one, never half a file. Raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as file:
+        file.write(json.dumps(data, indent=1) + "\n")
+    os.replace(temporary, path)
+
+
 def write_run_record(folder: Path, outcome: Outcome) -> None:
     """Writes ``folder/run.json`` atomically; a failed write is let go (the run itself matters more)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{RUN_FILE}.", suffix=".tmp")
-        with os.fdopen(handle, "w") as file:
-            file.write(json.dumps(outcome.to_json(), indent=1) + "\n")
-        os.replace(temporary, folder / RUN_FILE)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        write_json(folder / RUN_FILE, outcome.to_json())
 
 
 def read_run_record(folder: Path) -> Optional[Outcome]:

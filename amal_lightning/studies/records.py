@@ -9,8 +9,6 @@ gathered from the files afterwards.
 """
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -18,6 +16,7 @@ from typing import Any, Optional, Union
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT
 from amal_lightning.runs.outcome import DIVERGED, FAILED, FINISHED, RUNNING
+from amal_lightning.runs.record import write_json
 
 __all__ = ["DIVERGED", "ENDED", "FAILED", "FINISHED", "RUNNING", "VariantRecord", "read_record", "write_record"]
 ENDED = (FINISHED, DIVERGED)  # kept as they are when the study runs again (same options); a failed one runs again
@@ -67,10 +66,6 @@ def write_record(study_folder: Path, slug: str, record: VariantRecord) -> None:
     """Writes the record atomically (a kill leaves the previous one or the new one, never half a file)."""
     path = record_path(study_folder, slug)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w") as file:
-            file.write(json.dumps(asdict(record), indent=1) + "\n")
-        os.replace(temporary, path)
+        write_json(path, asdict(record))
     except OSError as error:
         raise AmalError(f"{path}: cannot write the variant record ({error.strerror})") from None
