@@ -12,7 +12,7 @@ from amal_lightning.api import fit
 from amal_lightning.callbacks import references
 from amal_lightning.callbacks.references import ReferenceValues, reference_values
 from amal_lightning.data import HousingDataModule
-from amal_lightning.data.references import chance, least_squares_references, pca_mse, pca_mses, step_size_limit
+from amal_lightning.data.references import chance, least_squares_references, pca_mses, step_size_limit
 from tests.helpers import CONFIGS, TEST_SETTINGS
 
 SETTINGS = [f"{name}={value}" for name, value in TEST_SETTINGS.items()]
@@ -64,6 +64,10 @@ def test_chance_is_the_frequency_of_the_most_common_label():
     assert chance(torch.tensor([0, 0, 1, 2])) == 0.5
     assert chance(torch.tensor([7, 3, 3, 7, 7])) == 0.6
     assert chance(torch.arange(10)) == pytest.approx(0.1)
+
+
+def pca_mse(train_images: torch.Tensor, images: torch.Tensor, k: int) -> float:
+    return pca_mses(train_images, {"images": images}, k)["images"]
 
 
 def test_pca_with_every_component_reconstructs_exactly_and_with_none_gives_the_variance():

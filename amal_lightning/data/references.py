@@ -121,11 +121,6 @@ def pca_mses(train_images: torch.Tensor, splits: Mapping[str, torch.Tensor], k: 
     return results
 
 
-def pca_mse(train_images: torch.Tensor, images: torch.Tensor, k: int) -> float:
-    """The MSE per pixel of ``images`` reconstructed by the top ``k`` principal components of ``train_images``."""
-    return pca_mses(train_images, {"images": images}, k)["images"]
-
-
 def _splits(datamodule: Any) -> dict[str, Any]:
     return {name: getattr(datamodule, f"{name}_set", None) for name in SPLITS}
 
