@@ -110,6 +110,11 @@ def test_a_fit_improving_at_every_epoch_ends_with_its_best_state_in_best_ckpt(wo
     outcome = fit(REGRESSION, "--trainer.max_epochs=30", "--model.learning_rate=0.003", *QUIET)
     saved = torch.load(outcome.best_checkpoint, weights_only=False)
     assert outcome.best_epoch == 29 and saved["epoch"] == 29  # written at the fit's end, not a second earlier
+    # last.ckpt, written after it at the same epoch's end, knows it as the best: a fit resumed from it
+    # compares its next epochs with epoch 29's score, not epoch 28's
+    last = torch.load(outcome.checkpoint_dir / "last.ckpt", weights_only=False)
+    (best_state,) = [state for state in last["callbacks"].values() if "best_model_score" in state]
+    assert best_state["best_model_score"].item() == pytest.approx(outcome.best_metrics["val/loss"], rel=1e-6)
 
 
 def test_a_diverging_run_stops_with_its_own_status_and_keeps_its_last_finite_state(workdir, capsys):

@@ -130,9 +130,10 @@ def callbacks(
         chosen.append(PredictionWriter(PREDICTION_DIR / plan.experiment / plan.name))
     chosen.insert(0, TrainStepTimer())  # first, so the others' batch-end hooks are not counted; times fits only
     # Added for every subcommand (they only save while fitting), so that a checkpoint's callback
-    # states find the same callbacks when it is loaded by `amal test`.
+    # states find the same callbacks when it is loaded by `amal test`. The best first: at an epoch's
+    # end, last.ckpt then holds the best's state of that epoch, with best.ckpt written before it.
     if trainer_config.get("enable_checkpointing", True) is not False:
-        chosen += [LastCheckpoint(plan.checkpoint_dir), BestCheckpoint(plan.checkpoint_dir)]
+        chosen += [BestCheckpoint(plan.checkpoint_dir), LastCheckpoint(plan.checkpoint_dir)]
     chosen += [
         DivergenceGuard(plan.checkpoint_dir, **divergence),
         FitSummary(plan.checkpoint_dir if subcommand == "fit" else None),
