@@ -10,7 +10,7 @@ each one's number, Optuna's state, the objective and its parameters, from the se
 """
 
 import csv
-import io
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -121,11 +121,9 @@ def runs(argv: list[str]) -> None:
         return
     rows = [row(folder) for folder in run_folders(args.checkpoint_dir, args.name)]
     if args.csv:
-        output = io.StringIO()
-        writer = csv.DictWriter(output, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        print(output.getvalue(), end="")
     elif rows:
         print(table(rows))
     else:
