@@ -31,30 +31,23 @@ def build_parser() -> ArgumentParser:
         f"Example: amal plot {LOG_DIR}/regression/version_0 {LOG_DIR}/tanh_mlp/version_0 "
         "--metric train/loss --metric test/loss -o losses.png",
     )
-    parser.add_argument("runs", nargs="*", type=Path, help="run folders, logs/<experiment>/<run>")
-    parser.add_argument(
-        "--metric", action="append", type=str, default=[], help="a logged metric, e.g. train/loss (repeatable)"
-    )
-    parser.add_argument(
-        "--x", type=Literal[X_AXES], default="epoch", help="horizontal axis (train_seconds: inside training steps)"
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("runs", nargs="*", type=Path, help="run folders, logs/<experiment>/<run>")
+    add("--metric", action="append", type=str, default=[], help="a logged metric, e.g. train/loss (repeatable)")
+    add("--x", type=Literal[X_AXES], default="epoch", help="horizontal axis (train_seconds: inside training steps)")
+    add(
         "--y",
         type=Literal[Y_SCALES],
         default="auto",
         help="vertical axis: auto (log when the values span two decades), linear, log, or gap (minus reference/METRIC)",
     )
-    parser.add_argument("--references", type=bool, default=False, help="draw each metric's reference/METRIC line")
-    parser.add_argument("-o", "--output", type=Optional[Path], help="the PNG file to write")
-    parser.add_argument("--title", type=str, default="", help="the figure's title")
-    parser.add_argument("--ylabel", type=str, default="", help="the vertical axis' label, with its unit")
-    parser.add_argument("--label", action="append", type=str, default=[], help="legend label of each run, in order")
-    parser.add_argument(
-        "--checkpoint_dir", type=Path, default=Path("checkpoints"), help="where diverged runs are marked"
-    )
-    parser.add_argument(
-        "--study", type=Optional[str], help="gather studies/STUDY/: summary.csv and figures, training nothing"
-    )
+    add("--references", type=bool, default=False, help="draw each metric's reference/METRIC line")
+    add("-o", "--output", type=Optional[Path], help="the PNG file to write")
+    add("--title", type=str, default="", help="the figure's title")
+    add("--ylabel", type=str, default="", help="the vertical axis' label, with its unit")
+    add("--label", action="append", type=str, default=[], help="legend label of each run, in order")
+    add("--checkpoint_dir", type=Path, default=Path("checkpoints"), help="where diverged runs are marked")
+    add("--study", type=Optional[str], help="gather studies/STUDY/: summary.csv and figures, training nothing")
     return parser
 
 

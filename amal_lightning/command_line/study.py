@@ -36,47 +36,42 @@ def build_parser() -> ArgumentParser:
         "After --submit come `amal submit`'s options (--time, --partition, --gpus-per-node, --profile, --dry-run, "
         "...) and --max-parallel N, the most array tasks running at once.",
     )
-    parser.add_argument(
-        "file", nargs="?", type=Optional[Path], help="a study file, e.g. configs/studies/tme2_gd_variants.yaml"
-    )
-    parser.add_argument("--name", type=Optional[str], help="ad-hoc study: its name (a plain folder name)")
-    parser.add_argument("--config", type=Optional[str], help="ad-hoc study: the config every variant starts from")
-    parser.add_argument(
+    add = parser.add_argument
+    add("file", nargs="?", type=Optional[Path], help="a study file, e.g. configs/studies/tme2_gd_variants.yaml")
+    add("--name", type=Optional[str], help="ad-hoc study: its name (a plain folder name)")
+    add("--config", type=Optional[str], help="ad-hoc study: the config every variant starts from")
+    add(
         "--grid",
         action="append",
         type=str,
         default=[],
         help="ad-hoc study: KEY=V1,V2,... (repeatable: all combinations)",
     )
-    parser.add_argument(
+    add(
         "--seeds",
         type=Optional[PositiveInt],
         help="ad-hoc study: run each variant with seeds 0 to N-1 (mean, std, bands)",
     )
-    parser.add_argument(
-        "--variant-index", type=Optional[int], help="run only this variant (0-based), as a task of a job array does"
-    )
-    parser.add_argument(
+    add("--variant-index", type=Optional[int], help="run only this variant (0-based), as a task of a job array does")
+    add(
         "--jobs",
         type=Optional[Union[PositiveInt, Literal["auto"]]],
         help="worker processes training variants at once (auto: one per GPU, else one per core; "
         "default: the study file's jobs, else 1)",
     )
-    parser.add_argument(
-        "--threads", type=Optional[PositiveInt], help="torch threads of each worker (default: its share of the cores)"
-    )
-    parser.add_argument("--worker", action="store_true", help=SUPPRESS)  # one of the processes --jobs starts
-    parser.add_argument(
+    add("--threads", type=Optional[PositiveInt], help="torch threads of each worker (default: its share of the cores)")
+    add("--worker", action="store_true", help=SUPPRESS)  # one of the processes --jobs starts
+    add(
         "--submit",
         action="store_true",
         help="run it on SLURM as a job array, one task per variant; amal submit's options follow it",
     )
-    parser.add_argument(
+    add(
         "--quick",
         action="store_true",
         help="a tenth of the epochs or steps (whichever the study counts), in studies/NAME-quick/",
     )
-    parser.add_argument("--schema", action="store_true", help="print the study file's JSON Schema (docs/STUDIES.md)")
+    add("--schema", action="store_true", help="print the study file's JSON Schema (docs/STUDIES.md)")
     return parser
 
 
