@@ -12,7 +12,7 @@ each one's number, Optuna's state, the objective and its parameters, from the se
 import csv
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from jsonargparse import ArgumentParser
 
@@ -34,23 +34,14 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def study_named(name: str) -> Optional[Any]:
-    """The study of that name that ran here (``studies/<name>/study.yaml``), or None."""
-    from amal_lightning.studies.gathering import STUDY_FILE
-    from amal_lightning.studies.spec import STUDY_DIR, load_study
-
-    path = STUDY_DIR / name / STUDY_FILE
-    return load_study(path) if path.is_file() else None
-
-
 def study_tables(name: Optional[str], summary: bool, as_csv: bool) -> Optional[str]:
     """What ``amal runs NAME`` prints for a study: its summary table (``summary``) or a search's trials; None for
     an experiment or a grid, listed by run folder."""
     if name is None:
         return None
-    from amal_lightning.studies.spec import STUDY_DIR  # pydantic and the figure kinds: only for a study's name
+    from amal_lightning.studies.gathering import saved_study  # pydantic and the figure kinds: only for a study's name
 
-    study = study_named(name) if (STUDY_DIR / name).is_dir() else None
+    study = saved_study(name)
     if study is None:
         if summary:
             raise AmalError(f"--summary: no study named {name} here (studies/{name}/study.yaml)")

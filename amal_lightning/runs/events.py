@@ -188,12 +188,6 @@ def _without_final_test(curves: dict[str, Series]) -> dict[str, Series]:
     kept = {}
     for name, series in curves.items():
         count = sum(1 for epoch in series.epochs if epoch <= last)
-        kept[name] = Series(
-            name,
-            series.steps[:count],
-            series.epochs[:count],
-            series.seconds[:count],
-            series.values[:count],
-            series.train_seconds[:count],
-        )
+        points = (series.steps, series.epochs, series.seconds, series.values, series.train_seconds)
+        kept[name] = Series(name, *(column[:count] for column in points))
     return kept

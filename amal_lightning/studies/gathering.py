@@ -1,6 +1,7 @@
 """A study's folder: the study as run (``study.yaml``), and its summary and figures gathered from its runs."""
 
 from collections import Counter
+from typing import Optional
 
 import yaml
 
@@ -39,9 +40,17 @@ def finish(study: Study) -> None:
         print(f"  figures: {', '.join(str(path) for path in figures)}")
 
 
+def saved_study(name: str) -> Optional[Study]:
+    """The study of that name that ran (or runs) here, as saved (``studies/<name>/study.yaml``), or None."""
+    path = STUDY_DIR / name / STUDY_FILE
+    return load_study(path) if path.is_file() else None
+
+
 def gather_study(name: str) -> None:
     """``amal plot --study NAME``: the summary and figures of a study that ran (or runs) elsewhere."""
-    path = STUDY_DIR / name / STUDY_FILE
-    if not path.is_file():
-        raise AmalError(f"--study {name}: no {path} (run `amal study` on it first, or --submit it)")
-    finish(load_study(path))
+    study = saved_study(name)
+    if study is None:
+        raise AmalError(
+            f"--study {name}: no {STUDY_DIR / name / STUDY_FILE} (run `amal study` on it first, or --submit it)"
+        )
+    finish(study)
