@@ -129,8 +129,7 @@ CASES = [
         ["fit", "--config", REGRESSION, "--data.val_fraction=0.6", "--data.test_fraction=0.5"],
         BAD_INPUT,
         "data.val_fraction 0.6 + data.test_fraction 0.5 leave no training rows",
-        name="fractions-past-one",
-        in_subprocess=True,
+        name="fractions-past-one",  # the console script's status for a bad table: the FIFO cases
     ),
     case(
         ["fit", "--config", REGRESSION, "--trainer.max_epochs=-5"],
