@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from lightning.pytorch.callbacks import Callback
 
 from amal_lightning.runs import claims
 from amal_lightning.runs.claims import live_claims, try_claim
-from tests.helpers import AMAL, CONFIGS
+from tests.helpers import AMAL, CONFIGS, REPO
 
 
 def dead_pid() -> int:
@@ -71,19 +72,27 @@ def test_the_holder_touches_its_claim_while_it_works(tmp_path, monkeypatch):
     claim.release()
 
 
+class WaitForTwoClaims(Callback):
+    """Holds a variant's training until two variants are claimed: each process then trains one, whatever
+    the machine's speed (a process that started first cannot train both before the other has started)."""
+
+    def on_train_start(self, *args: object) -> None:
+        deadline = time.monotonic() + 120
+        while len(list(Path().glob("studies/*/claims/*.claim"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
 @pytest.mark.slow
 def test_two_study_processes_started_together_share_the_variants(tmp_path):
     study = tmp_path / "pair.yaml"
     study.write_text(
         f"name: pair\nconfig: {CONFIGS / 'regression.yaml'}\n"
-        "common: {trainer.max_epochs: 300, trainer.enable_progress_bar: false}\n"
+        "common: {trainer.max_epochs: 20, trainer.enable_progress_bar: false}\n"
         "variants:\n  a: {model.learning_rate: 0.05}\n  b: {model.learning_rate: 0.1}\n"
     )
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    processes = [
-        subprocess.Popen([*AMAL, "study", str(study)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}  # imports tests.test_claims
+    command = [*AMAL, "study", str(study), "--", "--trainer.callbacks+=tests.test_claims.WaitForTwoClaims"]
+    processes = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [process.communicate(timeout=600)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
     runs = sorted(str(path.relative_to(tmp_path)) for path in (tmp_path / "logs").glob("*/*"))
@@ -91,7 +100,9 @@ def test_two_study_processes_started_together_share_the_variants(tmp_path):
     with open(tmp_path / "studies/pair/summary.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert [(row["variant"], row["status"], row["epochs"]) for row in rows] == [
-        ("a", "finished", "300"),
-        ("b", "finished", "300"),
+        ("a", "finished", "20"),
+        ("b", "finished", "20"),
     ], outputs
     assert not list((tmp_path / "studies/pair/claims").glob("*.claim"))
+    trained = sorted([ln.split(" ...")[0] for ln in out.splitlines() if "... finished in" in ln] for out in outputs)
+    assert trained == [["[1/2] a"], ["[2/2] b"]], outputs  # one each: the other was being trained
