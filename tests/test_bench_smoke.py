@@ -1,27 +1,40 @@
 """The benchmark runs end to end in its smoke mode, so it cannot rot (no timing is asserted).
 
-Each benchmark starts processes of its own that import torch and train: they are marked slow.
+In smoke mode each benchmark runs all its routes in one process: here, the test's (its ``main``, as
+``python -m bench.NAME --smoke`` calls it), which has imported torch and Lightning already. They
+train: they are marked slow.
 """
 
-import subprocess
-import sys
-
 import pytest
+import torch
 
 from tests.helpers import REPO
 
 
+@pytest.fixture
+def bench_here(monkeypatch, tmp_path, capsys):
+    """Runs ``bench.NAME``'s ``main(ARGV)`` in this process, from the project folder; returns what it printed.
+    Torch's thread count is put back as it was (a benchmark may set it)."""
+    import importlib
+
+    threads = torch.get_num_threads()
+    monkeypatch.chdir(REPO)
+
+    def run(name: str, *argv: str) -> str:
+        capsys.readouterr()
+        try:
+            importlib.import_module(f"bench.{name}").main(list(argv))
+        finally:
+            torch.set_num_threads(threads)
+        return capsys.readouterr().out
+
+    return run
+
+
 @pytest.mark.slow
-def test_mnist_benchmark_smoke_mode_prints_its_table(tmp_path):
+def test_mnist_benchmark_smoke_mode_prints_its_table(bench_here, tmp_path):
     output = tmp_path / "table.md"
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.mnist", "--smoke", "--output", str(output)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    bench_here("mnist", "--smoke", "--output", str(output))
     table = output.read_text()
     assert "| route | s/epoch (median) |" in table
     for route in ("amal", "lightning", "hand", "torchvision"):
@@ -34,26 +47,21 @@ def test_mnist_benchmark_smoke_mode_prints_its_table(tmp_path):
 
 
 @pytest.mark.slow
-def test_housing_benchmark_smoke_mode_prints_its_table():
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.housing", "--smoke"], cwd=REPO, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "| route | ms/epoch | CPU ms/epoch | fixed cost (s) |" in result.stdout
+def test_housing_benchmark_smoke_mode_prints_its_table(bench_here):
+    stdout = bench_here("housing", "--smoke")
+    assert "| route | ms/epoch | CPU ms/epoch | fixed cost (s) |" in stdout
     for route in ("amal", "plain", "bare", "hand"):  # api.fit, Lightning as a user writes it, its bare loop, by hand
-        assert f"| {route} |" in result.stdout
+        assert f"| {route} |" in stdout
     for pair in ("amal / bare", "amal / plain", "plain / bare", "bare / hand"):
-        line = next(line for line in result.stdout.splitlines() if line.startswith(f"- epoch, {pair}: "))
+        line = next(line for line in stdout.splitlines() if line.startswith(f"- epoch, {pair}: "))
         assert line.count("rounds") == 2  # wall-clock and CPU
-    assert "- fixed cost, amal − plain (CPU): " in result.stdout
+    assert "- fixed cost, amal − plain (CPU): " in stdout
 
 
 @pytest.mark.slow
-def test_self_log_benchmark_prints_each_way_against_none():
-    command = [sys.executable, "-m", "bench.self_log", "--epochs", "25", "--calls", "1", "--rounds", "1", "--smoke"]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and line[2:5] not in ("way", "---")]
+def test_self_log_benchmark_prints_each_way_against_none(bench_here):
+    stdout = bench_here("self_log", "--epochs", "25", "--calls", "1", "--rounds", "1", "--smoke")
+    rows = [line for line in stdout.splitlines() if line.startswith("| ") and line[2:5] not in ("way", "---")]
     assert [row.split(" | ")[0] for row in rows] == ["| none", "| metric", "| tensor"]
     assert all("a call |" in row for row in rows)
 
@@ -77,13 +85,10 @@ def test_bench_report_rewrites_only_its_section_and_finds_when_compiling_pays_of
 
 
 @pytest.mark.slow
-def test_parity_benchmark_smoke_mode_prints_both_routes_metrics():
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.parity", "--smoke"], cwd=REPO, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "| route | test/acc | test/loss |" in result.stdout
-    rows = [line for line in result.stdout.splitlines() if line.startswith(("| amal |", "| plain loop |"))]
+def test_parity_benchmark_smoke_mode_prints_both_routes_metrics(bench_here):
+    stdout = bench_here("parity", "--smoke")
+    assert "| route | test/acc | test/loss |" in stdout
+    rows = [line for line in stdout.splitlines() if line.startswith(("| amal |", "| plain loop |"))]
     assert len(rows) == 2
     for row in rows:  # one epoch on the sample already classifies far above chance (0.1) on both routes
         accuracy = float(row.split("|")[2])
