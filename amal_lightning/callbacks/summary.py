@@ -113,9 +113,7 @@ class FitSummary(Callback):
         if trainer.sanity_checking or score is None or not float(score) < self.best_score:
             return
         self.best_score, self.best_epoch = float(score), trainer.current_epoch
-        self.best_metrics = {
-            name: float(value) for name, value in trainer.callback_metrics.items() if name.startswith("val/")
-        }
+        self.best_metrics = metrics_of(trainer, "val/")
 
     def stop_reason(self, trainer: L.Trainer) -> str:
         for callback in trainer.callbacks:
