@@ -44,11 +44,8 @@ def given_value(option: str, argv: Sequence[str]) -> Optional[str]:
 
 def split_at_separator(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     """The words before ``--`` and those after it, which go to ``amal fit``."""
-    words = list(argv)
-    if SEPARATOR not in words:
-        return words, []
-    index = words.index(SEPARATOR)
-    return words[:index], words[index + 1 :]
+    before, after = split_after(argv, SEPARATOR)
+    return (before[:-1] if SEPARATOR in argv else before), after
 
 
 def split_after(argv: Sequence[str], word: str) -> tuple[list[str], list[str]]:
