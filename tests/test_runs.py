@@ -14,8 +14,8 @@ from amal_lightning.runs.folders import (
     claim_run_folders,
     experiment_name,
     newest_checkpoint,
+    next_free,
     next_hpc_checkpoint,
-    next_version,
     plan_run,
     release_run_folders,
 )
@@ -52,8 +52,8 @@ def test_next_version_skips_numbers_used_in_either_folder(tmp_path):
     (tmp_path / "checkpoints" / "version_0").mkdir(parents=True)
     (tmp_path / "logs" / "version_3").mkdir(parents=True)
     (tmp_path / "logs" / "version_x").mkdir()
-    assert next_version(tmp_path / "checkpoints", tmp_path / "logs") == "version_4"
-    assert next_version(tmp_path / "nowhere") == "version_0"
+    assert next_free("version_", tmp_path / "checkpoints", tmp_path / "logs") == "version_4"
+    assert next_free("version_", tmp_path / "nowhere") == "version_0"
 
 
 def test_a_new_run_takes_the_next_version_and_loads_nothing(tmp_path):

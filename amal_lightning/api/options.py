@@ -41,17 +41,13 @@ def option_words(options: Sequence[Option]) -> list[str]:
     return words
 
 
-def snake_case(name: str) -> str:
-    return CAMEL_BOUNDARY.sub("_", name).lower()
-
-
 def default_experiment(config: Mapping[str, Any]) -> str:
     """The experiment of a config given as a mapping: its model's class name in snake case, else ``default``."""
     model = config.get("model")
     class_path = model.get("class_path") if isinstance(model, Mapping) else model
     if not isinstance(class_path, str) or not class_path:
         return DEFAULT_EXPERIMENT
-    return snake_case(class_path.rsplit(".", 1)[-1]) or DEFAULT_EXPERIMENT
+    return CAMEL_BOUNDARY.sub("_", class_path.rsplit(".", 1)[-1]).lower() or DEFAULT_EXPERIMENT
 
 
 def config_words(config: Config) -> list[str]:

@@ -116,11 +116,6 @@ def next_free(start: str, *folders: Path) -> str:
     return f"{start}{max(numbers, default=-1) + 1}"
 
 
-def next_version(*folders: Path) -> str:
-    """``version_N`` with the first N not used under any of ``folders``."""
-    return next_free("version_", *folders)
-
-
 def evaluation_name(command: str, checkpoint: Path, experiment: str) -> str:
     """``<run>/<command>-<checkpoint stem>-<k>``, k the first number free in the run's logs and predictions."""
     run = checkpoint.resolve().parent.name
@@ -194,7 +189,7 @@ def plan_run(
     elif slurm_job_id is not None:
         name = f"slurm-{slurm_job_id}"
     else:
-        name = next_version(experiment_dir, LOG_DIR / experiment)
+        name = next_free("version_", experiment_dir, LOG_DIR / experiment)
     fresh = evaluation or VERSION_PATTERN.match(name) is not None
     new_version = fresh and name != resumed_run and "LOCAL_RANK" not in environ
     run_dir = experiment_dir / name
