@@ -27,7 +27,6 @@ line's part (:mod:`amal_lightning.command_line`).
 """
 
 from collections.abc import Sequence
-from typing import Any, Optional
 
 from lightning.pytorch.callbacks import Callback
 
@@ -57,9 +56,7 @@ __all__ = [
 COMMANDS = ("fit", "validate", "test", "predict")
 
 
-def run(
-    argv: Sequence[str], parser_kwargs: Optional[dict[str, Any]] = None, callbacks: Sequence[Callback] = ()
-) -> Outcome:
+def run(argv: Sequence[str], callbacks: Sequence[Callback] = ()) -> Outcome:
     """Runs ``amal ARGV`` (``["fit", "--config", ...]``) here and returns its outcome; ``callbacks`` join
     its Trainer's (LightningCLI's ``trainer_defaults``: always present, configurable by no option).
 
@@ -78,7 +75,6 @@ def run(
             save_config_kwargs={"overwrite": True},
             # The datamodules give each process its share of the batches themselves.
             trainer_defaults={"use_distributed_sampler": False, "callbacks": list(callbacks)},
-            parser_kwargs=parser_kwargs or {},
             args=None if console else argv,  # None: sys.argv, which multi-device runs start again
         )
     if cli.outcome is None:  # `--help` or `--print_config` printed and the parser ended
