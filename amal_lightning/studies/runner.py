@@ -53,6 +53,8 @@ PLACEMENT = (
 
 
 CLAIMS = "claims"  # the study folder's claims: which process trains which variant
+# A variant's record, written by the first process of a multi-GPU task only (the others run the same fit).
+write_first = rank_zero_only(write_record)
 
 
 class StudyInterruptedError(Exception):
@@ -181,19 +183,16 @@ def train_variant(
     run_name = None if resume is None else resume.parent.name
     root = str(checkpoint_root(study, variant))
     running = VariantRecord(variant.name, experiment, RUNNING, run_name, seconds, started, "", command, root)
-    if rank_zero_only.rank == 0:  # the other processes of a multi-GPU task run the same fit
-        write_record(study.folder, variant.slug, running)
+    write_first(study.folder, variant.slug, running)
     before = run_folders(experiment)
     status, run_name_now, note, result = fit_variant(study, variant, placed, callbacks)
     run_name = run_name or run_name_now or newest_run(experiment, before)
     if status == INTERRUPTED:  # the record stays `running`, with its run: the same command resumes it
-        if rank_zero_only.rank == 0:
-            write_record(study.folder, variant.slug, dataclasses.replace(running, run=run_name))
+        write_first(study.folder, variant.slug, dataclasses.replace(running, run=run_name))
         raise StudyInterruptedError
     seconds += time.time() - started
     record = VariantRecord(variant.name, experiment, status, run_name, seconds, None, note, command, root)
-    if rank_zero_only.rank == 0:
-        write_record(study.folder, variant.slug, record)
+    write_first(study.folder, variant.slug, record)
     return outcome(study, variant, record, kept=False, result=result)
 
 
