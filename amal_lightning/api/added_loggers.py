@@ -9,70 +9,39 @@ hyperparameters (:func:`close_with_results`). Its files sit in a folder of the r
 """
 
 import contextlib
+import functools
 import importlib
 import inspect
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
 from lightning.pytorch.loggers import Logger
 
-from amal_lightning.api.loggers import TESTED_AFTER_FIT, BufferedTensorBoardLogger, named_after_fit
+from amal_lightning.api.loggers import BufferedTensorBoardLogger, named_after_fit
 from amal_lightning.errors import first_line
 
 LIGHTNING_FOLDER_NAME = "lightning_logs"  # the default ``name`` of a logger that nests ``name/version_N``
 
 
-class LoggedAsBest(Logger):
-    """An added logger while the best checkpoint is tested after a fit: its ``test/*`` points are logged
-    as ``best/test/*``, as TensorBoard's are, and not as one more point of the per-epoch ``test/*`` curves."""
-
-    def __init__(self, logger: Logger) -> None:
-        super().__init__()
-        self.logger = logger
-
-    name = property(lambda self: self.logger.name)
-    version = property(lambda self: self.logger.version)
-    save_dir = property(lambda self: self.logger.save_dir)
-    log_dir = property(lambda self: self.logger.log_dir)
-    experiment = property(lambda self: self.logger.experiment)
-
-    def log_metrics(self, metrics: Mapping[str, Any], step: Optional[int] = None) -> None:
-        self.logger.log_metrics(named_after_fit(metrics), step)
-
-    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
-        self.logger.log_hyperparams(params, *args, **kwargs)
-
-    def log_graph(self, model: Any, input_array: Any = None) -> None:
-        self.logger.log_graph(model, input_array)
-
-    def save(self) -> None:
-        self.logger.save()
-
-    def finalize(self, status: str) -> None:
-        self.logger.finalize(status)
-
-    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
-        self.logger.after_save_checkpoint(checkpoint_callback)
-
-
 @contextlib.contextmanager
 def tested_after_fit(trainer: Any) -> Iterator[None]:
-    """While the best checkpoint is tested after a fit, every logger names its ``test/*`` points ``best/test/*``."""
+    """While the best checkpoint is tested after a fit, every logger names its ``test/*`` points ``best/test/*``,
+    not as one more point of the per-epoch ``test/*`` curves: its ``log_metrics`` renames them first (a method
+    of the instance over its class's, removed afterwards), so that the Trainer keeps the very same loggers."""
     loggers = list(trainer.loggers)
     for logger in loggers:
-        if isinstance(logger, BufferedTensorBoardLogger):
-            logger.tag_prefix = TESTED_AFTER_FIT
-    trainer.loggers = [
-        logger if isinstance(logger, BufferedTensorBoardLogger) else LoggedAsBest(logger) for logger in loggers
-    ]
+        logger.log_metrics = functools.partial(log_as_best, logger.log_metrics)
     try:
         yield
     finally:
-        trainer.loggers = loggers
         for logger in loggers:
-            if isinstance(logger, BufferedTensorBoardLogger):
-                logger.tag_prefix = ""
+            del logger.log_metrics
+
+
+def log_as_best(log_metrics: Callable[..., None], metrics: Mapping[str, Any], step: Optional[int] = None) -> None:
+    """``log_metrics`` of ``metrics`` with each ``test/*`` name under ``best/``."""
+    log_metrics(named_after_fit(metrics), step)
 
 
 def close_with_results(loggers: Sequence[Logger], hyperparameters: dict[str, Any], metrics: dict[str, Any]) -> None:

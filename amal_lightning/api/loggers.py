@@ -20,9 +20,11 @@ from torch import Tensor
 TESTED_AFTER_FIT = "best/"  # the prefix of the after-fit test's scalars: best/test/loss
 
 
-def named_after_fit(metrics: Mapping[str, Any], prefix: str = TESTED_AFTER_FIT) -> dict[str, Any]:
-    """``metrics`` with each ``test/*`` name under ``prefix``: the test of the best checkpoint after a fit."""
-    return {(f"{prefix}{name}" if name.startswith("test/") else name): value for name, value in metrics.items()}
+def named_after_fit(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """``metrics`` with each ``test/*`` name under ``best/``: the test of the best checkpoint after a fit."""
+    return {
+        (f"{TESTED_AFTER_FIT}{name}" if name.startswith("test/") else name): value for name, value in metrics.items()
+    }
 
 
 class BufferedTensorBoardLogger(TensorBoardLogger):
@@ -37,9 +39,9 @@ class BufferedTensorBoardLogger(TensorBoardLogger):
     writer together, at most every ``min_interval_s`` (at a ``save()``) and at the end of the run
     (``finalize``), and at the first ``save()`` after a ``last.ckpt`` (:meth:`after_resumable_checkpoint`).
 
-    While ``tag_prefix`` is set, the ``test/*`` scalars are logged under it: the test of the best
-    checkpoint after a fit logs ``best/test/loss`` (:data:`TESTED_AFTER_FIT`), a point that cannot
-    be taken for one of the per-epoch ``test/loss`` points of ``--data.test_each_epoch``.
+    The test of the best checkpoint after a fit logs ``best/test/loss`` (:data:`TESTED_AFTER_FIT`,
+    :func:`amal_lightning.api.added_loggers.tested_after_fit`), a point that cannot be taken for one
+    of the per-epoch ``test/loss`` points of ``--data.test_each_epoch``.
 
     Lightning closes the event file at the end of each stage; ``amal fit`` goes on to test in the
     same run, which would then start a second event file. With ``keep_open`` the end of a stage
@@ -56,13 +58,10 @@ class BufferedTensorBoardLogger(TensorBoardLogger):
         self.min_interval_s = min_interval_s
         self.keep_open = keep_open
         self.saved_at = -math.inf
-        self.tag_prefix = ""
         self.pending: list[tuple[float, dict[str, Any], Optional[int]]] = []  # (wall time, metrics, step)
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, Any], step: Optional[int] = None) -> None:
-        if self.tag_prefix:
-            metrics = named_after_fit(metrics, self.tag_prefix)
         metrics = {name: v.item() if isinstance(v, Tensor) else v for name, v in metrics.items()}
         if all(isinstance(v, (numbers.Number, dict)) for v in metrics.values()):
             self.pending.append((time.time(), metrics, step))
