@@ -106,9 +106,10 @@ def run_study_command(study: Study, request: Request) -> int:
         status = train_here(study, request)
     if status != 0 or request.worker:
         return status  # the process that started the workers gathers
-    from amal_lightning.studies.runner import others_at_work
+    from amal_lightning.runs.claims import live_claims
+    from amal_lightning.studies.runner import CLAIMS
 
-    busy = others_at_work(study)
+    busy = live_claims(study.folder / CLAIMS)  # other processes' claims on the variants: none, this one ends last
     if busy:
         what = "variant(s) still trained" if study.search is None else "trial(s) still run"
         print(f"{study.name}: {len(busy)} {what} by other processes; the last to end gathers")

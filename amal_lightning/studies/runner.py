@@ -32,7 +32,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from amal_lightning.api import fit
 from amal_lightning.api.quiet import SEED_LINES, without_lines
 from amal_lightning.errors import AmalError, DivergedError, first_line
-from amal_lightning.runs.claims import live_claims, try_claim
+from amal_lightning.runs.claims import try_claim
 from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT, DIVERGED_FILE, LOG_DIR, newest_state
 from amal_lightning.runs.outcome import DIVERGED, FAILED, INTERRUPTED, RUNNING, Outcome
 from amal_lightning.studies.records import ENDED, VariantRecord, read_record, write_record
@@ -194,11 +194,6 @@ def train_variant(
     record = VariantRecord(variant.name, experiment, status, run_name, seconds, None, note, command, root)
     write_first(study.folder, variant.slug, record)
     return outcome(study, variant, record, kept=False, result=result)
-
-
-def others_at_work(study: Study) -> list[dict]:
-    """The live claims of other processes on the study's variants (none: this process ends last)."""
-    return live_claims(study.folder / CLAIMS)
 
 
 def ended(study: Study, variant: Variant) -> bool:

@@ -30,12 +30,13 @@ from typing import Optional
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import RunLog, read_run
 from amal_lightning.runs.folders import LOG_DIR
+from amal_lightning.runs.options import mapping_words
 from amal_lightning.runs.outcome import Outcome, diverged_record, number
 from amal_lightning.runs.record import read_run_record
 from amal_lightning.studies.comparisons import RunKey, comparison_row, split_and_seed_spread, summary_statistics
 from amal_lightning.studies.records import DIVERGED, FAILED, FINISHED, VariantRecord, read_record
 from amal_lightning.studies.spec import Study, Variant
-from amal_lightning.studies.variants import SPLIT_OPTION, options_text
+from amal_lightning.studies.variants import SPLIT_OPTION
 
 STAGE_ORDER = {"train": 0, "val": 1, "test": 2}
 METRIC_KINDS = ("final ", "best ", "tested ")
@@ -111,7 +112,7 @@ def summary_row(variant: Variant, record: Optional[VariantRecord], log: Optional
         "variant": variant.label,
         **({} if variant.split is None else {"split": str(variant.split)}),
         **({} if variant.seed is None else {"seed": str(variant.seed)}),
-        "overrides": options_text(variant.options),
+        "overrides": " ".join(mapping_words(variant.options)),  # as the command line spells them
         "status": "missing" if record is None else record.status,
         "epochs": "" if log is None else str(log.epochs),
         "seconds": "" if record is None else f"{record.seconds:.1f}",

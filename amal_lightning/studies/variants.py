@@ -21,7 +21,7 @@ from amal_lightning.checks import shown
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.options import mapping_words, option_text
 
-__all__ = ["MAX_VARIANTS", "SPLIT_OPTION", "Variant", "option_text", "options_text", "variant_options", "with_seeds"]
+__all__ = ["MAX_VARIANTS", "SPLIT_OPTION", "Variant", "option_text", "variant_options", "with_seeds"]
 
 MAX_VARIANTS = 10_000
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -84,11 +84,6 @@ def with_seeds(variants: list[Variant], seeds: Optional[list[int]], splits: Opti
 def slug(name: str) -> str:
     """A plain folder name for a variant's name: runs of other characters become ``_``."""
     return UNSAFE.sub("_", name).strip("_").lstrip(".") or "variant"
-
-
-def options_text(options: dict[str, Any]) -> str:
-    """A variant's options as the command line spells them (``--model.learning_rate=0.1``), for tables."""
-    return " ".join(mapping_words(options))
 
 
 def word_options(where: str, words: list[Any]) -> dict[str, Any]:
