@@ -11,11 +11,7 @@ def fetch_for_offline_use(datamodule: L.LightningDataModule) -> None:
     A datamodule with files to download has a ``fetch`` method, which never falls back to a
     bundled sample: the compute nodes need the real data.
     """
-    fetch = getattr(datamodule, "fetch", None)
-    if fetch is not None:
-        fetch()
-    else:
-        datamodule.prepare_data()
+    getattr(datamodule, "fetch", datamodule.prepare_data)()
     datamodule.setup("fit")
 
 
