@@ -71,10 +71,9 @@ def submit_array(study: Study, script: str, tasks: Optional[int] = None) -> None
     """Writes ``slurm/<study>-array-<time>.sbatch`` and hands it to ``sbatch``, as ``amal submit`` does."""
     answer = submit_script(script, f"{study.name}-array")
     where = f"into {study.folder}/, or `amal plot --study {study.name}` at any time"
-    if tasks is not None:  # a search's workers
-        print(f"{answer} ({tasks} workers; the last to end writes the summary {where})")
-        return
-    print(f"{answer} ({len(study.variants)} tasks; the last to end writes the summary and figures {where})")
+    said = f"{tasks} workers" if tasks is not None else f"{len(study.variants)} tasks"  # a search's workers, or
+    written = "the summary" if tasks is not None else "the summary and figures"  # a task per variant
+    print(f"{answer} ({said}; the last to end writes {written} {where})")
 
 
 def last_array_task(study: Study) -> bool:
