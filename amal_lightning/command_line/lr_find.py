@@ -16,12 +16,11 @@ from typing import Any, Optional
 
 from jsonargparse import ArgumentParser
 from jsonargparse.typing import PositiveFloat, PositiveInt
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from amal_lightning.parse_errors import command_parser, parse, refuse
 from amal_lightning.runs.folders import experiment_name
-from amal_lightning.studies.figures.plot import save_png
+from amal_lightning.studies.figures.canvas import new_figure, save_png
 from amal_lightning.words import given_values, gives, take_options
 
 # What the figure's curves are, under it: the smoothed curve is not the loss, and the suggestion is a rule of thumb.
@@ -49,9 +48,7 @@ def build_parser() -> ArgumentParser:
 
 def draw(found: Any) -> Figure:
     """Each step's loss, Lightning's smoothed curve over them and its suggestion, with how it is chosen."""
-    figure = Figure(figsize=(7, 5), dpi=150, layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    figure, axes = new_figure((7, 5))
     rates, smoothed, raw = found.learning_rates, found.losses, found.raw_losses
     steps = [(rate, loss) for rate, loss in zip(rates[: len(raw)], raw, strict=True) if math.isfinite(loss)]
     if steps:
