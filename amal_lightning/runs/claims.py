@@ -18,6 +18,7 @@ Taking over renames the stale file to a name of the taker's own (atomic: of two 
 rename succeeds and the other finds nothing to rename), then claims anew.
 """
 
+import contextlib
 import json
 import os
 import socket
@@ -76,7 +77,7 @@ def read_holder(path: Path) -> Optional[tuple[dict[str, Any], float]]:
 
 
 @dataclass
-class Claim:
+class Claim(contextlib.AbstractContextManager):
     """A claim this process holds; :meth:`release` (or leaving its ``with`` block) removes it."""
 
     path: Path
@@ -95,9 +96,6 @@ class Claim:
     def release(self) -> None:
         self._stop.set()
         self.path.unlink(missing_ok=True)
-
-    def __enter__(self) -> "Claim":
-        return self
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
