@@ -96,6 +96,8 @@ def test_parity_benchmark_smoke_mode_prints_both_routes_metrics(bench_here):
 
 
 def test_benchmarks_share_helpers_only_through_bench_common():
+    """A benchmark imports bench.common and its own parts (bench/mnist.py: mnist_routes.py), no other benchmark."""
     for module in (REPO / "bench").glob("*.py"):
         imports = [line for line in module.read_text().splitlines() if line.startswith(("from bench", "import bench"))]
-        assert all(line.startswith("from bench.common import") for line in imports), (module.name, imports)
+        own = ("from bench.common import", f"from bench.{module.stem}_")
+        assert all(line.startswith(own) for line in imports), (module.name, imports)
