@@ -64,3 +64,12 @@ def test_the_probe_runs_on_real_checkpoints_and_writes_its_table_and_figure(shru
     assert Path("probe.png").stat().st_size > 10_000
     splits = code_probe.checkpoint_splits(checkpoint)
     assert len(splits["test"][0]) == 60  # the synthetic test split the autoencoder was trained beside
+
+
+def test_the_probe_is_unchanged_by_a_rotation_of_the_features():
+    informative = {name: labelled(400, seed, True) for name, seed in (("train", 0), ("val", 1), ("test", 2))}
+    rotation, _ = torch.linalg.qr(torch.randn(20, 20, generator=torch.Generator().manual_seed(3)))
+    rotated = {name: (features @ rotation, labels) for name, (features, labels) in informative.items()}
+    found, turned = code_probe.probe(informative), code_probe.probe(rotated)
+    assert turned["penalty"] == found["penalty"]
+    assert turned["test_accuracy"] == pytest.approx(found["test_accuracy"], abs=0.005)

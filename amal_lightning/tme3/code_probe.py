@@ -4,7 +4,9 @@ scored on the test digits' codes, per code size; beside it the same probe on the
 PCA's codes of the same size (fitted on the training digits), the linear codes an autoencoder is
 compared with.
 
-The probe standardizes each feature with the training digits' mean and standard deviation, fits by
+The probe centres each feature on the training digits' mean and divides all of them by one scale (their
+root-mean-square over the training digits), so that a rotation of the features (PCA's axes among
+them) leaves it unchanged and PCA's codes of every size are the pixels' projections; it fits by
 full-batch L-BFGS in float64 from zero weights (deterministic), and chooses its L2 penalty among
 :data:`PENALTIES` by accuracy on the validation digits, the same for every feature set.
 
@@ -23,6 +25,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 from torch.nn import functional as F
 
 from amal_lightning.data import MNISTDataModule
@@ -51,8 +54,8 @@ def checkpoint_splits(checkpoint: Path) -> Splits:
 
 
 def fit_probe(features: torch.Tensor, labels: torch.Tensor, penalty: float, classes: int) -> torch.Tensor:
-    """The weights (features + 1 bias, classes) of the L2-penalized logistic regression on standardized
-    features, by L-BFGS from zero."""
+    """The weights (features + 1 bias, classes) of the L2-penalized logistic regression on scaled features,
+    by L-BFGS from zero."""
     x = torch.cat([features, torch.ones(len(features), 1, dtype=features.dtype)], 1)
     weights = torch.zeros(x.shape[1], classes, dtype=x.dtype, requires_grad=True)
     optimizer = torch.optim.LBFGS([weights], max_iter=ITERATIONS, line_search_fn="strong_wolfe")
@@ -76,7 +79,8 @@ def probe(splits: Splits, classes: int = 10) -> dict[str, float]:
     """The probe on ``splits`` (features per split): its penalty (best validation accuracy, the smaller
     penalty on a tie), its validation and its test accuracy."""
     train, labels = splits["train"]
-    mean, std = train.double().mean(0), train.double().std(0).clamp_min(1e-6)
+    mean = train.double().mean(0)  # one scale for all the features: a rotation of them changes nothing
+    std = (train.double() - mean).pow(2).sum(1).mean().sqrt().clamp_min(1e-12) / train.shape[1] ** 0.5
     scaled = {name: ((features.double() - mean) / std, target) for name, (features, target) in splits.items()}
     best = None
     for penalty in PENALTIES:
@@ -143,6 +147,9 @@ def probe_figure(rows: Sequence[dict]) -> Figure:
         if row["features"] == "pixels":
             handles.append(axes.axhline(row["test_accuracy"], color="0.45", linestyle=":", label="raw pixels (784)"))
     axes.set_xscale("log")
+    sizes = sorted({row["code"] for row in rows if row["features"] != "pixels"})
+    axes.set_xticks(sizes, labels=[str(size) for size in sizes])
+    axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel("code size (log scale)")
     axes.set_ylabel("test accuracy of the linear probe")
     axes.grid(True, alpha=0.3)
