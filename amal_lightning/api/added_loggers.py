@@ -29,13 +29,14 @@ def tested_after_fit(trainer: Any) -> Iterator[None]:
     """While the best checkpoint is tested after a fit, every logger names its ``test/*`` points ``best/test/*``,
     not as one more point of the per-epoch ``test/*`` curves: its ``log_metrics`` renames them first (a method
     of the instance over its class's, removed afterwards), so that the Trainer keeps the very same loggers."""
-    loggers = list(trainer.loggers)
-    for logger in loggers:
-        logger.log_metrics = functools.partial(log_as_best, logger.log_metrics)
+    renamed = []
     try:
+        for logger in trainer.loggers:
+            logger.log_metrics = functools.partial(log_as_best, logger.log_metrics)
+            renamed.append(logger)
         yield
     finally:
-        for logger in loggers:
+        for logger in renamed:
             del logger.log_metrics
 
 
