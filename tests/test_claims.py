@@ -72,13 +72,15 @@ def test_the_holder_touches_its_claim_while_it_works(tmp_path, monkeypatch):
     claim.release()
 
 
-class WaitForTwoClaims(Callback):
-    """Holds a variant's training until two variants are claimed: each process then trains one, whatever
-    the machine's speed (a process that started first cannot train both before the other has started)."""
+class BothTraining(Callback):
+    """Holds a fit at its start until two processes have started theirs: each process of the study then
+    trains one variant while the other trains the other, whatever the machine's speed (a process that
+    started first cannot train both before the other has started)."""
 
     def on_train_start(self, *args: object) -> None:
+        Path(f"started.{os.getpid()}").touch()
         deadline = time.monotonic() + 120
-        while len(list(Path().glob("studies/*/claims/*.claim"))) < 2 and time.monotonic() < deadline:
+        while len(list(Path().glob("started.*"))) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
 
 
@@ -91,7 +93,7 @@ def test_two_study_processes_started_together_share_the_variants(tmp_path):
         "variants:\n  a: {model.learning_rate: 0.05}\n  b: {model.learning_rate: 0.1}\n"
     )
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}  # imports tests.test_claims
-    command = [*AMAL, "study", str(study), "--", "--trainer.callbacks+=tests.test_claims.WaitForTwoClaims"]
+    command = [*AMAL, "study", str(study), "--", "--trainer.callbacks+=tests.test_claims.BothTraining"]
     processes = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [process.communicate(timeout=600)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
