@@ -95,5 +95,5 @@ figures: $(STAMP) ## run the studies of docs/LABS.md (MNIST on the bundled sampl
 	  checkpoints/tme3_highway.highway_50.seed0/version_0/best.ckpt checkpoints/tme3_highway.highway_50.seed1/version_0/best.ckpt \
 	  checkpoints/tme3_highway.highway_50.seed2/version_0/best.ckpt  # gate maps and lesioning of the study's 50-block networks
 	$(BIN)/python -m amal_lightning.tme3.code_probe studies/tme3_autoencoder/code_probe \
-	  checkpoints/tme3_autoencoder.*.seed[0-9]/version_0/best.ckpt  # a linear probe of the study's codes, PCA's, the pixels
+	  $$(ls checkpoints/tme3_autoencoder.*.seed[0-9]/version_0/best.ckpt | grep -v _500_digits)  # a linear probe of the codes, PCA's, the pixels
 	cp studies/tme3_autoencoder/code_probe.png docs/figures/tme3_autoencoder-code_probe.png
