@@ -1,7 +1,6 @@
 """``amal study --jobs N``: workers train variants at once, with the results of one process, and resume after a kill."""
 
 import csv
-import os
 import signal
 import subprocess
 import sys
@@ -32,11 +31,6 @@ def write_study(folder: Path, epochs: int) -> Path:
 AMAL_STUDY = [sys.executable, "-m", "amal_lightning", "study"]
 
 
-def amal_study(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.Popen([*AMAL_STUDY, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, text=True, **kwargs)
-
-
 def summary_without_timing(folder: Path) -> list[dict[str, str]]:
     with open(folder / "studies/lr/summary.csv", newline="") as file:
         rows = list(csv.DictReader(file))
@@ -53,24 +47,24 @@ def test_the_number_of_workers():
 
 
 @pytest.mark.slow
-def test_two_workers_give_the_results_of_one(tmp_path, monkeypatch, capsys):
-    one, two = tmp_path / "one", tmp_path / "two"
-    for folder in (one, two):
-        folder.mkdir()
+def test_two_workers_give_the_results_of_one(tmp_path, capfd):
+    """Both commands run in this process: one worker trains here, two workers are processes of their own."""
+    outputs = {}
     threads = torch.get_num_threads()
-    with inside(one):  # one worker: the study trains in this process, on one thread as each worker of two
-        try:
-            assert amal_status("study", str(write_study(one, 30)), "--jobs", "1", "--threads", "1") == 0
-        finally:
-            torch.set_num_threads(threads)
-    outputs = {one: capsys.readouterr().out}
-    process = amal_study(str(write_study(two, 30)), "--jobs", "2", "--threads", "1", cwd=two)
-    outputs[two] = process.communicate(timeout=600)[0]
-    assert process.returncode == 0, outputs[two]
+    for jobs in ("1", "2"):
+        folder = tmp_path / jobs
+        folder.mkdir()
+        with inside(folder):
+            try:
+                assert amal_status("study", str(write_study(folder, 30)), "--jobs", jobs, "--threads", "1") == 0
+            finally:
+                torch.set_num_threads(threads)  # one worker trains on this process's threads
+        outputs[jobs] = capfd.readouterr().out  # the lines of two workers come from their processes
     for output in outputs.values():
         assert sorted(line.split(" ...")[0] for line in output.splitlines() if line.startswith("[")) == [
             f"[{index}/4] model.learning_rate={rate}" for index, rate in enumerate(("0.01", "0.02", "0.05", "0.1"), 1)
-        ]
+        ], output
+    one, two = tmp_path / "1", tmp_path / "2"
     assert summary_without_timing(one) == summary_without_timing(two)
     assert [row["status"] for row in summary_without_timing(two)] == ["finished"] * 4
     assert sorted(path.parent.name for path in (two / "logs").glob("*/version_0")) == [
