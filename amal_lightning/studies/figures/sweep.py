@@ -4,7 +4,8 @@ One line per value of another option (``group``), one point per variant at its o
 read from its ``amal fit`` options (``--model.learning_rate=0.1``, or the study's common ones);
 or, where the swept quantity is no one option (a depth that each model counts by another option),
 ``lines`` names each line's variants and the x of each.
-With seeds, the point is the mean over the seeds that did not diverge, with ±1 std error bars.
+With seeds, the point is the mean over the seeds that did not diverge, with ±1 std error bars (on a
+log axis the geometric mean ×/÷ the geometric std, clipped to the quantity's range).
 A diverged variant (any of its seeds) is a cross on the top edge at its option's value; an
 unstable one (its final training loss not below its first) is a hollow point; a stable one a
 filled point (drawn by :mod:`amal_lightning.studies.figures.sweep_plot`). Reference scalars the runs
