@@ -130,6 +130,20 @@ class KillGroup(Callback):
         os.killpg(int(Path(f"{KILL_FILE}.taken").read_text()), signal.SIGKILL)
 
 
+class TrainTogether(Callback):
+    """Holds a fit at its start until ``processes`` processes have started one (a file each in the current
+    folder): processes that share a study's work then each train some of it, whatever their start-up times."""
+
+    def __init__(self, processes: int = 2) -> None:
+        self.processes = processes
+
+    def on_train_start(self, *args: object) -> None:
+        Path(f"started.{os.getpid()}").touch()
+        deadline = time.monotonic() + 120
+        while len(list(Path().glob("started.*"))) < self.processes and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
 def start_to_be_killed(command: list[str], cwd: Path, **kwargs) -> subprocess.Popen:
     """Starts ``command`` as the leader of a new process group that :class:`KillGroup` kills."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}  # imports tests.helpers

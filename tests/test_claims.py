@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-from lightning.pytorch.callbacks import Callback
 
 from amal_lightning.runs import claims
 from amal_lightning.runs.claims import live_claims, try_claim
@@ -72,18 +71,6 @@ def test_the_holder_touches_its_claim_while_it_works(tmp_path, monkeypatch):
     claim.release()
 
 
-class BothTraining(Callback):
-    """Holds a fit at its start until two processes have started theirs: each process of the study then
-    trains one variant while the other trains the other, whatever the machine's speed (a process that
-    started first cannot train both before the other has started)."""
-
-    def on_train_start(self, *args: object) -> None:
-        Path(f"started.{os.getpid()}").touch()
-        deadline = time.monotonic() + 120
-        while len(list(Path().glob("started.*"))) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-
 @pytest.mark.slow
 def test_two_study_processes_started_together_share_the_variants(tmp_path):
     study = tmp_path / "pair.yaml"
@@ -92,8 +79,8 @@ def test_two_study_processes_started_together_share_the_variants(tmp_path):
         "common: {trainer.max_epochs: 20, trainer.enable_progress_bar: false}\n"
         "variants:\n  a: {model.learning_rate: 0.05}\n  b: {model.learning_rate: 0.1}\n"
     )
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}  # imports tests.test_claims
-    command = [*AMAL, "study", str(study), "--", "--trainer.callbacks+=tests.test_claims.BothTraining"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}  # imports tests.helpers
+    command = [*AMAL, "study", str(study), "--", "--trainer.callbacks+=tests.helpers.TrainTogether"]
     processes = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [process.communicate(timeout=600)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs

@@ -18,7 +18,7 @@ from amal_lightning.studies.search.pruning import TrialPruning
 from amal_lightning.studies.search.spec import search_spec
 from amal_lightning.studies.search.storage import next_trial
 from amal_lightning.studies.spec import load_study
-from tests.helpers import CONFIGS, start_to_be_killed
+from tests.helpers import CONFIGS, REPO, start_to_be_killed
 
 MINIBATCH = CONFIGS / "regression_minibatch.yaml"
 AMAL_STUDY = [sys.executable, "-m", "amal_lightning", "study"]
@@ -168,18 +168,19 @@ def test_submit_dry_run_writes_one_task_per_worker(workdir, capsys):
 
 
 @pytest.mark.slow
-def test_two_workers_started_together_run_exactly_n_trials_once_each(tmp_path):
-    study = search_file(tmp_path, 4)
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "amal_lightning", "study", str(study), "--threads", "1"]
-    workers = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
-    outputs = [worker.communicate(timeout=600)[0] for worker in workers]
-    assert [worker.returncode for worker in workers] == [0, 0], outputs
-    trained = sorted(
-        line.split(" (")[0].split("] ")[1] for out in outputs for line in out.splitlines() if line[:1] == "["
-    )
-    assert trained == ["trial 0", "trial 1", "trial 2", "trial 3"]  # each once, by one worker or the other
-    assert sorted(path.parent.name for path in (tmp_path / "logs").glob("hs.trial_*/*")) == [
+def test_two_workers_started_together_run_exactly_n_trials_once_each(workdir, capsys):
+    study = search_file(workdir, 4)
+    together = ["--", "--trainer.callbacks+=tests.helpers.TrainTogether"]  # both train, whatever their start-ups
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    command = [*AMAL_STUDY, str(study), "--threads", "1", *together]
+    other = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, text=True)
+    main(["study", str(study), *together])  # this process is the first worker, the other a process of its own
+    outputs = [capsys.readouterr().out, other.communicate(timeout=600)[0]]
+    assert other.returncode == 0, outputs
+    trained = [[line.split(" (")[0].split("] ")[1] for line in out.splitlines() if line[:1] == "["] for out in outputs]
+    assert all(trained), outputs  # each worker trained some
+    assert sorted(sum(trained, [])) == ["trial 0", "trial 1", "trial 2", "trial 3"]  # each once, by one or the other
+    assert sorted(path.parent.name for path in (workdir / "logs").glob("hs.trial_*/*")) == [
         f"hs.trial_000{index}" for index in range(4)
     ]  # one run folder each: none trained twice
 
