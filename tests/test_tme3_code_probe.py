@@ -73,3 +73,21 @@ def test_the_probe_is_unchanged_by_a_rotation_of_the_features():
     found, turned = code_probe.probe(informative), code_probe.probe(rotated)
     assert turned["penalty"] == found["penalty"]
     assert turned["test_accuracy"] == pytest.approx(found["test_accuracy"], abs=0.005)
+
+
+def test_a_file_that_is_not_an_autoencoders_checkpoint_is_one_line(tmp_path):
+    text, regression = tmp_path / "notes.ckpt", tmp_path / "regression.ckpt"
+    text.write_text("not a checkpoint")
+    torch.save({"hyper_parameters": {"learning_rate": 0.1}, "state_dict": {}}, regression)
+    for path, says in ((text, "not a readable checkpoint"), (regression, "not an autoencoder's checkpoint")):
+        with pytest.raises(code_probe.argparse.ArgumentTypeError, match=f"{path.name}: {says}") as refused:
+            code_probe.autoencoder_checkpoint(str(path))
+        assert "\n" not in str(refused.value)
+
+
+def test_checkpoints_of_two_splits_are_refused(tmp_path):
+    paths = [tmp_path / "seed0.ckpt", tmp_path / "seed1.ckpt"]
+    for seed, path in enumerate(paths):
+        torch.save({"datamodule_hyper_parameters": {"seed": seed, "source": "sample"}}, path)
+    with pytest.raises(ValueError, match="2 different data settings"):
+        code_probe.probe_rows(paths)

@@ -18,6 +18,7 @@ trained beside (the data options saved in its checkpoint).
 
 import argparse
 import csv
+import pickle
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from matplotlib.ticker import NullFormatter
 from torch.nn import functional as F
 
 from amal_lightning.data import MNISTDataModule
+from amal_lightning.errors import first_line
 from amal_lightning.tme3.autoencoder import Autoencoder
 from amal_lightning.tme3.figure_files import new_figure, save_figure
 
@@ -109,8 +111,25 @@ def describe(model: Autoencoder) -> tuple[str, int]:
     return family, sizes[-1]
 
 
+def autoencoder_checkpoint(text: str) -> Path:
+    """``text`` as the path of an autoencoder's checkpoint (argparse's type): else one line saying what it is."""
+    path = Path(text)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, pickle.UnpicklingError) as error:
+        raise argparse.ArgumentTypeError(f"{path}: not a readable checkpoint ({first_line(error)})") from None
+    if "latent_dim" not in (saved.get("hyper_parameters") or {}):
+        raise argparse.ArgumentTypeError(f"{path}: not an autoencoder's checkpoint (no model.latent_dim)")
+    return path
+
+
 def probe_rows(checkpoints: Sequence[Path]) -> list[dict]:
-    """One row per feature set: each checkpoint's codes, PCA's codes at each code size met, the pixels."""
+    """One row per feature set: each checkpoint's codes, PCA's codes at each code size met, the pixels.
+
+    PCA and the pixels are probed on the checkpoints' one split: checkpoints of other splits are refused."""
+    datas = {str(torch.load(path, weights_only=True).get("datamodule_hyper_parameters")) for path in checkpoints}
+    if len(datas) > 1:
+        raise ValueError(f"the checkpoints were trained on {len(datas)} different data settings; give one split's")
     rows, pca_sizes, splits = [], [], None
     for checkpoint in checkpoints:
         model = Autoencoder.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True).eval()
@@ -173,6 +192,9 @@ def main(prefix: str, checkpoints: Sequence[Path]) -> list[dict]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("prefix", help="the outputs' path, less .csv and .png")
-    parser.add_argument("checkpoints", type=Path, nargs="+", help="the trained autoencoders' checkpoints")
+    parser.add_argument("checkpoints", type=autoencoder_checkpoint, nargs="+", help="the autoencoders' checkpoints")
     arguments = parser.parse_args()
-    main(arguments.prefix, arguments.checkpoints)
+    try:
+        main(arguments.prefix, arguments.checkpoints)
+    except ValueError as error:
+        parser.error(str(error))
