@@ -50,9 +50,10 @@ def test_mnist_benchmark_smoke_mode_prints_its_table(bench_here, tmp_path):
 def test_housing_benchmark_smoke_mode_prints_its_table(bench_here):
     stdout = bench_here("housing", "--smoke")
     assert "| route | ms/epoch | CPU ms/epoch | fixed cost (s) |" in stdout
-    for route in ("amal", "plain", "bare", "hand"):  # api.fit, Lightning as a user writes it, its bare loop, by hand
+    # api.fit, Lightning as a user writes it, with self.log alone, its bare loop, by hand
+    for route in ("amal", "plain", "minimal", "bare", "hand"):
         assert f"| {route} |" in stdout
-    for pair in ("amal / bare", "amal / plain", "plain / bare", "bare / hand"):
+    for pair in ("amal / bare", "amal / plain", "amal / minimal", "minimal / bare", "plain / bare", "bare / hand"):
         line = next(line for line in stdout.splitlines() if line.startswith(f"- epoch, {pair}: "))
         assert line.count("rounds") == 2  # wall-clock and CPU
     assert "- fixed cost, amal − plain (CPU): " in stdout
