@@ -39,18 +39,22 @@ ITERATIONS = 200  # L-BFGS iterations (strong Wolfe line search)
 Splits = dict[str, tuple[torch.Tensor, torch.Tensor]]  # split name -> (images or features, labels)
 
 
-def checkpoint_splits(checkpoint: Path) -> Splits:
-    """The train, validation and test digits of the data a checkpoint was trained with (source, folder, seed)."""
+def checkpoint_datamodule(checkpoint: Path) -> MNISTDataModule:
+    """The datamodule a checkpoint was trained with (source, folder, seed, validation share), not set up."""
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True).get("datamodule_hyper_parameters") or {}
-    data = MNISTDataModule(
+    return MNISTDataModule(
         data_dir=saved.get("data_dir", "data"),
         source=saved.get("used_source", saved.get("source", "sample")),
         seed=saved.get("seed", 0),
         val_fraction=saved.get("val_fraction", 1 / 12),
         download=False,
     )
-    data.setup("fit")
-    data.setup("test")
+
+
+def checkpoint_splits(checkpoint: Path) -> Splits:
+    """The train, validation and test digits of the data a checkpoint was trained with."""
+    data = checkpoint_datamodule(checkpoint)
+    data.setup("fit")  # the three splits at once
     sets = {"train": data.train_set, "val": data.val_set, "test": data.test_set}
     return {name: dataset[torch.arange(len(dataset))] for name, dataset in sets.items()}
 
@@ -130,10 +134,9 @@ def probe_rows(checkpoints: Sequence[Path]) -> list[dict]:
     datas = {str(torch.load(path, weights_only=True).get("datamodule_hyper_parameters")) for path in checkpoints}
     if len(datas) > 1:
         raise ValueError(f"the checkpoints were trained on {len(datas)} different data settings; give one split's")
-    rows, pca_sizes, splits = [], [], None
+    rows, pca_sizes, splits = [], [], checkpoint_splits(checkpoints[0])
     for checkpoint in checkpoints:
         model = Autoencoder.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True).eval()
-        splits = checkpoint_splits(checkpoint)
         family, size = describe(model)
         with torch.no_grad():
             codes = {name: (model.encode(images), labels) for name, (images, labels) in splits.items()}

@@ -20,20 +20,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from amal_lightning.data import MNISTDataModule
+from amal_lightning.tme3.code_probe import checkpoint_datamodule
 from amal_lightning.tme3.figure_files import draw_digit
 from amal_lightning.tme3.highway import HighwayClassifier, lesion_accuracy_drops, per_example_gates
 
 
 def checkpoint_test_split(checkpoint: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """The test images and labels of the data a checkpoint was trained with (source, folder, seed)."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True).get("datamodule_hyper_parameters") or {}
-    data = MNISTDataModule(
-        data_dir=saved.get("data_dir", "data"),
-        source=saved.get("used_source", saved.get("source", "sample")),
-        seed=saved.get("seed", 0),
-        download=False,
-    )
+    data = checkpoint_datamodule(checkpoint)
     data.setup("test")
     return data.test_set[torch.arange(len(data.test_set))]
 
