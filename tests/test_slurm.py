@@ -672,3 +672,21 @@ def test_each_cluster_option_is_on_every_submitting_command_and_in_profiles(tmp_
         assert profile_options(array=True)[option.name] == option.kind
         assert profile_options(array=False)[option.name] == (IGNORED if option.array_only else option.kind)
     assert "--workers" in search and "--workers" not in array
+
+
+def test_a_signal_after_the_fit_is_said_and_does_not_end_the_finished_job(workdir, monkeypatch, capsys):
+    """SLURM's SIGUSR1 during the test after the fit: nothing to save, said in the log; the process goes on."""
+    for name, value in SLURM_JOB.items():
+        monkeypatch.setenv(name, value)
+    before = signal.getsignal(signal.SIGUSR1)
+    try:
+        main(["fit", "--config", str(CONFIGS / "regression_minibatch.yaml"), "--trainer.max_epochs=1",
+              "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1", "--trainer.accelerator=cpu",
+              "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"])  # fmt: skip
+        assert signal.getsignal(signal.SIGUSR1) not in (signal.SIG_DFL, None), "SIGUSR1 would end the process"
+        capsys.readouterr()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(0.05)  # Python runs the handler between two instructions of the main thread
+        assert "SIGUSR1 after the fit: nothing left to checkpoint, the job goes on" in capsys.readouterr().err
+    finally:
+        signal.signal(signal.SIGUSR1, before)

@@ -5,11 +5,14 @@ writes it into the script; without it, no bound), counted by SLURM in ``SLURM_RE
 it, the signal's checkpoint is still saved but the job is not requeued: the fit ends with an
 :class:`~amal_lightning.errors.AmalError`, printed as ``amal: error: ...`` in the job's log.
 Only the newest ``hpc_ckpt_N.ckpt`` of the run folder is kept: the older ones are removed once it is saved.
+A signal that comes once the fit is over (during the test that follows it) has nothing left to save:
+it is said in the log, and the job goes on.
 """
 
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -70,19 +73,34 @@ class CheckpointAndRequeue(Callback):
         self.signalled = False
         self.max_requeues: Optional[int] = None
         self._previous_handler: Any = None
+        self._listening = False
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        self.signalled = True
+        if self._listening:
+            self.signalled = True
+        else:  # Lightning gives this handler back when its fit ends (it took it as the one it found)
+            print("amal: SIGUSR1 after the fit: nothing left to checkpoint, the job goes on", file=sys.stderr)
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage == "fit":
             self.max_requeues = max_requeues(os.environ)  # a bad value is refused before training
             self._previous_handler = signal.signal(signal.SIGUSR1, self._on_signal)
+            self._listening = True
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if stage == "fit" and self._previous_handler is not None:
+        if stage == "fit":
+            self.stop_listening()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.stop_listening()  # Lightning calls no teardown hook of a callback after an exception
+
+    def stop_listening(self) -> None:
+        """The fit is over: a handler the process had before it gets the signal back; in place of the
+        default action (ending the process, a finished job as failed) this one stays, to say it."""
+        self._listening = False
+        if self._previous_handler not in (None, signal.SIG_DFL):  # None: not set from Python
             signal.signal(signal.SIGUSR1, self._previous_handler)
-            self._previous_handler = None
+        self._previous_handler = None
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         if not trainer.is_last_batch and self.all_signalled(trainer):
