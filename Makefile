@@ -80,7 +80,7 @@ RUN_PICTURES := tme3_autoencoder:code_16_tied.seed0:reconstructions tme3_autoenc
 	tme3_autoencoder:code_80_tied.seed0:interpolation tme3_autoencoder:code_80_tied.seed0:codes_pca \
 	tme3_depth:2_hidden_layers_of_256.seed0:confusion tme3_depth:2_hidden_layers_of_256.seed0:confidently_wrong
 
-figures: $(STAMP) ## run the studies of docs/LABS.md (MNIST on the bundled sample) and copy their figures to docs/figures (about 2 h 30 min on 2 cores, the studies' headers give each one's)
+figures: $(STAMP) ## run the studies of docs/LABS.md (MNIST on the bundled sample) and copy their figures to docs/figures (about 2 h on 2 cores, the studies' headers give each one's)
 	set -e; for study in $(FIGURE_STUDIES); do \
 	  $(BIN)/amal study configs/studies/$$study.yaml; \
 	  for png in studies/$$study/*.png; do cp "$$png" "docs/figures/$$study-$$(basename $$png)"; done; \
