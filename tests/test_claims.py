@@ -95,3 +95,28 @@ def test_two_study_processes_started_together_share_the_variants(tmp_path):
     assert not list((tmp_path / "studies/pair/claims").glob("*.claim"))
     trained = sorted([ln.split(" ...")[0] for ln in out.splitlines() if "... finished in" in ln] for out in outputs)
     assert trained == [["[1/2] a"], ["[2/2] b"]], outputs  # one each: the other was being trained
+
+
+def test_a_study_is_gathered_by_one_process_at_a_time(tmp_path, monkeypatch, capsys):
+    """Two processes that end at once: the one holding the gathering claim writes the summary, the other
+    leaves it to it (it used to write the same files at the same time)."""
+    from amal_lightning.command_line.main import main
+    from amal_lightning.studies.orchestration import GATHERING
+
+    monkeypatch.chdir(tmp_path)
+    study = tmp_path / "one.yaml"
+    study.write_text(
+        f"name: one\nconfig: {CONFIGS / 'regression.yaml'}\n"
+        "common: {trainer.max_epochs: 2, trainer.enable_progress_bar: false}\nvariants:\n  a: {}\n"
+    )
+    main(["study", str(study)])
+    summary = tmp_path / "studies/one/summary.csv"
+    summary.unlink()
+    with try_claim(tmp_path / "studies/one/claims", GATHERING):  # another process gathering: this one
+        capsys.readouterr()
+        main(["study", str(study)])
+        assert "one: another process is gathering it" in capsys.readouterr().out
+        assert not summary.exists()
+    main(["study", str(study)])  # the claim released: gathered again, and nothing trained twice
+    assert summary.exists() and not list((tmp_path / "studies/one/claims").glob("*.claim"))
+    assert [path.name for path in (tmp_path / "logs/one.a").iterdir()] == ["version_0"]

@@ -13,8 +13,9 @@ Requeueing and the checkpoint on SIGUSR1 work per task, as for ``amal submit``: 
 is ``slurm-<array job>_<task>``. The array gathers its own study: the task that ends last writes the
 summary, the comparisons and the figures, with no command typed. A task ends last when no other
 process is at work on the study's variants (their claims, :mod:`amal_lightning.runs.claims`) and no
-task of its array is still to start (``squeue``: pending, requeued or held); two tasks ending at once
-may both gather, the same files. A search's workers do the same: the last to end writes its summary.
+task of its array is still to start (``squeue``: pending, requeued or held); of two tasks ending at
+once, the one that claims the gathering first writes the files. A search's workers do the same: the
+last to end writes its summary.
 ``amal plot --study NAME`` gathers what the tasks have logged at any time.
 """
 
