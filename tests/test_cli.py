@@ -119,7 +119,8 @@ def test_fit_tests_its_best_checkpoint_in_the_same_run_and_says_what_it_did(work
             logger.removeHandler(caplog.handler)
     result = capsys.readouterr()
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert "Seed set to 0" in logged  # the lines of Lightning's loggers are seen here
+    assert "Classifier: 269,322 parameters" in logged  # the lines of Lightning's loggers are seen here
+    assert "Seed set to" not in logged  # but not its seed's: the config's, in the run's config.yaml
     assert "Loaded model weights" not in logged  # but not its lines of the test after the fit: the summary says it
     run = workdir / "logs/classifier/version_0"
     # the test of best.ckpt after the fit, apart from any test/* curve of the epochs

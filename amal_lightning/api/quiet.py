@@ -18,6 +18,9 @@ BOILERPLATE = (
     "💡 Tip",
     "You are using a CUDA device",
     "`Trainer.fit` stopped",  # the fit's summary says why it stopped
+    # before every fit, and before the one line of a config that cannot be built; the seed is the config's
+    # (`seed_everything`), saved in the run's config.yaml, and a study's line names it
+    "Seed set to",
 )
 # Warnings that are expected in amal's run folders, with the reason.
 EXPECTED_WARNINGS = (
@@ -57,9 +60,8 @@ class _DropLines(logging.Filter):
 CHECKPOINT_CONNECTOR = "lightning.pytorch.trainer.connectors.checkpoint_connector"
 
 
-# The logger of Lightning's `seed_everything`: `Seed set to 0` before each fit, which a study's line names already.
+# The logger of Lightning's `seed_everything` (its records do not pass the filters of its parents either).
 SEED_LOGGER = "lightning.fabric.utilities.seed"
-SEED_LINES = ("Seed set to",)
 
 
 # One instance: a logger adds a filter it already holds only once, so the many fits of one
@@ -69,7 +71,7 @@ _DROP_BOILERPLATE = _DropLines(BOILERPLATE)
 
 def quiet_lightning() -> None:
     """Leaves Lightning's boilerplate lines and the expected warnings out of ``amal``'s output."""
-    for name in ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", "lightning.fabric"):
+    for name in ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", "lightning.fabric", SEED_LOGGER):
         logging.getLogger(name).addFilter(_DROP_BOILERPLATE)
     for pattern in EXPECTED_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)

@@ -30,7 +30,6 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from amal_lightning.api import fit
-from amal_lightning.api.quiet import SEED_LINES, without_lines
 from amal_lightning.errors import AmalError, DivergedError, first_line
 from amal_lightning.runs.claims import try_claim
 from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT, DIVERGED_FILE, LOG_DIR, newest_state
@@ -70,8 +69,7 @@ def fit_variant(
     A bug or an unforeseen error in one variant is reported as a failure and does not end the study.
     """
     try:
-        with without_lines(SEED_LINES):  # a study's line names the seed of a variant that has one
-            result = fit(variant.config, study.common, study.fit_options(variant), placed, callbacks=callbacks)
+        result = fit(variant.config, study.common, study.fit_options(variant), placed, callbacks=callbacks)
     except DivergedError as error:
         return DIVERGED, error.outcome.run if error.outcome else None, str(error), error.outcome
     except AmalError as error:
