@@ -18,6 +18,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from amal_lightning.callbacks.requeue import CheckpointAndRequeue
 from amal_lightning.cluster.sbatch import amal_command
 from amal_lightning.command_line.main import main
 from tests.helpers import AMAL, CONFIGS, REPO, amal_status, inside, run_amal, write_synthetic_mnist
@@ -674,19 +675,61 @@ def test_each_cluster_option_is_on_every_submitting_command_and_in_profiles(tmp_
     assert "--workers" in search and "--workers" not in array
 
 
-def test_a_signal_after_the_fit_is_said_and_does_not_end_the_finished_job(workdir, monkeypatch, capsys):
-    """SLURM's SIGUSR1 during the test after the fit: nothing to save, said in the log; the process goes on."""
+class FailAtTheFirstStep(Callback):
+    """A fit that ends in an exception (a bug in a model, a full disk)."""
+
+    def on_train_batch_end(self, *args: object) -> None:
+        raise JobEndedError("planned failure")
+
+
+def tiny_fit(config: str, *more: str) -> list[str]:
+    return ["fit", "--config", str(CONFIGS / config), "--trainer.max_epochs=2", "--trainer.limit_train_batches=3",
+            "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1", "--trainer.accelerator=cpu",
+            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", *more]  # fmt: skip
+
+
+def test_a_signal_between_fits_is_said_and_the_next_fit_checkpoints_and_requeues(workdir, monkeypatch, capsys):
+    """SLURM's SIGUSR1 during the test after a fit, or between two fits of one process (a search's worker):
+    said in the log, not the end of the process (SIGUSR1's default action), and kept for the next fit."""
+    record = workdir / "scontrol.txt"
+    monkeypatch.setenv("PATH", fake_commands(workdir / "bin", record, scontrol="exit 0")["PATH"])
     for name, value in SLURM_JOB.items():
         monkeypatch.setenv(name, value)
     before = signal.getsignal(signal.SIGUSR1)
     try:
-        main(["fit", "--config", str(CONFIGS / "regression_minibatch.yaml"), "--trainer.max_epochs=1",
-              "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1", "--trainer.accelerator=cpu",
-              "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"])  # fmt: skip
+        main(tiny_fit("regression_minibatch.yaml", "--data.batch_size=16"))
         assert signal.getsignal(signal.SIGUSR1) not in (signal.SIG_DFL, None), "SIGUSR1 would end the process"
         capsys.readouterr()
         os.kill(os.getpid(), signal.SIGUSR1)
         time.sleep(0.05)  # Python runs the handler between two instructions of the main thread
-        assert "SIGUSR1 after the fit: nothing left to checkpoint, the job goes on" in capsys.readouterr().err
+        assert "SIGUSR1 after the fit: nothing left to save here, the job goes on" in capsys.readouterr().err
+        assert not record.exists()
+        main(tiny_fit("regression.yaml"))  # the next fit of the process: it saves and requeues at its first step
+        assert record.read_text().split()[1:] == ["requeue", "4242"]
+        saved = workdir / "checkpoints/regression/slurm-4242/hpc_ckpt_1.ckpt"
+        assert torch.load(saved, weights_only=True)["global_step"] == 1
     finally:
         signal.signal(signal.SIGUSR1, before)
+        CheckpointAndRequeue.signalled_between_fits = False
+
+
+def test_after_a_failed_fit_the_signals_are_the_processs_own_again(workdir, monkeypatch, capsys):
+    """Lightning puts back, after a fit that failed, the handlers it found at its start: the callbacks'.
+    Those of a fit that is over say SIGUSR1 and pass Ctrl+C on, instead of swallowing them silently."""
+    for name, value in SLURM_JOB.items():
+        monkeypatch.setenv(name, value)
+    before = signal.getsignal(signal.SIGUSR1), signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(JobEndedError):
+            main(tiny_fit("regression.yaml", "--trainer.callbacks+=tests.test_slurm.FailAtTheFirstStep"))
+        capsys.readouterr()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(0.05)
+        assert "SIGUSR1 after the fit" in capsys.readouterr().err
+        with pytest.raises(KeyboardInterrupt):  # the first Ctrl+C, not only a second one
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGUSR1, before[0])
+        signal.signal(signal.SIGINT, before[1])
+        CheckpointAndRequeue.signalled_between_fits = False

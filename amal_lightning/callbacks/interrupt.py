@@ -24,6 +24,11 @@ class StopOnInterrupt(Callback):
         self._previous: Any = None
 
     def _on_interrupt(self, signum: int, frame: Any) -> None:
+        if self._trainer is None:  # its fit is over (Lightning puts this handler back after a failed fit)
+            previous = self._previous if callable(self._previous) else signal.default_int_handler
+            if self._previous != signal.SIG_IGN:
+                previous(signum, frame)
+            return
         if self.interrupted:
             raise KeyboardInterrupt
         self.interrupted = True
@@ -37,6 +42,14 @@ class StopOnInterrupt(Callback):
             self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if stage == "fit" and self._previous is not None:
+        if stage == "fit":
+            self.stop()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.stop()  # Lightning calls no teardown hook of a callback after an exception
+
+    def stop(self) -> None:
+        """The fit is over: Ctrl+C goes to the handler the process had before it, as if this one were gone."""
+        if self._trainer is not None and self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-            self._trainer, self._previous = None, None
+        self._trainer = None

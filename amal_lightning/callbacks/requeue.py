@@ -5,8 +5,11 @@ writes it into the script; without it, no bound), counted by SLURM in ``SLURM_RE
 it, the signal's checkpoint is still saved but the job is not requeued: the fit ends with an
 :class:`~amal_lightning.errors.AmalError`, printed as ``amal: error: ...`` in the job's log.
 Only the newest ``hpc_ckpt_N.ckpt`` of the run folder is kept: the older ones are removed once it is saved.
-A signal that comes once the fit is over (during the test that follows it) has nothing left to save:
-it is said in the log, and the job goes on.
+A signal that comes when no fit listens (during the test after a fit, between two fits of a search's
+worker, in a fit's last moments after its last chance to save) is said in the log and kept: the next
+fit of the process checkpoints and requeues at its first step; if none comes, the job goes on to its
+end, its fit saved. SIGUSR1's default action, which SLURM's signal would otherwise meet, ends the
+process: a finished job as failed.
 """
 
 import os
@@ -15,7 +18,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
@@ -69,6 +72,9 @@ class CheckpointAndRequeue(Callback):
     and agree.
     """
 
+    # A signal no fit of this process has acted on yet: the next fit's, at its first step.
+    signalled_between_fits: ClassVar[bool] = False
+
     def __init__(self) -> None:
         self.signalled = False
         self.max_requeues: Optional[int] = None
@@ -78,29 +84,44 @@ class CheckpointAndRequeue(Callback):
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._listening:
             self.signalled = True
-        else:  # Lightning gives this handler back when its fit ends (it took it as the one it found)
-            print("amal: SIGUSR1 after the fit: nothing left to checkpoint, the job goes on", file=sys.stderr)
+        elif callable(self._previous_handler):  # after a fit that failed, Lightning puts this handler back
+            self._previous_handler(signum, frame)
+        else:
+            self.keep_for_the_next_fit()
+
+    @classmethod
+    def keep_for_the_next_fit(cls) -> None:
+        cls.signalled_between_fits = True
+        print(
+            "amal: SIGUSR1 after the fit: nothing left to save here, the job goes on "
+            "(a next fit in this process checkpoints and requeues at its first step)",
+            file=sys.stderr,
+        )
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage == "fit":
             self.max_requeues = max_requeues(os.environ)  # a bad value is refused before training
             self._previous_handler = signal.signal(signal.SIGUSR1, self._on_signal)
             self._listening = True
+            self.signalled, CheckpointAndRequeue.signalled_between_fits = self.signalled_between_fits, False
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if stage == "fit":
+        if stage == "fit":  # Lightning has given back the handlers it found; this callback's comes last
             self.stop_listening()
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         self.stop_listening()  # Lightning calls no teardown hook of a callback after an exception
 
     def stop_listening(self) -> None:
-        """The fit is over: a handler the process had before it gets the signal back; in place of the
-        default action (ending the process, a finished job as failed) this one stays, to say it."""
+        """The fit is over. A handler the process had before it gets the signal back; in place of the
+        default action this one stays, to keep the signal for a next fit. A signal of the fit's last
+        moments, after its last chance to checkpoint, is kept the same way."""
         self._listening = False
-        if self._previous_handler not in (None, signal.SIG_DFL):  # None: not set from Python
+        if self.signalled:
+            self.signalled = False
+            self.keep_for_the_next_fit()
+        if callable(self._previous_handler):  # not SIG_DFL, SIG_IGN, or None (set outside Python)
             signal.signal(signal.SIGUSR1, self._previous_handler)
-        self._previous_handler = None
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         if not trainer.is_last_batch and self.all_signalled(trainer):
