@@ -6,7 +6,7 @@ import warnings
 
 import torchvision
 
-from amal_lightning.api.quiet import CHECKPOINT_CONNECTOR
+from amal_lightning.api.quiet import CHECKPOINT_CONNECTOR, SEED_LOGGER, quiet_lightning
 from amal_lightning.command_line.main import main
 from tests.conftest import FEW_BATCHES
 from tests.helpers import CONFIGS
@@ -50,3 +50,21 @@ def test_an_offline_fit_on_a_login_node_prints_one_line_of_the_sample_and_no_sru
     assert len(about_the_sample) == 1 and len(about_the_sample[0]) <= 200, about_the_sample
     assert "no network: Connection refused" in about_the_sample[0]  # why, in a few words
     assert "Fit: 1 epoch in " in printed.out
+
+
+def test_a_line_left_out_is_left_out_after_the_rank_that_slurm_jobs_put_before_it():
+    """In a SLURM job or a multi-process run Lightning writes ``[rank: 0] Seed set to 0``."""
+    quiet_lightning()
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger = logging.getLogger(SEED_LOGGER)
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.INFO
+    try:
+        for line in ("Seed set to 0", "[rank: 0] Seed set to 0", "[rank: 3] Seed set to 7", "[rank: 0] kept"):
+            logger.info(line)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert seen == ["[rank: 0] kept"]

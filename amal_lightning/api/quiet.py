@@ -7,6 +7,7 @@ run going on in its non-empty folder): they read like errors and hid what matter
 
 import contextlib
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 
@@ -45,15 +46,19 @@ LR_FIND_LINES = (
 )
 
 
+# What Lightning puts before a line in a SLURM job or a multi-process run (`rank_prefixed_message`).
+RANK_PREFIX = re.compile(r"\[rank: \d+\] ")
+
+
 class _DropLines(logging.Filter):
-    """Leaves out the log lines that start with one of ``starts``."""
+    """Leaves out the log lines that start with one of ``starts``, after the process's rank if any."""
 
     def __init__(self, starts: tuple[str, ...]) -> None:
         super().__init__()
         self.starts = starts
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.getMessage()).startswith(self.starts)
+        return not RANK_PREFIX.sub("", str(record.getMessage()), count=1).startswith(self.starts)
 
 
 # The logger of Lightning's checkpoint loading and saving (its records do not pass the filters of its parents).
