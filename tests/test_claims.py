@@ -98,10 +98,10 @@ def test_two_study_processes_started_together_share_the_variants(tmp_path):
 
 
 def test_a_study_is_gathered_by_one_process_at_a_time(tmp_path, monkeypatch, capsys):
-    """Two processes that end at once: the one holding the gathering claim writes the summary, the other
-    leaves it to it (it used to write the same files at the same time)."""
+    """Two processes that end at once (two array tasks), or `amal plot --study` during a study's own
+    gathering: the second waits for the first's files, then gathers from every record, not beside it."""
     from amal_lightning.command_line.main import main
-    from amal_lightning.studies.orchestration import GATHERING
+    from amal_lightning.studies.gathering import GATHERING
 
     monkeypatch.chdir(tmp_path)
     study = tmp_path / "one.yaml"
@@ -112,11 +112,18 @@ def test_a_study_is_gathered_by_one_process_at_a_time(tmp_path, monkeypatch, cap
     main(["study", str(study)])
     summary = tmp_path / "studies/one/summary.csv"
     summary.unlink()
-    with try_claim(tmp_path / "studies/one/claims", GATHERING):  # another process gathering: this one
-        capsys.readouterr()
-        main(["study", str(study)])
-        assert "one: another process is gathering it" in capsys.readouterr().out
-        assert not summary.exists()
-    main(["study", str(study)])  # the claim released: gathered again, and nothing trained twice
-    assert summary.exists() and not list((tmp_path / "studies/one/claims").glob("*.claim"))
-    assert [path.name for path in (tmp_path / "logs/one.a").iterdir()] == ["version_0"]
+    holding = (  # another process gathering it for 2 s
+        "import sys, time; from pathlib import Path; from amal_lightning.runs.claims import try_claim\n"
+        f"with try_claim(Path(sys.argv[1]), {GATHERING!r}):\n    print('held', flush=True); time.sleep(2)\n"
+        "print(time.time())"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    other = subprocess.Popen([sys.executable, "-c", holding, "studies/one"], env=env, stdout=subprocess.PIPE, text=True)
+    assert other.stdout.readline().strip() == "held"
+    capsys.readouterr()
+    main(["study", str(study)])  # its variant ended before: it only gathers, once the other is done
+    released = float(other.communicate(timeout=60)[0])
+    assert "one: another process is gathering it; waiting for it" in capsys.readouterr().out
+    assert other.returncode == 0 and summary.stat().st_mtime >= released  # written after the other's claim
+    assert not (tmp_path / "studies/one/gathering.claim").exists()
+    assert [path.name for path in (tmp_path / "logs/one.a").iterdir()] == ["version_0"]  # nothing trained twice

@@ -14,8 +14,8 @@ is ``slurm-<array job>_<task>``. The array gathers its own study: the task that 
 summary, the comparisons and the figures, with no command typed. A task ends last when no other
 process is at work on the study's variants (their claims, :mod:`amal_lightning.runs.claims`) and no
 task of its array is still to start (``squeue``: pending, requeued or held); of two tasks ending at
-once, the one that claims the gathering first writes the files. A search's workers do the same: the
-last to end writes its summary.
+once, the second gathers after the first has written its files, not beside it. A search's workers do
+the same: the last to end writes its summary.
 ``amal plot --study NAME`` gathers what the tasks have logged at any time.
 """
 

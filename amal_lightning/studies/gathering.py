@@ -1,17 +1,24 @@
 """A study's folder: the study as run (``study.yaml``), and its summary and figures gathered from its runs."""
 
+import contextlib
+import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Optional
 
 import yaml
 
 from amal_lightning.errors import AmalError
+from amal_lightning.runs.claims import try_claim
 from amal_lightning.studies.figures.study import draw_figures
 from amal_lightning.studies.search.summary import finish_search
 from amal_lightning.studies.spec import STUDY_DIR, Study, load_study
 from amal_lightning.studies.summary import gather, write_summary
 
 STUDY_FILE = "study.yaml"
+# The claim, in the study folder, of the process writing its summary and figures: two array tasks that
+# end at once, or `amal plot --study` during a study's own gathering, would otherwise write them together.
+GATHERING = "gathering"
 
 
 def save_study(study: Study) -> None:
@@ -25,8 +32,28 @@ def save_study(study: Study) -> None:
         raise AmalError(f"{path}: cannot write the study folder ({error.strerror})") from None
 
 
+@contextlib.contextmanager
+def one_gatherer(study: Study) -> Iterator[None]:
+    """While this lasts no other process writes the study's files: one that does is waited for (then this
+    one gathers after it, from every record, the latest included); a dead one's claim is taken over."""
+    said = False
+    while (claim := try_claim(study.folder, GATHERING)) is None:
+        if not said:
+            print(f"{study.name}: another process is gathering it; waiting for it", flush=True)
+            said = True
+        time.sleep(0.5)
+    with claim:
+        yield
+
+
 def finish(study: Study) -> None:
-    """Writes the summary and the figures, and says where they are (a search's: its trials, best first)."""
+    """Writes the summary and the figures, and says where they are (a search's: its trials, best first),
+    one process at a time."""
+    with one_gatherer(study):
+        write_study_files(study)
+
+
+def write_study_files(study: Study) -> None:
     if study.search is not None:
         finish_search(study)
         return

@@ -3,8 +3,8 @@
 Check everything before anything trains; with ``--submit``, print (``--dry-run``) or submit a job
 array (:mod:`~amal_lightning.studies.array`); else save the study (``studies/<name>/study.yaml``),
 train here or in ``--jobs`` workers (:mod:`~amal_lightning.studies.workers`), and gather the summary
-and figures once no other process is at work on it (:mod:`~amal_lightning.studies.gathering`), one
-process at a time.
+and figures once no other process is at work on it (:mod:`~amal_lightning.studies.gathering`, one
+process at a time).
 
 What trains (torch, Lightning) is imported where it is used, so that ``amal study`` reads its
 command line (``--help``) at once. A grid and a search differ only in what they check, how they
@@ -20,10 +20,6 @@ from amal_lightning.studies.array import last_array_task, submit_study
 from amal_lightning.studies.gathering import STUDY_FILE, finish, save_study
 from amal_lightning.studies.spec import Study
 from amal_lightning.studies.workers import Jobs, start_workers, worker_count
-
-# The claim of the process that writes the summary and figures (no variant's slug starts with "_"): two
-# processes that end at the same moment would otherwise both write the same files.
-GATHERING = "_gathering"
 
 
 @dataclass(frozen=True)
@@ -111,21 +107,15 @@ def run_study_command(study: Study, request: Request) -> int:
         status = train_here(study, request)
     if status != 0 or request.worker:
         return status  # the process that started the workers gathers
-    from amal_lightning.runs.claims import live_claims, try_claim
+    from amal_lightning.runs.claims import live_claims
     from amal_lightning.studies.runner import CLAIMS
 
-    # other processes' claims on the variants: none, this one ends last
-    busy = [claim for claim in live_claims(study.folder / CLAIMS) if claim["claim"] != GATHERING]
+    busy = live_claims(study.folder / CLAIMS)  # other processes' claims on the variants: none, this one ends last
     if busy:
         what = "variant(s) still trained" if study.search is None else "trial(s) still run"
         print(f"{study.name}: {len(busy)} {what} by other processes; the last to end gathers")
     elif request.variant_index is None or last_array_task(study):  # a job array's last task gathers it
-        gathering = try_claim(study.folder / CLAIMS, GATHERING)
-        if gathering is None:  # two processes that ended at once: the other writes the same files
-            print(f"{study.name}: another process is gathering it")
-            return 0
-        with gathering:
-            finish(study)
+        finish(study)
         if study.search is None:  # a search ends with its best trial's command; `amal runs NAME` lists its trials
             print_summary_table(study)
     return 0
