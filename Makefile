@@ -73,7 +73,7 @@ tensorboard: $(STAMP) ## open the runs' curves: tensorboard --logdir logs
 	$(BIN)/tensorboard --logdir logs
 
 # The studies whose figures docs/LABS.md shows, and the pictures of single runs it shows (study:run:picture).
-# A run's pictures and checkpoints are its experiment's newest run folder's: a variant whose options changed ran again, in a new folder.
+# A run's pictures and checkpoints are read from the run its study's record names (scripts/study_runs.py).
 FIGURE_STUDIES := tme1_step_size tme1_random tme2_step_size tme2_gd_variants tme2_linear_vs_tanh tme2_momentum \
 	tme2_step_size_grid tme2_step_size_search tme3_autoencoder tme3_depth tme3_highway
 RUN_PICTURES := tme3_autoencoder:code_16_tied.seed0:reconstructions tme3_autoencoder:code_500_tied.seed0:reconstructions \
@@ -87,14 +87,15 @@ figures: $(STAMP) ## run the studies of docs/LABS.md (MNIST on the bundled sampl
 	done
 	set -e; for picture in $(RUN_PICTURES); do \
 	  study=$${picture%%:*}; rest=$${picture#*:}; run=$${rest%%:*}; name=$${rest#*:}; \
-	  folder=$$(ls -td logs/$$study.$$run/*/ | head -1); \
-	  cp "$${folder}$$name.png" "docs/figures/$$study-$${run%.seed0}-$$name.png"; \
+	  folder=$$($(BIN)/python scripts/study_runs.py $$study $$run); \
+	  cp "$$folder/$$name.png" "docs/figures/$$study-$${run%.seed0}-$$name.png"; \
 	done
 	$(BIN)/python -m amal_lightning.tme2.contours docs/figures/tme2_contours.png  # computed, not trained
 	$(BIN)/python -m amal_lightning.tme3.signal_scale docs/figures/tme3_signal_scale.png  # at initialization, not trained
 	$(BIN)/python scripts/resume_demo.py docs/figures/tme3_resume.png  # a fit stopped and resumed, over an uninterrupted one
 	$(BIN)/python -m amal_lightning.tme3.highway_probes docs/figures/tme3_highway-probes_50 \
-	  $$(for experiment in checkpoints/tme3_highway.highway_50.seed[0-2]; do echo "$$(ls -td $$experiment/*/ | head -1)best.ckpt"; done)  # gate maps and lesioning of the study's 50-block networks
+	  $$($(BIN)/python scripts/study_runs.py tme3_highway --checkpoint best.ckpt highway_50.seed0 highway_50.seed1 \
+	  highway_50.seed2)  # gate maps and lesioning of the study's 50-block networks
 	$(BIN)/python -m amal_lightning.tme3.code_probe studies/tme3_autoencoder/code_probe \
-	  $$(for experiment in checkpoints/tme3_autoencoder.*.seed[0-9]; do echo "$$(ls -td $$experiment/*/ | head -1)best.ckpt"; done | grep -v _500_digits)  # a linear probe of the codes, PCA's, the pixels
+	  $$($(BIN)/python scripts/study_runs.py tme3_autoencoder --checkpoint best.ckpt | grep -v _500_digits)  # a linear probe of the codes, PCA's, the pixels
 	cp studies/tme3_autoencoder/code_probe.png docs/figures/tme3_autoencoder-code_probe.png

@@ -9,6 +9,9 @@ would redraw it when the labs change.
 
 import re
 
+import pytest
+
+from amal_lightning.studies.records import VariantRecord, write_record
 from amal_lightning.studies.spec import load_study, slug
 from tests.helpers import CONFIGS, REPO
 
@@ -49,3 +52,25 @@ def test_every_figure_of_the_labs_is_drawn_by_make_figures_and_is_there():
     assert not_drawn == [], f"docs/LABS.md shows figures that `make figures` does not draw: {not_drawn}"
     missing = [name for name in shown if not (REPO / "docs" / "figures" / name).is_file()]
     assert missing == [], f"docs/LABS.md shows figures missing from docs/figures: {missing}"
+
+
+def test_make_figures_reads_the_run_a_study_s_record_names(tmp_path, monkeypatch, capsys):
+    """Not version_0, not the newest folder: the run the record names (a variant run again has a newer one,
+    and an `amal test` of an older run writes into its folder)."""
+    from scripts.study_runs import main
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "studies/s"
+    for name, run in (("a.seed0", "version_1"), ("b.seed0", "version_0")):
+        write_record(folder, name, VariantRecord(name, f"s.{name}", "finished", run, checkpoint_root="ckpts"))
+    (tmp_path / "logs/s.a.seed0/version_0/test-best-0").mkdir(parents=True)  # the newest folder, not the run
+    assert main(["s", "a.seed0"]) == 0
+    assert main(["s", "--checkpoint", "best.ckpt"]) == 0
+    assert capsys.readouterr().out.split() == [
+        "logs/s.a.seed0/version_1",
+        "ckpts/s.a.seed0/version_1/best.ckpt",
+        "ckpts/s.b.seed0/version_0/best.ckpt",
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["s", "c.seed0"])
+    assert exit_info.value.code == 2 and "studies/s/variants/c.seed0.json: no run recorded" in capsys.readouterr().err
