@@ -71,7 +71,13 @@ def test_the_references_hold_pca_and_the_mean_training_image():
         mean_image = (images - train.mean(0)).pow(2).mean().item()
         assert found[f"mean_image/{split}/mse"] == pytest.approx(mean_image, rel=1e-9)
         assert found[f"{split}/mse"] < 0.8 * mean_image  # 16 components explain much of it
-    assert set(found) == {"val/mse", "test/mse", "mean_image/val/mse", "mean_image/test/mse"}
+        probability = train.mean(0).clamp(1e-300, 1)  # a pixel never inked in training: log 0, clamped at -100
+        never = (1 - train.mean(0)).clamp(1e-300, 1)
+        bce = -(images * probability.log().clamp(min=-100) + (1 - images) * never.log().clamp(min=-100)).mean()
+        assert found[f"mean_image/{split}/bce"] == pytest.approx(bce.item(), rel=1e-6)
+        assert 0.1 < found[f"mean_image/{split}/bce"] < 0.5  # well above a trained model's 0.07 to 0.16
+    assert set(found) == {"val/mse", "test/mse", *(f"mean_image/{split}/{metric}" for split in ("val", "test")
+                                                   for metric in ("mse", "bce"))}  # fmt: skip
     pca_without_components = pca_mses(data.train_set.images, {"test": data.test_set.images}, 0)["test"]
     assert found["mean_image/test/mse"] == pytest.approx(pca_without_components, rel=1e-9)
 

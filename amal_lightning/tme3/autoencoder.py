@@ -26,9 +26,11 @@ def layer_name(name: str, layer: int) -> str:
 
 
 def mean_image_references(datamodule: Any) -> dict[str, float]:
-    """``mean_image/{val,test}/mse``: the MSE per pixel of answering every digit with the mean training
-    image, what a model that ignores its input scores. It is PCA with no component, computed without
-    PCA's Gram matrix (a fraction of a second on the full MNIST, not seconds). Empty for other data."""
+    """``mean_image/{val,test}/mse`` and ``/bce``: the MSE and the binary cross-entropy per pixel of
+    answering every digit with the mean training image, what a model that ignores its input scores (the
+    BCE with each pixel's mean as its probability, logs clamped as torch's BCE clamps them). Its MSE is
+    PCA with no component, computed without PCA's Gram matrix (a fraction of a second on the full
+    MNIST, not seconds). Empty for other data."""
     splits = {name: getattr(datamodule, f"{name}_set", None) for name in ("train", "val", "test")}
     if not all(isinstance(split, MNISTDigits) for split in splits.values()) or len(splits["train"]) == 0:
         return {}
@@ -43,8 +45,12 @@ def mean_image_references(datamodule: Any) -> dict[str, float]:
     for name in ("val", "test"):
         images = splits[name].images
         if len(images) > 0:
+            pixels = images.flatten(1).shape[1] * len(images)
             squares = sum((chunk - mean).pow(2).sum().item() for chunk in chunks(images))
-            values[f"mean_image/{name}/mse"] = squares / images.flatten(1).shape[1] / len(images)
+            values[f"mean_image/{name}/mse"] = squares / pixels
+            crossed = sum(F.binary_cross_entropy(mean.expand_as(chunk), chunk, reduction="sum").item()
+                          for chunk in chunks(images))  # fmt: skip
+            values[f"mean_image/{name}/bce"] = crossed / pixels
     return values
 
 
@@ -131,8 +137,8 @@ class Autoencoder(CompilableModule):
 
     def reference_values(self, datamodule: Any) -> dict[str, float]:
         """PCA's reconstruction MSE per pixel with as many components as the code (``{split}/mse``), the
-        best a linear code does, and the mean training image's (``mean_image/{split}/mse``, PCA with no
-        component), what a model that ignores its input scores."""
+        best a linear code does, and the mean training image's MSE and BCE (``mean_image/{split}/mse``,
+        PCA with no component, and ``/bce``), what a model that ignores its input scores."""
         latent = self.hparams.latent_dim
         code_size = latent[-1] if isinstance(latent, list) else latent
         return {**pca_references(datamodule, code_size), **mean_image_references(datamodule)}
