@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from amal_lightning.api import fit
+from amal_lightning.png import write_png
 from amal_lightning.runs.events import RunLog, read_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,7 +78,7 @@ def main(argv: list[str]) -> int:
     epochs, stop = 8, 3
     with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
         straight, resumed = fit_both(config, epochs, stop, (*SETTINGS, "--model.latent_dim", "16"))
-        resume_figure(straight, resumed, stop).savefig(path, dpi=120)
+        write_png(resume_figure(straight, resumed, stop), Path(path), dpi=120)
     print(path)
     return 0
 

@@ -29,7 +29,9 @@ DIGIT_PIXELS = 84  # a 28-pixel digit drawn at least three times larger
 
 
 def dpi(path: Path) -> float:
+    """The file's dpi; and it is written in at most 256 colours, as docs/figures' others (amal_lightning.png)."""
     with Image.open(path) as image:
+        assert image.mode == "P", f"{path.name}: {image.mode}, not a palette of at most 256 colours"
         return min(image.info["dpi"])
 
 

@@ -22,6 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from amal_lightning.png import write_png
 from amal_lightning.tme2.theory import Tensor, design, fastest_step, heavy_ball, hessian, least_squares
 
 STEPS = 60  # the steps each path takes: enough for momentum to settle, and for plain descent to show its zig-zag
@@ -98,7 +99,7 @@ def main(path: Path) -> None:
         data = HousingDataModule(standardize=standardize)
         data.setup("fit")
         splits.append(tuple(tensor.double() for tensor in data.train_set.tensors))
-    contour_figure(*splits).savefig(path, dpi=150)
+    write_png(contour_figure(*splits), path, dpi=150)
     print(path)
 
 

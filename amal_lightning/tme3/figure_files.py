@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from amal_lightning.callbacks.tensorboard import find_tensorboard
 from amal_lightning.data.mnist import IMAGE_SIZE
+from amal_lightning.png import write_png
 
 MIN_DPI = 150  # what the figures are written at, at least: readable when printed or zoomed
 DIGIT_INCHES = 0.8  # a 28-pixel digit drawn 0.8 inch wide: 120 pixels at 150 dpi
@@ -39,13 +40,13 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def save_figure(figure: Figure, path: Path, dpi: int = MIN_DPI) -> Optional[Path]:
-    """Writes ``figure`` as a PNG file at ``dpi`` (recorded in the file); a warning, not an error, if it cannot.
+    """Writes ``figure`` as a PNG file of at most 256 colours at ``dpi`` (recorded in the file); a warning,
+    not an error, if it cannot.
 
     A figure is a side output: a full disk must not turn a finished test into a failed one.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=max(dpi, MIN_DPI), format="png")
+        write_png(figure, path, dpi=max(dpi, MIN_DPI))
     except OSError as error:
         rank_zero_warn(f"{path}: cannot write the figure ({error.strerror or error})")
         return None

@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from amal_lightning.png import write_png
 from amal_lightning.tme3.code_probe import checkpoint_datamodule
 from amal_lightning.tme3.figure_files import draw_digit
 from amal_lightning.tme3.highway import HighwayClassifier, lesion_accuracy_drops, per_example_gates
@@ -90,9 +91,9 @@ def main(prefix: str, checkpoints: Sequence[Path]) -> None:
         images, labels = checkpoint_test_split(checkpoint)
         if index == 0:
             shown = one_digit_per_class(labels, 4)
-            gate_maps_figure(model, images[shown], labels[shown]).savefig(f"{prefix}-gate_maps.png", dpi=120)
+            write_png(gate_maps_figure(model, images[shown], labels[shown]), Path(f"{prefix}-gate_maps.png"), dpi=120)
         drops.append(lesion_accuracy_drops(model, images, labels))
-    lesioning_figure(drops).savefig(f"{prefix}-lesioning.png", dpi=120)
+    write_png(lesioning_figure(drops), Path(f"{prefix}-lesioning.png"), dpi=120)
     print(f"{prefix}-gate_maps.png {prefix}-lesioning.png")
 
 

@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
 
+from amal_lightning.png import write_png
 from amal_lightning.tme3.classifier import Classifier
 from amal_lightning.tme3.highway import HighwayClassifier, HighwayLayer
 
@@ -115,7 +116,7 @@ def main(path: Path) -> None:
     from amal_lightning.data.mnist import bundled_sample
 
     images = bundled_sample()[0][:1000].flatten(1).double() / 255
-    signal_figure(measure(100, images)).savefig(path, dpi=150)
+    write_png(signal_figure(measure(100, images)), path, dpi=150)
     print(path)
 
 

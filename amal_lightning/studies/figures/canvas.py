@@ -10,15 +10,13 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image
-from PIL.PngImagePlugin import PngInfo
 
 from amal_lightning.errors import AmalError
+from amal_lightning.png import write_png
 
 DPI = 150  # at least 150 dots per inch: sharp on paper at the figure's size
 SIZE = (8.0, 4.6)  # inches: room for the axes and a legend to their right
@@ -70,25 +68,9 @@ def footer_of(figure: Figure) -> str:
 
 
 def save_png(figure: Figure, path: Path) -> None:
-    """Writes the figure as a PNG file of at most 256 colours, its dpi and its footer (``Description``) in it.
-
-    A figure holds a dozen colours, but antialiasing makes thousands of shades: in full colour
-    each file weighs about three times as much, which matters for the figures committed under
-    docs/figures/. Pillow's fast octree quantizer, without its ``optimize`` pass, takes 0.03 s for a
-    figure (its default median cut and ``optimize`` took 0.18 s, a third of ``amal plot``'s own time)
-    and gives a smaller file. One line of error if it cannot be written.
-    """
-    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
-    canvas.draw()
-    rgb = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
-    image = rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
-    info = PngInfo()
-    footer = footer_of(figure)
-    if footer:
-        info.add_text("Description", footer)
-    info.add_text("Software", "amal_lightning (matplotlib)")
+    """Writes the figure as a PNG file of at most 256 colours (:mod:`amal_lightning.png`), its dpi and its
+    footer (``Description``) in it; one line of error if it cannot be written."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(path, format="PNG", dpi=(figure.dpi, figure.dpi), pnginfo=info)
+        write_png(figure, path, description=footer_of(figure))
     except OSError as error:
         raise AmalError(f"{path}: cannot write the figure ({error.strerror or error})") from None
