@@ -16,7 +16,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "amal_lightning"
 # From the bottom up: what a part may import is what lies below it (or beside it in its own layer).
 LAYERS = [
-    {"errors", "checks", "batches", "parse_errors", "words", "__init__"},  # the vocabulary every part shares
+    # the vocabulary every part shares, and the one writer of figure files (png: labs' pictures, studies' figures)
+    {"errors", "checks", "batches", "parse_errors", "words", "png", "__init__"},
     {"data"},  # the datasets, and what the data itself allows (reference values)
     {"base_module"},  # the models' shared base
     {"runs"},  # a run: folders, checkpoint files, outcome, event files
