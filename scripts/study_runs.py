@@ -12,9 +12,7 @@ checkpoint folder instead of its log folder.
 
 import argparse
 import sys
-from pathlib import Path
 
-from amal_lightning.runs.folders import LOG_DIR
 from amal_lightning.studies.records import read_record
 from amal_lightning.studies.spec import STUDY_DIR
 
@@ -31,10 +29,7 @@ def main(argv: list[str]) -> int:
         record = read_record(folder, slug)
         if record is None or record.run is None:
             parser.exit(2, f"{sys.argv[0]}: {folder}/variants/{slug}.json: no run recorded (run the study first)\n")
-        if args.checkpoint:
-            print(Path(record.checkpoint_root) / record.experiment / record.run / args.checkpoint)
-        else:
-            print(LOG_DIR / record.experiment / record.run)
+        print(record.checkpoint_dir / args.checkpoint if args.checkpoint else record.log_dir)
     return 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from amal_lightning.errors import AmalError
-from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT
+from amal_lightning.runs.folders import DEFAULT_CHECKPOINT_ROOT, LOG_DIR
 from amal_lightning.runs.outcome import DIVERGED, FAILED, FINISHED, RUNNING
 from amal_lightning.runs.record import write_json
 
@@ -40,6 +40,11 @@ class VariantRecord:
     # changed runs again; a list of words is an older version's record, read as another variant's
     command: Optional[Union[dict[str, Any], list[str]]] = None
     checkpoint_root: str = str(DEFAULT_CHECKPOINT_ROOT)  # its `--checkpoint_dir`
+
+    @property
+    def log_dir(self) -> Optional[Path]:
+        """The run's log folder, ``logs/<experiment>/<run>``, once the run is known."""
+        return None if self.run is None else LOG_DIR / self.experiment / self.run
 
     @property
     def checkpoint_dir(self) -> Optional[Path]:

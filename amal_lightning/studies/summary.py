@@ -29,7 +29,6 @@ from typing import Optional
 
 from amal_lightning.errors import AmalError
 from amal_lightning.runs.events import RunLog, read_run
-from amal_lightning.runs.folders import LOG_DIR
 from amal_lightning.runs.options import mapping_words
 from amal_lightning.runs.outcome import Outcome, diverged_record, number
 from amal_lightning.runs.record import read_run_record
@@ -50,10 +49,10 @@ BEST = {"loss": min, "mse": min, "acc": max}
 
 def variant_log(record: Optional[VariantRecord]) -> Optional[RunLog]:
     """The variant's run log, or None if it has none yet (never started, failed before logging)."""
-    if record is None or record.run is None:
+    if record is None or record.log_dir is None:
         return None
     try:
-        return read_run(LOG_DIR / record.experiment / record.run)
+        return read_run(record.log_dir)
     except AmalError:
         return None
 
@@ -116,7 +115,7 @@ def summary_row(variant: Variant, record: Optional[VariantRecord], log: Optional
         "status": "missing" if record is None else record.status,
         "epochs": "" if log is None else str(log.epochs),
         "seconds": "" if record is None else f"{record.seconds:.1f}",
-        "run": "" if record is None or record.run is None else str(LOG_DIR / record.experiment / record.run),
+        "run": "" if record is None or record.log_dir is None else str(record.log_dir),
         "note": "" if record is None else record.note,
     }
     if log is not None:
