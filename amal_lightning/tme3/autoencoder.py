@@ -45,11 +45,12 @@ def mean_image_references(datamodule: Any) -> dict[str, float]:
     for name in ("val", "test"):
         images = splits[name].images
         if len(images) > 0:
+            squares = crossed = 0.0
+            for chunk in chunks(images):  # one pass over the digits for both
+                squares += (chunk - mean).pow(2).sum().item()
+                crossed += F.binary_cross_entropy(mean.expand_as(chunk), chunk, reduction="sum").item()
             pixels = images.flatten(1).shape[1] * len(images)
-            squares = sum((chunk - mean).pow(2).sum().item() for chunk in chunks(images))
             values[f"mean_image/{name}/mse"] = squares / pixels
-            crossed = sum(F.binary_cross_entropy(mean.expand_as(chunk), chunk, reduction="sum").item()
-                          for chunk in chunks(images))  # fmt: skip
             values[f"mean_image/{name}/bce"] = crossed / pixels
     return values
 
