@@ -86,7 +86,7 @@ def quiet_lightning() -> None:
 def without_lines(starts: tuple[str, ...]) -> Iterator[None]:
     """Lightning's log lines that start with one of ``starts`` are left out while this lasts (only then:
     a resumed fit still says which checkpoint it restored)."""
-    names = ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", CHECKPOINT_CONNECTOR, SEED_LOGGER)
+    names = ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", CHECKPOINT_CONNECTOR)
     loggers = [logging.getLogger(name) for name in names]
     dropping = _DropLines(starts)
     for logger in loggers:
