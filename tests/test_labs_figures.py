@@ -12,7 +12,8 @@ import re
 import pytest
 
 from amal_lightning.studies.records import VariantRecord, write_record
-from amal_lightning.studies.spec import load_study, slug
+from amal_lightning.studies.search.figures import search_file_names
+from amal_lightning.studies.spec import load_study
 from tests.helpers import CONFIGS, REPO
 
 LABS = REPO / "docs" / "LABS.md"
@@ -33,9 +34,8 @@ def figures_make_draws() -> tuple[set[str], tuple[str, ...]]:
     for study in make_variable(makefile, "FIGURE_STUDIES"):
         spec = load_study(CONFIGS / "studies" / f"{study}.yaml")
         files.update(f"{study}-{name}" for figure in spec.figures for _, name in figure.file_names())
-        if spec.search is not None:  # a search's own figures (studies/search/figures.py)
-            files.add(f"{study}-history.png")
-            files.update(f"{study}-param-{slug(param.key)}.png" for param in spec.search.params)
+        if spec.search is not None:  # a search's own figures
+            files.update(f"{study}-{name}" for name in search_file_names(spec))
     for picture in make_variable(makefile, "RUN_PICTURES"):
         study, run, name = picture.split(":")
         files.add(f"{study}-{run.removesuffix('.seed0')}-{name}.png")

@@ -31,6 +31,7 @@ MARKS = {
 NAMES = {"COMPLETE": "completed", "PRUNED": "pruned (value when stopped)", "FAIL": "failed or diverged (top edge)"}
 COLORS = {"COMPLETE": "tab:blue", "PRUNED": "tab:orange", "FAIL": "tab:red"}  # when nothing else colours the marks
 FAILED_ROW = 0.96  # where the failed trials sit, as a fraction of the axes' height
+HISTORY_FILE = "history.png"  # the metric of each trial by its number, the best so far
 
 
 def points(rows: list[dict[str, str]]) -> list[tuple[dict[str, str], float]]:
@@ -141,12 +142,22 @@ def footer(study: Study, rows: list[dict[str, str]]) -> str:
     return f"study {study.name} ({study.source}): {len(rows)} trials of a TPE search{each}"
 
 
+def search_file_names(study: Study) -> list[str]:
+    """The names of the search's PNG files: ``history.png``, then ``param-<option>.png`` per parameter."""
+    assert study.search is not None
+    return [HISTORY_FILE, *(param_file_name(param) for param in study.search.params)]
+
+
+def param_file_name(param: Any) -> str:
+    return f"param-{slug(param.key)}.png"
+
+
 def draw_search(study: Study, rows: list[dict[str, str]]) -> list[Path]:
     """The search's PNG files in its study folder (none before the first trial)."""
     assert study.search is not None
     if not rows:
         return []
-    paths = [history(study, rows, study.folder / "history.png")]
+    paths = [history(study, rows, study.folder / HISTORY_FILE)]
     for param in study.search.params:
-        paths.append(against_param(study, rows, param, study.folder / f"param-{slug(param.key)}.png"))
+        paths.append(against_param(study, rows, param, study.folder / param_file_name(param)))
     return paths
